@@ -1,0 +1,1 @@
+int cldap_baseline_placeholder(void);

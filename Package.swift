@@ -1,0 +1,101 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// `make test` sets SITELOC_STRICT=1 so that any warning in our own targets fails the build.
+let strict = Context.environment["SITELOC_STRICT"] != nil
+
+let package = Package(
+    name: "siteloc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "siteloc", targets: ["siteloc"]),
+        .library(name: "LDAPKit", targets: ["LDAPKit"]),
+        .library(name: "SiteDirectory", targets: ["SiteDirectory"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Layer 0: the C library, nothing but a module map and a header.
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap2-dev", "libsasl2-dev"])]
+        ),
+        // Layer 1: the libldap wrapper. The only module that imports CLDAP.
+        .target(
+            name: "LDAPKit",
+            dependencies: [
+                "CLDAP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 2: pure model and the schema definition; no LDAP, no I/O.
+        .target(name: "SiteModel"),
+        .target(name: "DirectorySchema"),
+        // Layer 3: the directory mapping (what lives where, under which names).
+        .target(
+            name: "SiteDirectory",
+            dependencies: [
+                "LDAPKit", "SiteModel", "DirectorySchema",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 4: services: the embedded lab directory.
+        .target(
+            name: "SiteLab",
+            dependencies: [
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 5: the command line, thin over the layers below.
+        .executableTarget(
+            name: "siteloc",
+            dependencies: [
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Benchmarks: the wrapper next to the same loops written in C against libldap.
+        .target(
+            name: "CLDAPBaseline",
+            dependencies: ["CLDAP"],
+            path: "Benchmarks/CLDAPBaseline"
+        ),
+        .executableTarget(
+            name: "siteloc-bench",
+            dependencies: [
+                "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/LDAPBench"
+        ),
+
+        .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"]),
+        .testTarget(name: "DirectorySchemaTests", dependencies: ["DirectorySchema"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system && target.name != "CLDAPBaseline" {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    settings.append(.enableUpcomingFeature("NonisolatedNonsendingByDefault"))
+    if strict {
+        settings.append(.treatAllWarnings(as: .error))
+    }
+    target.swiftSettings = settings
+}

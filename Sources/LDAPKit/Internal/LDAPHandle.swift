@@ -1,0 +1,395 @@
+internal import CLDAP
+import Glibc
+
+/// Owns one libldap session (`LDAP *`). This file is the only place that calls `ldap_*` and `ber_*`: every call
+/// goes through here, and every failing result code becomes an ``LDAPError`` here.
+///
+/// Not thread-safe, on purpose: a handle belongs to exactly one ``SessionLoop`` and is used only on its thread.
+final class LDAPHandle {
+    private let ld: OpaquePointer
+    let uri: LDAPURI
+
+    // Message types of `ldap_msgtype`. The C macros are casts to `ber_tag_t`, spelled out here.
+    static let searchEntry: Int32 = 0x64  // LDAP_RES_SEARCH_ENTRY
+    static let searchReference: Int32 = 0x73  // LDAP_RES_SEARCH_REFERENCE
+    static let searchResult: Int32 = 0x65  // LDAP_RES_SEARCH_RESULT
+
+    /// libldap's text for a result code (`ldap_err2string`).
+    static func errorString(_ code: Int32) -> String {
+        String(cString: ldap_err2string(code))
+    }
+
+    /// Creates the session; nothing is sent yet (`ldap_initialize`).
+    init(uri: LDAPURI) throws(LDAPError) {
+        var session: OpaquePointer?
+        let rc = ldap_initialize(&session, uri.string)
+        guard rc == LDAP_SUCCESS, let session else {
+            throw LDAPError(code: LDAPResultCode(rawValue: rc), operation: .connect, server: uri)
+        }
+        ld = session
+        self.uri = uri
+    }
+
+    deinit {
+        // Sends an unbind if connected and frees the session.
+        ldap_unbind_ext(ld, nil, nil)
+    }
+
+    // MARK: Options and connecting
+
+    /// Sets LDAPv3, no referral chasing, and `timeout` for the TCP connect, the TLS handshake and any synchronous
+    /// call (`LDAP_OPT_NETWORK_TIMEOUT`, `LDAP_OPT_TIMEOUT`).
+    func configure(timeout: Duration, tls: LDAPConnectionConfiguration.TLS) throws(LDAPError) {
+        var version = LDAP_VERSION3
+        try check(ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version), .connect)
+        try check(ldap_set_option(ld, LDAP_OPT_REFERRALS, cldap_opt_off()), .connect)
+        var limit = timeval(timeout)
+        try check(ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &limit), .connect)
+        try check(ldap_set_option(ld, LDAP_OPT_TIMEOUT, &limit), .connect)
+        guard uri.scheme == .ldaps || tls.startTLS else { return }
+        if let file = tls.caCertificateFile {
+            try check(ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, file), .connect)
+        }
+        var require = tls.verifyCertificate ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER
+        try check(ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require), .connect)
+        // Per-session TLS options take effect only in a new context.
+        var isServer: Int32 = 0
+        try check(ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &isServer), .connect)
+    }
+
+    /// Opens the connection now rather than on the first request (`ldap_connect`), bounded by the network timeout.
+    func connect() throws(LDAPError) {
+        try check(ldap_connect(ld), .connect)
+    }
+
+    /// Upgrades the connection to TLS (`ldap_start_tls_s`).
+    func startTLS() throws(LDAPError) {
+        try check(ldap_start_tls_s(ld, nil, nil), .startTLS)
+    }
+
+    /// SASL EXTERNAL: the identity comes from the transport (`ldap_sasl_interactive_bind_s`).
+    func bindExternal() throws(LDAPError) {
+        try check(cldap_sasl_external_bind(ld), .bind)
+    }
+
+    /// Sends a simple bind (`ldap_sasl_bind` with `LDAP_SASL_SIMPLE`); the password is not kept.
+    func sendSimpleBind(dn: String, password: Secret) throws(LDAPError) -> Int32 {
+        var messageID: Int32 = 0
+        let rc = password.bytes.withUnsafeBufferPointer { buffer in
+            var credential = berval(
+                bv_len: ber_len_t(buffer.count),
+                bv_val: UnsafeMutablePointer(mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+            )
+            return ldap_sasl_bind(ld, dn, nil, &credential, nil, nil, &messageID)
+        }
+        try check(rc, .bind, dn: dn)
+        return messageID
+    }
+
+    /// Waits up to `timeout` for the result of one request (`ldap_result` with `LDAP_MSG_ALL`). Used only while
+    /// a connection is being set up, when nothing else is in flight.
+    func waitForResult(of messageID: Int32, timeout: Duration, operation: LDAPOperation) throws(LDAPError)
+        -> LDAPResultInfo
+    {
+        var limit = timeval(timeout)
+        var message: OpaquePointer?
+        let rc = ldap_result(ld, messageID, LDAP_MSG_ALL, &limit, &message)
+        if rc == 0 {
+            ldap_abandon_ext(ld, messageID, nil, nil)
+            throw LDAPError(code: .timeout, operation: operation, server: uri)
+        }
+        guard rc > 0, let message else { throw lastError(operation) }
+        defer { ldap_msgfree(message) }
+        return parseResult(message)
+    }
+
+    /// The socket, for `poll` (`LDAP_OPT_DESC`).
+    var fileDescriptor: Int32 {
+        var descriptor: Int32 = -1
+        ldap_get_option(ld, LDAP_OPT_DESC, &descriptor)
+        return descriptor
+    }
+
+    // MARK: Sending requests
+
+    func sendSearch(_ request: LDAPSearchRequest) throws(LDAPError) -> Int32 {
+        let scope: Int32 =
+            switch request.scope {
+            case .base: LDAP_SCOPE_BASE
+            case .oneLevel: LDAP_SCOPE_ONELEVEL
+            case .subtree: LDAP_SCOPE_SUBTREE
+            }
+        let base = request.base.string
+        var controls: [OpaquePointer?] = []
+        if let pageSize = request.pageSize {
+            var control: UnsafeMutablePointer<LDAPControl>?
+            let rc = withCBerval(request.pageCookie) { cookie in
+                ldap_create_page_control(ld, ber_int_t(pageSize), cookie, 0, &control)
+            }
+            try check(rc, .search, dn: base)
+            controls.append(OpaquePointer(control))
+        }
+        defer { controls.forEach { ldap_control_free(UnsafeMutablePointer($0)) } }
+        var messageID: Int32 = 0
+        let rc = withCStringArray(request.attributes) { attributes in
+            withNullTerminated(controls.map { UnsafeMutablePointer<LDAPControl>($0) }) { serverControls in
+                ldap_search_ext(
+                    ld, base, scope, request.filter.string, attributes, 0, serverControls, nil, nil,
+                    Int32(clamping: request.sizeLimit), &messageID
+                )
+            }
+        }
+        if rc != LDAP_SUCCESS {
+            var error = lastError(.search, dn: base, code: rc)
+            error.filter = request.filter.string
+            throw error
+        }
+        return messageID
+    }
+
+    func sendAdd(dn: DistinguishedName, attributes: [LDAPAttribute]) throws(LDAPError) -> Int32 {
+        let mods = attributes.map { LDAPModification(.add, $0) }
+        var messageID: Int32 = 0
+        let rc = withCModifications(mods) { ldap_add_ext(ld, dn.string, $0, nil, nil, &messageID) }
+        try check(rc, .add, dn: dn.string)
+        return messageID
+    }
+
+    func sendModify(dn: DistinguishedName, modifications: [LDAPModification]) throws(LDAPError) -> Int32 {
+        var messageID: Int32 = 0
+        let rc = withCModifications(modifications) { ldap_modify_ext(ld, dn.string, $0, nil, nil, &messageID) }
+        try check(rc, .modify, dn: dn.string)
+        return messageID
+    }
+
+    func sendDelete(dn: DistinguishedName) throws(LDAPError) -> Int32 {
+        var messageID: Int32 = 0
+        try check(ldap_delete_ext(ld, dn.string, nil, nil, &messageID), .delete, dn: dn.string)
+        return messageID
+    }
+
+    func sendCompare(dn: DistinguishedName, attribute: String, value: [UInt8]) throws(LDAPError) -> Int32 {
+        var messageID: Int32 = 0
+        let rc = withCBerval(value) { ldap_compare_ext(ld, dn.string, attribute, $0, nil, nil, &messageID) }
+        try check(rc, .compare, dn: dn.string)
+        return messageID
+    }
+
+    /// Tells the server to drop a request and libldap to discard anything that still arrives for it.
+    func abandon(_ messageID: Int32) {
+        ldap_abandon_ext(ld, messageID, nil, nil)
+    }
+
+    // MARK: Receiving
+
+    /// The next complete message for any request, without waiting (`ldap_result` with a zero timeout and
+    /// `LDAP_MSG_ONE`); nil when none is ready.
+    func nextMessage() throws(LDAPError) -> LDAPMessageBox? {
+        var noWait = timeval(tv_sec: 0, tv_usec: 0)
+        var message: OpaquePointer?
+        let rc = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &noWait, &message)
+        if rc == 0 { return nil }
+        guard rc > 0, let message else { throw lastError(.search) }
+        return LDAPMessageBox(message)
+    }
+
+    func messageID(of message: LDAPMessageBox) -> Int32 { ldap_msgid(message.pointer) }
+    func messageType(of message: LDAPMessageBox) -> Int32 { ldap_msgtype(message.pointer) }
+
+    /// Reads a search entry: its DN and every attribute with its values.
+    func entry(from message: LDAPMessageBox) -> LDAPEntry {
+        let dnPointer = ldap_get_dn(ld, message.pointer)
+        let dn = dnPointer.map { String(cString: $0) } ?? ""
+        ldap_memfree(dnPointer)
+        var attributes: [LDAPAttribute] = []
+        var ber: OpaquePointer?
+        var name = ldap_first_attribute(ld, message.pointer, &ber)
+        while let current = name {
+            var values: [[UInt8]] = []
+            if let list = ldap_get_values_len(ld, message.pointer, current) {
+                var index = 0
+                while let value = list[index] {
+                    let bytes = UnsafeRawBufferPointer(start: value.pointee.bv_val, count: Int(value.pointee.bv_len))
+                    values.append(Array(bytes))
+                    index += 1
+                }
+                ldap_value_free_len(list)
+            }
+            attributes.append(LDAPAttribute(String(cString: current), values: values))
+            ldap_memfree(current)
+            name = ldap_next_attribute(ld, message.pointer, ber)
+        }
+        if let ber { ber_free(ber, 0) }
+        return LDAPEntry(dn: dn, attributes: attributes)
+    }
+
+    /// Reads a result message: its code, matched DN, diagnostic message and the paged-results cookie, if any.
+    func parseResult(_ message: LDAPMessageBox) -> LDAPResultInfo {
+        parseResult(message.pointer)
+    }
+
+    private func parseResult(_ message: OpaquePointer) -> LDAPResultInfo {
+        var code: Int32 = 0
+        var matched: UnsafeMutablePointer<CChar>?
+        var diagnostic: UnsafeMutablePointer<CChar>?
+        var serverControls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
+        let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, &serverControls, 0)
+        defer {
+            ldap_memfree(matched)
+            ldap_memfree(diagnostic)
+            if let serverControls { ldap_controls_free(serverControls) }
+        }
+        guard rc == LDAP_SUCCESS else {
+            return LDAPResultInfo(code: LDAPResultCode(rawValue: rc), matchedDN: nil, diagnosticMessage: nil)
+        }
+        var info = LDAPResultInfo(
+            code: LDAPResultCode(rawValue: code),
+            matchedDN: matched.map { String(cString: $0) },
+            diagnosticMessage: diagnostic.map { String(cString: $0) }
+        )
+        if let serverControls, let paged = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, serverControls, nil) {
+            var count: ber_int_t = 0
+            var cookie = berval(bv_len: 0, bv_val: nil)
+            if ldap_parse_pageresponse_control(ld, paged, &count, &cookie) == LDAP_SUCCESS {
+                if cookie.bv_len > 0, let bytes = cookie.bv_val {
+                    info.pageCookie = Array(UnsafeRawBufferPointer(start: bytes, count: Int(cookie.bv_len)))
+                }
+                ber_memfree(cookie.bv_val)
+            }
+        }
+        return info
+    }
+
+    // MARK: Errors
+
+    private func check(_ rc: Int32, _ operation: LDAPOperation, dn: String? = nil) throws(LDAPError) {
+        if rc != LDAP_SUCCESS { throw lastError(operation, dn: dn, code: rc) }
+    }
+
+    /// The session's last error (`LDAP_OPT_RESULT_CODE`, `LDAP_OPT_DIAGNOSTIC_MESSAGE`, `LDAP_OPT_MATCHED_DN`).
+    func lastError(_ operation: LDAPOperation, dn: String? = nil, code: Int32? = nil) -> LDAPError {
+        var sessionCode: Int32 = 0
+        ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &sessionCode)
+        var diagnostic: UnsafeMutablePointer<CChar>?
+        ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic)
+        defer { ldap_memfree(diagnostic) }
+        var matched: UnsafeMutablePointer<CChar>?
+        ldap_get_option(ld, LDAP_OPT_MATCHED_DN, &matched)
+        defer { ldap_memfree(matched) }
+        let resolved = (code != nil && code != LDAP_SUCCESS && code != LDAP_OTHER) ? code! : sessionCode
+        return LDAPError(
+            code: LDAPResultCode(rawValue: resolved == LDAP_SUCCESS ? LDAP_OTHER : resolved),
+            operation: operation,
+            dn: dn,
+            diagnosticMessage: diagnostic.map { String(cString: $0) },
+            matchedDN: matched.map { String(cString: $0) },
+            server: uri
+        )
+    }
+}
+
+/// A result message, read on the loop thread.
+struct LDAPResultInfo {
+    var code: LDAPResultCode
+    var matchedDN: String?
+    var diagnosticMessage: String?
+    var pageCookie: [UInt8]?
+}
+
+/// Owns one `LDAPMessage *` and frees it (`ldap_msgfree`).
+final class LDAPMessageBox {
+    fileprivate let pointer: OpaquePointer
+
+    fileprivate init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        ldap_msgfree(pointer)
+    }
+}
+
+// MARK: C arrays
+
+private func withCStringArray<R>(
+    _ strings: [String],
+    _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> R
+) -> R {
+    if strings.isEmpty { return body(nil) }
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}
+
+private func withNullTerminated<T, R>(
+    _ items: [UnsafeMutablePointer<T>?],
+    _ body: (UnsafeMutablePointer<UnsafeMutablePointer<T>?>?) -> R
+) -> R {
+    if items.isEmpty { return body(nil) }
+    var terminated = items + [nil]
+    return terminated.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}
+
+private func withCBerval<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutablePointer<berval>?) -> R) -> R {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBufferPointer { buffer in
+        var value = berval(
+            bv_len: ber_len_t(buffer.count),
+            bv_val: UnsafeMutablePointer(mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+        )
+        return body(&value)
+    }
+}
+
+/// Builds the NULL-terminated `LDAPMod *` array libldap wants, with binary values, and frees it afterwards.
+private func withCModifications<R>(
+    _ modifications: [LDAPModification],
+    _ body: (UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>) -> R
+) -> R {
+    var allocations: [UnsafeMutableRawPointer] = []
+    defer { allocations.forEach { free($0) } }
+    func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let raw = calloc(max(count, 1), MemoryLayout<T>.stride)!
+        allocations.append(raw)
+        return raw.bindMemory(to: T.self, capacity: max(count, 1))
+    }
+    let list = allocate(UnsafeMutablePointer<LDAPMod>?.self, count: modifications.count + 1)
+    for (index, modification) in modifications.enumerated() {
+        let mod = allocate(LDAPMod.self, count: 1)
+        let operation: Int32 =
+            switch modification.operation {
+            case .add: LDAP_MOD_ADD
+            case .delete: LDAP_MOD_DELETE
+            case .replace: LDAP_MOD_REPLACE
+            }
+        mod.pointee.mod_op = operation | LDAP_MOD_BVALUES
+        let name = strdup(modification.attribute.name)!
+        allocations.append(UnsafeMutableRawPointer(name))
+        mod.pointee.mod_type = name
+        let values = modification.attribute.values
+        let valueList = allocate(UnsafeMutablePointer<berval>?.self, count: values.count + 1)
+        for (valueIndex, value) in values.enumerated() {
+            let entry = allocate(berval.self, count: 1)
+            let bytes = allocate(CChar.self, count: value.count)
+            value.withUnsafeBytes { source in
+                if let base = source.baseAddress {
+                    UnsafeMutableRawPointer(bytes).copyMemory(from: base, byteCount: source.count)
+                }
+            }
+            entry.pointee = berval(bv_len: ber_len_t(value.count), bv_val: bytes)
+            valueList[valueIndex] = entry
+        }
+        valueList[values.count] = nil
+        cldap_mod_set_bvalues(mod, values.isEmpty && modification.operation != .add ? nil : valueList)
+        list[index] = mod
+    }
+    list[modifications.count] = nil
+    return body(list)
+}
+
+extension timeval {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,421 @@
+import Foundation
+import Glibc
+import Logging
+import Synchronization
+
+/// A request waiting to be sent, with the closure that receives its outcome.
+struct QueuedRequest: Sendable {
+    enum Operation: Sendable {
+        case search(LDAPSearchRequest)
+        case add(DistinguishedName, [LDAPAttribute])
+        case modify(DistinguishedName, [LDAPModification])
+        case delete(DistinguishedName)
+        case compare(DistinguishedName, attribute: String, value: [UInt8])
+    }
+
+    enum Response: Sendable {
+        case search(LDAPSearchResult)
+        case done
+        case compare(Bool)
+    }
+
+    let id: UInt64
+    let operation: Operation
+    let completion: @Sendable (Result<Response, LDAPError>) -> Void
+}
+
+/// Runs one connection on a thread of its own, which alone uses the ``LDAPHandle``.
+///
+/// Callers queue requests from any thread and are woken through their completion closures. The thread sends
+/// everything queued, then waits in `poll` on the LDAP socket and a wake-up pipe, reads every complete answer,
+/// matches it to its request by message ID, and fails requests whose time is up. So any number of requests can
+/// be in flight on the one connection, and no blocking call ever runs on Swift's cooperative threads.
+final class SessionLoop: @unchecked Sendable {
+    // Why @unchecked Sendable is sound here:
+    // - `handle`, `inFlight` and `sentIDs` are read and written only on the loop thread (in `run` and the
+    //   functions it calls); no other thread touches them after `start` hands the object to that thread.
+    // - Everything other threads touch lives in `shared`, a Mutex.
+    // - `wakeReader`, `wakeWriter`, `configuration` and `logger` are immutable after init; writing to and reading
+    //   from a pipe are safe from any thread.
+    private let configuration: LDAPConnectionConfiguration
+    private let logger: Logger
+    private let wakeReader: Int32
+    private let wakeWriter: Int32
+    private let shared = Mutex(SharedState())
+
+    private var handle: LDAPHandle?
+    private var inFlight: [Int32: InFlightRequest] = [:]
+    private var sentIDs: [UInt64: Int32] = [:]
+
+    private struct SharedState {
+        var queue: [QueuedRequest] = []
+        var cancelled: [UInt64] = []
+        var closing = false
+        var finished = false
+        var failure: LDAPError?
+        var outstanding = 0
+        var maxOutstanding = 0
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private final class InFlightRequest {
+        let request: QueuedRequest
+        let deadline: ContinuousClock.Instant
+        var entries: [LDAPEntry] = []
+
+        init(request: QueuedRequest, deadline: ContinuousClock.Instant) {
+            self.request = request
+            self.deadline = deadline
+        }
+    }
+
+    init(configuration: LDAPConnectionConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        let rc = pipe(&fds)
+        precondition(rc == 0, "pipe failed: \(String(cString: strerror(errno)))")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeReader = fds[0]
+        wakeWriter = fds[1]
+    }
+
+    deinit {
+        Glibc.close(wakeReader)
+        Glibc.close(wakeWriter)
+    }
+
+    /// Starts the thread, which connects and reports the server it reached (or why none could be used).
+    func start(connected: @escaping @Sendable (Result<LDAPURI, LDAPError>) -> Void) {
+        let thread = Thread { [self] in
+            self.run(connected: connected)
+        }
+        thread.name = "siteloc-ldap"
+        thread.start()
+    }
+
+    // MARK: Called from any thread
+
+    func submit(_ request: QueuedRequest) {
+        let rejection: LDAPError? = shared.withLock { state in
+            if let failure = state.failure { return failure }
+            if state.closing { return LDAPError(code: .userCancelled, operation: request.operation.kind) }
+            state.queue.append(request)
+            return nil
+        }
+        if let rejection {
+            request.completion(.failure(rejection))
+        } else {
+            wake()
+        }
+    }
+
+    func cancel(_ id: UInt64) {
+        shared.withLock { $0.cancelled.append(id) }
+        wake()
+    }
+
+    /// Asks the loop to finish what is in flight, unbind and stop.
+    func shutdown() {
+        shared.withLock { $0.closing = true }
+        wake()
+    }
+
+    /// Shuts down and waits until the thread has unbound and stopped.
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyFinished = shared.withLock { state in
+                state.closing = true
+                if state.finished { return true }
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if alreadyFinished { continuation.resume() } else { wake() }
+        }
+    }
+
+    var statistics: LDAPConnection.Statistics {
+        shared.withLock { LDAPConnection.Statistics(outstanding: $0.outstanding, maxOutstanding: $0.maxOutstanding) }
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWriter, &byte, 1)  // a full pipe already means a pending wake-up
+    }
+
+    // MARK: The loop thread
+
+    private func run(connected: @Sendable (Result<LDAPURI, LDAPError>) -> Void) {
+        switch establish() {
+        case .success(let established):
+            handle = established
+            connected(.success(established.uri))
+        case .failure(let error):
+            shared.withLock { $0.failure = error }
+            connected(.failure(error))
+            finish()
+            return
+        }
+        while true {
+            let (requests, cancelled, closing) = shared.withLock { state in
+                defer {
+                    state.queue.removeAll(keepingCapacity: true)
+                    state.cancelled.removeAll()
+                }
+                return (state.queue, state.cancelled, state.closing)
+            }
+            for request in requests { send(request) }
+            for id in cancelled { cancelRequest(id) }
+            publishOutstanding()
+            if closing && inFlight.isEmpty && shared.withLock({ $0.queue.isEmpty }) { break }
+            if shared.withLock({ $0.failure }) != nil && inFlight.isEmpty { break }
+            waitForActivity()
+            readAnswers()
+            expireRequests()
+        }
+        handle = nil  // unbinds
+        finish()
+    }
+
+    private func establish() -> Result<LDAPHandle, LDAPError> {
+        var attempts: [LDAPError] = []
+        for uri in configuration.uris {
+            do {
+                let candidate = try LDAPHandle(uri: uri)
+                try candidate.configure(timeout: configuration.connectTimeout, tls: configuration.tls)
+                try candidate.connect()
+                if configuration.tls.startTLS && uri.scheme == .ldap { try candidate.startTLS() }
+                try authenticate(candidate)
+                logger.debug(
+                    "connected",
+                    metadata: ["ldap.uri": "\(uri)", "ldap.auth": "\(configuration.authentication)"]
+                )
+                return .success(candidate)
+            } catch {
+                var failure = error
+                failure.server = uri
+                logger.debug("cannot use directory server", metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"])
+                attempts.append(failure)
+                if !failure.code.isTransportFailure { return .failure(failure) }
+            }
+        }
+        if attempts.count == 1 { return .failure(attempts[0]) }
+        return .failure(LDAPError(code: attempts.last!.code, operation: .connect, attempts: attempts))
+    }
+
+    /// Binds, or for an anonymous connection reads the root DSE, so that a server which accepts connections but
+    /// never answers is found out within the connect timeout.
+    private func authenticate(_ candidate: LDAPHandle) throws(LDAPError) {
+        let timeout = configuration.connectTimeout
+        let result: LDAPResultInfo
+        switch configuration.authentication {
+        case .anonymous:
+            let probe = LDAPSearchRequest(
+                base: .root, scope: .base, filter: .everything, attributes: ["supportedLDAPVersion"]
+            )
+            let id = try candidate.sendSearch(probe)
+            result = try candidate.waitForResult(of: id, timeout: timeout, operation: .search)
+        case .simple(let dn, let password):
+            let id = try candidate.sendSimpleBind(dn: dn.string, password: password)
+            result = try candidate.waitForResult(of: id, timeout: timeout, operation: .bind)
+            guard result.code == .success else {
+                throw LDAPError(
+                    code: result.code, operation: .bind, dn: dn.string, diagnosticMessage: result.diagnosticMessage,
+                    server: candidate.uri
+                )
+            }
+            return
+        case .external:
+            try candidate.bindExternal()
+            return
+        }
+        guard result.code == .success else {
+            throw LDAPError(code: result.code, operation: .search, diagnosticMessage: result.diagnosticMessage)
+        }
+    }
+
+    private func send(_ request: QueuedRequest) {
+        guard let handle else {
+            request.completion(.failure(LDAPError(code: .serverDown, operation: request.operation.kind)))
+            return
+        }
+        do {
+            let messageID: Int32 =
+                switch request.operation {
+                case .search(let search): try handle.sendSearch(search)
+                case .add(let dn, let attributes): try handle.sendAdd(dn: dn, attributes: attributes)
+                case .modify(let dn, let modifications): try handle.sendModify(dn: dn, modifications: modifications)
+                case .delete(let dn): try handle.sendDelete(dn: dn)
+                case .compare(let dn, let attribute, let value):
+                    try handle.sendCompare(dn: dn, attribute: attribute, value: value)
+                }
+            inFlight[messageID] = InFlightRequest(
+                request: request,
+                deadline: .now + configuration.operationTimeout
+            )
+            sentIDs[request.id] = messageID
+        } catch {
+            request.completion(.failure(error))
+            if error.code == .serverDown { fail(with: error) }
+        }
+    }
+
+    private func cancelRequest(_ id: UInt64) {
+        guard let messageID = sentIDs[id], let request = inFlight[messageID] else { return }
+        handle?.abandon(messageID)
+        complete(messageID, request, .failure(LDAPError(code: .userCancelled, operation: request.request.operation.kind)))
+    }
+
+    private func waitForActivity() {
+        guard let handle else { return }
+        var timeoutMilliseconds: Int32 = -1
+        if let nearest = inFlight.values.map(\.deadline).min() {
+            let remaining = ContinuousClock.now.duration(to: nearest)
+            let (seconds, attoseconds) = remaining.components
+            let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1
+            timeoutMilliseconds = Int32(clamping: max(0, milliseconds))
+        }
+        var fds = [
+            pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0),
+        ]
+        _ = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        if fds[1].revents != 0 {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while read(wakeReader, &buffer, buffer.count) > 0 {}
+        }
+    }
+
+    private func readAnswers() {
+        guard let handle else { return }
+        do {
+            while let message = try handle.nextMessage() {
+                let messageID = handle.messageID(of: message)
+                guard let request = inFlight[messageID] else { continue }  // abandoned
+                switch handle.messageType(of: message) {
+                case LDAPHandle.searchEntry:
+                    request.entries.append(handle.entry(from: message))
+                case LDAPHandle.searchReference:
+                    continue  // referrals are not chased
+                default:
+                    let info = handle.parseResult(message)
+                    complete(messageID, request, outcome(of: request, info, handle.uri))
+                }
+            }
+        } catch {
+            fail(with: error)
+        }
+    }
+
+    private func outcome(of request: InFlightRequest, _ info: LDAPResultInfo, _ server: LDAPURI) -> Result<
+        QueuedRequest.Response, LDAPError
+    > {
+        let operation = request.request.operation
+        switch (operation, info.code) {
+        case (.search, .success):
+            return .success(.search(LDAPSearchResult(entries: request.entries, nextPageCookie: info.pageCookie)))
+        case (.compare, .compareTrue):
+            return .success(.compare(true))
+        case (.compare, .compareFalse):
+            return .success(.compare(false))
+        case (.add, .success), (.modify, .success), (.delete, .success):
+            return .success(.done)
+        default:
+            var filter: String?
+            if case .search(let search) = operation { filter = search.filter.string }
+            return .failure(
+                LDAPError(
+                    code: info.code, operation: operation.kind, dn: operation.dn, diagnosticMessage: info.diagnosticMessage,
+                    matchedDN: info.matchedDN, server: server, filter: filter
+                )
+            )
+        }
+    }
+
+    private func expireRequests() {
+        let now = ContinuousClock.now
+        for (messageID, request) in inFlight where request.deadline <= now {
+            handle?.abandon(messageID)
+            let operation = request.request.operation
+            complete(
+                messageID,
+                request,
+                .failure(LDAPError(code: .timeout, operation: operation.kind, dn: operation.dn, server: handle?.uri))
+            )
+        }
+    }
+
+    private func complete(
+        _ messageID: Int32,
+        _ request: InFlightRequest,
+        _ result: Result<QueuedRequest.Response, LDAPError>
+    ) {
+        inFlight[messageID] = nil
+        sentIDs[request.request.id] = nil
+        request.request.completion(result)
+    }
+
+    /// The connection is gone: everything in flight and everything queued fails with the error.
+    private func fail(with error: LDAPError) {
+        logger.debug("connection lost", metadata: ["ldap.uri": "\(handle?.uri.description ?? "?")", "ldap.error": "\(error)"])
+        let queued = shared.withLock { state in
+            state.failure = state.failure ?? error
+            defer { state.queue.removeAll() }
+            return state.queue
+        }
+        for (messageID, request) in inFlight {
+            var failure = error
+            failure.operation = request.request.operation.kind
+            failure.dn = request.request.operation.dn
+            complete(messageID, request, .failure(failure))
+        }
+        for request in queued { request.completion(.failure(error)) }
+        handle = nil
+    }
+
+    private func publishOutstanding() {
+        let count = inFlight.count
+        shared.withLock { state in
+            state.outstanding = count
+            state.maxOutstanding = max(state.maxOutstanding, count)
+        }
+    }
+
+    private func finish() {
+        let (waiters, queued) = shared.withLock { state in
+            state.finished = true
+            state.closing = true
+            defer {
+                state.closeWaiters.removeAll()
+                state.queue.removeAll()
+            }
+            return (state.closeWaiters, state.queue)
+        }
+        for request in queued {
+            request.completion(.failure(LDAPError(code: .userCancelled, operation: request.operation.kind)))
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension QueuedRequest.Operation {
+    var kind: LDAPOperation {
+        switch self {
+        case .search: .search
+        case .add: .add
+        case .modify: .modify
+        case .delete: .delete
+        case .compare: .compare
+        }
+    }
+
+    var dn: String {
+        switch self {
+        case .search(let request): request.base.string
+        case .add(let dn, _), .modify(let dn, _), .delete(let dn), .compare(let dn, _, _): dn.string
+        }
+    }
+}

@@ -1,0 +1,168 @@
+public import Logging
+import Synchronization
+
+/// A connection to one directory server, picked from a list of replicas, with any number of operations in flight.
+///
+/// ```swift
+/// let connection = try await LDAPConnection.connect(
+///     LDAPConnectionConfiguration(uris: [try LDAPURI("ldap://127.0.0.1:3890")]), logger: logger)
+/// let sites = try await connection.search(base: systemManagement, filter: .equal("objectClass", "mSSMSSite"))
+/// await connection.close()
+/// ```
+///
+/// Every method can be called from any task at the same time; the requests are pipelined on the one connection
+/// (see ``SessionLoop``). Closing, or dropping the last reference, unbinds.
+public final class LDAPConnection: Sendable {
+    /// How busy the connection is and has been.
+    public struct Statistics: Sendable, Hashable {
+        /// Requests sent and not yet answered.
+        public var outstanding: Int
+        /// The most requests that were ever sent and unanswered at once.
+        public var maxOutstanding: Int
+    }
+
+    /// The server this connection reached.
+    public let server: LDAPURI
+    private let loop: SessionLoop
+    private let nextID = Atomic<UInt64>(1)
+
+    private init(server: LDAPURI, loop: SessionLoop) {
+        self.server = server
+        self.loop = loop
+    }
+
+    deinit {
+        loop.shutdown()
+    }
+
+    /// Connects to the first of the configuration's URIs that accepts the connection, answers and accepts the
+    /// bind within the connect timeout. A server that refuses the credentials ends the attempt (the other
+    /// replicas would refuse them too); a server that is down, refuses the connection or stays silent makes way
+    /// for the next URI.
+    public static func connect(
+        _ configuration: LDAPConnectionConfiguration,
+        logger: Logger
+    ) async throws(LDAPError) -> LDAPConnection {
+        let loop = SessionLoop(configuration: configuration, logger: logger)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LDAPURI, LDAPError>, Never>) in
+            loop.start { continuation.resume(returning: $0) }
+        }
+        return LDAPConnection(server: try result.get(), loop: loop)
+    }
+
+    /// Searches (`ldap_search_ext`). With `pageSize` set, returns one page and the cookie for the next.
+    public func search(_ request: LDAPSearchRequest) async throws(LDAPError) -> LDAPSearchResult {
+        guard case .search(let result) = try await perform(.search(request)) else { preconditionFailure() }
+        return result
+    }
+
+    /// Searches and returns every entry found.
+    public func search(
+        base: DistinguishedName,
+        scope: SearchScope = .subtree,
+        filter: LDAPFilter = .everything,
+        attributes: [String] = [],
+        sizeLimit: Int = 0
+    ) async throws(LDAPError) -> [LDAPEntry] {
+        let request = LDAPSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit
+        )
+        return try await search(request).entries
+    }
+
+    /// Searches with simple paged results (RFC 2696), asking for `pageSize` entries at a time, and returns all of
+    /// them. Use it for answers larger than the server's size limit.
+    public func searchAllPages(
+        base: DistinguishedName,
+        scope: SearchScope = .subtree,
+        filter: LDAPFilter = .everything,
+        attributes: [String] = [],
+        pageSize: Int = 500
+    ) async throws(LDAPError) -> [LDAPEntry] {
+        var request = LDAPSearchRequest(
+            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize
+        )
+        var entries: [LDAPEntry] = []
+        while true {
+            let page = try await search(request)
+            entries += page.entries
+            guard let cookie = page.nextPageCookie else { return entries }
+            request.pageCookie = cookie
+        }
+    }
+
+    /// Adds an entry (`ldap_add_ext`).
+    public func add(_ dn: DistinguishedName, attributes: [LDAPAttribute]) async throws(LDAPError) {
+        _ = try await perform(.add(dn, attributes))
+    }
+
+    /// Changes attributes of an entry (`ldap_modify_ext`); the changes apply together or not at all.
+    public func modify(_ dn: DistinguishedName, _ modifications: [LDAPModification]) async throws(LDAPError) {
+        _ = try await perform(.modify(dn, modifications))
+    }
+
+    /// Deletes an entry (`ldap_delete_ext`).
+    public func delete(_ dn: DistinguishedName) async throws(LDAPError) {
+        _ = try await perform(.delete(dn))
+    }
+
+    /// Asks the server whether the entry has the value (`ldap_compare_ext`).
+    public func compare(_ dn: DistinguishedName, attribute: String, value: String) async throws(LDAPError) -> Bool {
+        precondition(AttributeDescription.isValid(attribute), "'\(attribute)' is not an attribute description")
+        guard case .compare(let answer) = try await perform(.compare(dn, attribute: attribute, value: Array(value.utf8)))
+        else { preconditionFailure() }
+        return answer
+    }
+
+    /// Reads the root DSE: naming contexts, the subschema entry's DN, supported controls and extensions.
+    public func rootDSE() async throws(LDAPError) -> LDAPEntry {
+        let entries = try await search(
+            base: .root, scope: .base, attributes: ["*", "+"]
+        )
+        guard let entry = entries.first else {
+            throw LDAPError(code: .noSuchObject, operation: .search, dn: "", server: server)
+        }
+        return entry
+    }
+
+    /// Reads the server's subschema (the attribute types and object classes it knows), so that callers can tell
+    /// whether a schema extension is present.
+    public func subschema() async throws(LDAPError) -> Subschema {
+        let root = try await rootDSE()
+        let location = root.first("subschemaSubentry") ?? "cn=Subschema"
+        let base: DistinguishedName
+        do {
+            base = try DistinguishedName(parsing: location)
+        } catch {
+            throw LDAPError(code: .invalidDNSyntax, operation: .search, dn: location, server: server)
+        }
+        let entries = try await search(
+            base: base, scope: .base, filter: .equal("objectClass", "subschema"),
+            attributes: ["attributeTypes", "objectClasses"]
+        )
+        guard let entry = entries.first else {
+            throw LDAPError(code: .noSuchObject, operation: .search, dn: location, server: server)
+        }
+        return Subschema(entry: entry)
+    }
+
+    /// Finishes what is in flight, unbinds and closes the connection.
+    public func close() async {
+        await loop.close()
+    }
+
+    /// Requests in flight now and at most so far.
+    public var statistics: Statistics { loop.statistics }
+
+    private func perform(_ operation: QueuedRequest.Operation) async throws(LDAPError) -> QueuedRequest.Response {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<QueuedRequest.Response, LDAPError>, Never>) in
+                loop.submit(QueuedRequest(id: id, operation: operation) { continuation.resume(returning: $0) })
+            }
+        } onCancel: {
+            loop.cancel(id)
+        }
+        return try result.get()
+    }
+}

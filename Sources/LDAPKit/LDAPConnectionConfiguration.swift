@@ -1,0 +1,62 @@
+/// Where and how to connect: the servers to try, the time limits, the identity and TLS.
+public struct LDAPConnectionConfiguration: Sendable {
+    /// How the connection authenticates once it is open.
+    public enum Authentication: Sendable, CustomStringConvertible {
+        /// No bind; the server treats the client as anonymous.
+        case anonymous
+        /// A simple bind with a DN and password.
+        case simple(dn: DistinguishedName, password: Secret)
+        /// SASL EXTERNAL: the identity of the transport (peer credentials over `ldapi://`).
+        case external
+
+        public var description: String {
+            switch self {
+            case .anonymous: "anonymous"
+            case .simple(let dn, _): "simple bind as \(dn)"
+            case .external: "SASL EXTERNAL"
+            }
+        }
+    }
+
+    /// TLS settings for `ldaps://` URIs and StartTLS.
+    public struct TLS: Sendable {
+        /// Upgrade `ldap://` connections with the StartTLS extended operation.
+        public var startTLS: Bool
+        /// A PEM file of certificate authorities to trust; the system's store when nil.
+        public var caCertificateFile: String?
+        /// Whether the server's certificate must verify. Turning it off is for labs with self-signed certificates.
+        public var verifyCertificate: Bool
+
+        public init(startTLS: Bool = false, caCertificateFile: String? = nil, verifyCertificate: Bool = true) {
+            self.startTLS = startTLS
+            self.caCertificateFile = caCertificateFile
+            self.verifyCertificate = verifyCertificate
+        }
+    }
+
+    /// The servers, tried in order until one connects, answers and accepts the bind.
+    public var uris: [LDAPURI]
+    /// Bounds each step of setting up a connection to one server: the TCP connect, the TLS handshake and the
+    /// first answer (the bind, or for an anonymous connection a read of the root DSE). A dead or silent server
+    /// costs at most this long.
+    public var connectTimeout: Duration
+    /// Bounds the wait for each answer once connected.
+    public var operationTimeout: Duration
+    public var authentication: Authentication
+    public var tls: TLS
+
+    public init(
+        uris: [LDAPURI],
+        connectTimeout: Duration = .seconds(2),
+        operationTimeout: Duration = .seconds(30),
+        authentication: Authentication = .anonymous,
+        tls: TLS = TLS()
+    ) {
+        precondition(!uris.isEmpty, "a connection needs at least one URI")
+        self.uris = uris
+        self.connectTimeout = connectTimeout
+        self.operationTimeout = operationTimeout
+        self.authentication = authentication
+        self.tls = tls
+    }
+}

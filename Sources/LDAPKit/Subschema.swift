@@ -1,0 +1,81 @@
+/// The attribute types and object classes a server knows, read from its subschema entry.
+public struct Subschema: Sendable, Hashable {
+    /// One definition: its OID and names.
+    public struct Element: Sendable, Hashable {
+        public var oid: String
+        public var names: [String]
+        /// The definition as the server wrote it (RFC 4512).
+        public var definition: String
+    }
+
+    public var attributeTypes: [Element]
+    public var objectClasses: [Element]
+
+    public init(entry: LDAPEntry) {
+        attributeTypes = entry["attributeTypes"].compactMap(Self.parse)
+        objectClasses = entry["objectClasses"].compactMap(Self.parse)
+    }
+
+    /// The object class with this name (compared case-insensitively) or OID.
+    public func objectClass(_ nameOrOID: String) -> Element? {
+        Self.find(nameOrOID, in: objectClasses)
+    }
+
+    /// The attribute type with this name (compared case-insensitively) or OID.
+    public func attributeType(_ nameOrOID: String) -> Element? {
+        Self.find(nameOrOID, in: attributeTypes)
+    }
+
+    private static func find(_ key: String, in elements: [Element]) -> Element? {
+        let lowered = key.lowercased()
+        return elements.first { $0.oid == key || $0.names.contains { $0.lowercased() == lowered } }
+    }
+
+    /// Reads the OID and the NAME part of `( oid NAME 'x' ... )` or `( oid NAME ( 'x' 'y' ) ... )`.
+    static func parse(_ definition: String) -> Element? {
+        var tokens = tokenize(definition)[...]
+        guard tokens.popFirst() == "(", let oid = tokens.popFirst() else { return nil }
+        var names: [String] = []
+        while let token = tokens.popFirst() {
+            guard token == "NAME" else { continue }
+            if tokens.first == "(" {
+                tokens.removeFirst()
+                while let name = tokens.popFirst(), name != ")" { names.append(name) }
+            } else if let name = tokens.popFirst() {
+                names.append(name)
+            }
+            break
+        }
+        return Element(oid: oid, names: names, definition: definition)
+    }
+
+    private static func tokenize(_ text: String) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var quoted = false
+        for character in text {
+            if quoted {
+                if character == "'" {
+                    tokens.append(current)
+                    current = ""
+                    quoted = false
+                } else {
+                    current.append(character)
+                }
+            } else if character == "'" {
+                quoted = true
+            } else if character == "(" || character == ")" {
+                if !current.isEmpty { tokens.append(current) }
+                current = ""
+                tokens.append(String(character))
+            } else if character == " " || character == "\n" || character == "\t" {
+                if !current.isEmpty { tokens.append(current) }
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        return tokens
+    }
+}

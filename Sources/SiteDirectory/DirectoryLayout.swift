@@ -1,0 +1,50 @@
+public import LDAPKit
+public import SiteModel
+
+/// Where things live in a forest's directory (spec: directory-layout.md).
+public struct DirectoryLayout: Sendable, Hashable {
+    public let forest: ForestName
+
+    public init(forest: ForestName) {
+        self.forest = forest
+    }
+
+    /// The forest root: `corp.contoso.com` → `dc=corp,dc=contoso,dc=com`.
+    public var suffix: DistinguishedName {
+        DistinguishedName(forest.labels.map { RelativeDistinguishedName("dc", $0) })
+    }
+
+    /// The administrative identity of a lab or container directory.
+    public var adminDN: DistinguishedName { suffix.child("cn", "admin") }
+
+    public var configuration: DistinguishedName { suffix.child("cn", "Configuration") }
+    /// `cn=Partitions,cn=Configuration,…`: holds the forest functional level (`msDS-Behavior-Version`).
+    public var partitions: DistinguishedName { configuration.child("cn", "Partitions") }
+    /// `cn=Computers,…`: one entry per site server.
+    public var computers: DistinguishedName { suffix.child("cn", "Computers") }
+    /// `cn=System,…`: holds the trustedDomain objects.
+    public var system: DistinguishedName { suffix.child("cn", "System") }
+    /// `cn=System Management,cn=System,…`: everything a site publishes.
+    public var systemManagement: DistinguishedName { system.child("cn", "System Management") }
+
+    /// The site object: `cn=SMS-Site-<code>`.
+    public func site(_ code: SiteCode) -> DistinguishedName {
+        systemManagement.child("cn", "SMS-Site-\(code)")
+    }
+
+    /// The entries every forest starts with, parents before children.
+    public var baseTree: [(dn: DistinguishedName, attributes: [LDAPAttribute])] {
+        let first = forest.labels[0]
+        func container(_ dn: DistinguishedName) -> (DistinguishedName, [LDAPAttribute]) {
+            (dn, [LDAPAttribute("objectClass", ["top", "container"]), LDAPAttribute("cn", dn.rdns[0].value)])
+        }
+        return [
+            (suffix, [LDAPAttribute("objectClass", ["top", "domain"]), LDAPAttribute("dc", first)]),
+            container(configuration),
+            (partitions, [LDAPAttribute("objectClass", ["top", "crossRefContainer"]), LDAPAttribute("cn", "Partitions")]),
+            container(computers),
+            container(system),
+            container(systemManagement),
+        ]
+    }
+}

@@ -1,0 +1,393 @@
+public import Foundation
+import DirectorySchema
+import Glibc
+public import LDAPKit
+public import Logging
+import SiteDirectory
+public import SiteModel
+
+/// One forest's directory in a lab, as recorded in the lab's `lab.json`.
+public struct LabForest: Codable, Sendable, Hashable {
+    public var name: ForestName
+    public var suffix: String
+    public var adminDN: String
+    /// `ldap://127.0.0.1:PORT`
+    public var uri: String
+    /// `ldapi://…`, for SASL EXTERNAL as the lab's owner.
+    public var ldapiURI: String
+    public var port: Int
+    /// The running slapd, or nil once stopped.
+    public var pid: Int32?
+    /// The folder holding this directory's configuration, database, log and admin password.
+    public var folder: String
+
+    public var passwordFile: String { folder + "/admin.password" }
+    public var logFile: String { folder + "/slapd.log" }
+    var configFolder: String { folder + "/slapd.d" }
+}
+
+/// How a lab forest is doing.
+public struct LabForestStatus: Sendable {
+    public var forest: LabForest
+    /// The recorded slapd is running.
+    public var running: Bool
+    /// It answered a root DSE read.
+    public var answering: Bool
+    /// `up` found it already running and left it as it was.
+    public var reused: Bool
+}
+
+/// Who a lab connection binds as.
+public enum LabIdentity: Sendable {
+    /// No bind; clients read anonymously.
+    case anonymous
+    /// The forest's administrative identity (`cn=admin,<suffix>`), with the password from the lab folder.
+    case admin
+    /// SASL EXTERNAL over ldapi as the lab's owner, who manages cn=config (schema, indexes).
+    case localOwner
+}
+
+/// The embedded lab: one private slapd per forest, from the system's slapd, in a folder of its own.
+///
+/// Each forest gets `cn=config` built with `slapadd -n0`, back-mdb and syncprov loaded as modules, the siteloc
+/// schema, an admin identity with a random password kept in a 0600 file, an ldapi socket and a free loopback
+/// port. Labs in different folders never share anything.
+public struct Lab: Sendable {
+    /// `.siteloc/lab`, relative to the working directory.
+    public static let defaultDirectory = ".siteloc/lab"
+
+    public let directory: URL
+    let logger: Logger
+
+    public init(directory: String = Lab.defaultDirectory, logger: Logger) {
+        self.directory = URL(fileURLWithPath: directory).standardizedFileURL
+        self.logger = logger
+    }
+
+    var stateFile: String { directory.path + "/lab.json" }
+
+    // MARK: up
+
+    /// Starts a directory for each forest (reusing any that is already up) and returns all of the lab's forests.
+    @discardableResult
+    public func up(forests: [ForestName]) async throws(LabError) -> [LabForestStatus] {
+        let tools = try SlapdTools.locate()
+        try createPrivateFolder(directory.path)
+        let lock = try lockLab()
+        defer { Glibc.close(lock) }
+        var state = loadState()
+        var results: [LabForestStatus] = []
+        for name in Set(forests + state.map(\.name)).sorted() {
+            let recorded = state.first { $0.name == name }
+            if let recorded, let pid = recorded.pid, ProcessControl.isSlapd(pid, servingConfig: recorded.configFolder),
+                await answers(recorded)
+            {
+                logger.info("lab directory already up", metadata: ["forest": "\(name)", "ldap.uri": "\(recorded.uri)"])
+                results.append(LabForestStatus(forest: recorded, running: true, answering: true, reused: true))
+                continue
+            }
+            let started = try await start(name, previous: recorded, tools: tools)
+            state.removeAll { $0.name == name }
+            state.append(started)
+            try saveState(state)
+            results.append(LabForestStatus(forest: started, running: true, answering: true, reused: false))
+        }
+        try saveState(state)
+        return results
+    }
+
+    private func start(_ name: ForestName, previous: LabForest?, tools: SlapdTools) async throws(LabError) -> LabForest {
+        let layout = DirectoryLayout(forest: name)
+        let folder = directory.path + "/" + name.rawValue
+        var forest = LabForest(
+            name: name, suffix: layout.suffix.string, adminDN: layout.adminDN.string, uri: "", ldapiURI: "",
+            port: previous?.port ?? 0, pid: nil, folder: folder
+        )
+        forest.ldapiURI = LDAPURI.ldapi(socketPath: socketPath(forFolder: folder)).string
+        if !FileManager.default.fileExists(atPath: forest.configFolder + "/cn=config.ldif") {
+            try initialize(forest, layout: layout, tools: tools)
+        }
+        // A previous slapd that died leaves its socket and pid file behind.
+        if let pid = previous?.pid, ProcessControl.isSlapd(pid, servingConfig: forest.configFolder) {
+            await ProcessControl.stop(pid)
+        }
+        try? FileManager.default.removeItem(atPath: socketPath(forFolder: folder))
+        try? FileManager.default.removeItem(atPath: folder + "/slapd.pid")
+
+        var lastLog = ""
+        for attempt in 1...5 {
+            if forest.port == 0 || attempt > 1 { forest.port = try ProcessControl.freeLoopbackPort() }
+            forest.uri = "ldap://127.0.0.1:\(forest.port)"
+            appendToLog(forest.logFile, "--- siteloc: starting slapd for \(name) on \(forest.uri)")
+            let pid = try ProcessControl.spawnDetached(
+                tools.slapd,
+                ["-d", "none", "-h", "\(forest.uri)/ \(forest.ldapiURI)", "-F", forest.configFolder],
+                logFile: forest.logFile
+            )
+            forest.pid = pid
+            if try await waitUntilAnswering(forest, pid: pid) {
+                logger.info("lab directory up", metadata: ["forest": "\(name)", "ldap.uri": "\(forest.uri)", "pid": "\(pid)"])
+                try await provision(forest, layout: layout)
+                return forest
+            }
+            lastLog = ProcessControl.tail(forest.logFile)
+            guard lastLog.contains("errno=98") else { break }  // someone took the port in between: try another
+        }
+        throw LabError(
+            "slapd for forest \(name) did not start. The end of its log (\(forest.logFile)):\n\(lastLog)"
+        )
+    }
+
+    /// Builds the forest's folder: admin password, schema, cn=config via `slapadd -n0`.
+    private func initialize(_ forest: LabForest, layout: DirectoryLayout, tools: SlapdTools) throws(LabError) {
+        try createPrivateFolder(forest.folder)
+        try createPrivateFolder(forest.configFolder)
+        try createPrivateFolder(forest.folder + "/db")
+        try writePrivateFile(forest.passwordFile, Self.randomPassword())
+        // -T reads the password from the file, so it never appears on a command line.
+        let hash = try ProcessControl.run(tools.slappasswd, ["-n", "-T", forest.passwordFile])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try writePrivateFile(forest.folder + "/siteloc.ldif", DirectorySchema.ldif)
+        let configuration = SlapdConfiguration(
+            layout: layout, folder: forest.folder, passwordHash: hash, uid: getuid(), gid: getgid()
+        )
+        let configLDIF = forest.folder + "/config.ldif"
+        try writePrivateFile(configLDIF, configuration.ldif)
+        _ = try ProcessControl.run(tools.slapadd, ["-n0", "-F", forest.configFolder, "-l", configLDIF])
+        try? FileManager.default.removeItem(atPath: configLDIF)  // it holds the password hash
+    }
+
+    /// Polls until slapd answers; false when it exited (its log says why).
+    private func waitUntilAnswering(_ forest: LabForest, pid: pid_t) async throws(LabError) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if !ProcessControl.isAlive(pid) { return false }
+            if await answers(forest, timeout: .milliseconds(500)) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await ProcessControl.stop(pid)
+        throw LabError(
+            "slapd for forest \(forest.name) started but did not answer within 15 s. The end of its log (\(forest.logFile)):\n"
+                + ProcessControl.tail(forest.logFile)
+        )
+    }
+
+    /// Adds the base tree (idempotently) as the admin, and brings the schema and indexes up to date as the owner.
+    private func provision(_ forest: LabForest, layout: DirectoryLayout) async throws(LabError) {
+        do {
+            try await provisionEntries(forest, layout: layout)
+        } catch {
+            throw LabError("cannot provision forest \(forest.name) at \(forest.uri): \(error)")
+        }
+    }
+
+    private func provisionEntries(_ forest: LabForest, layout: DirectoryLayout) async throws {
+        let owner = try await LDAPConnection.connect(try configuration(for: forest, as: .localOwner), logger: logger)
+        _ = try await SchemaInstallation.install(on: owner, logger: logger)
+        await owner.close()
+        let admin = try await LDAPConnection.connect(try configuration(for: forest, as: .admin), logger: logger)
+        for entry in layout.baseTree {
+            try await addIfAbsent(entry.dn, entry.attributes, on: admin)
+        }
+        await admin.close()
+    }
+
+    private func addIfAbsent(
+        _ dn: DistinguishedName,
+        _ attributes: [LDAPAttribute],
+        on connection: LDAPConnection
+    ) async throws(LDAPError) {
+        do {
+            try await connection.add(dn, attributes: attributes)
+        } catch {
+            guard error.code == .entryAlreadyExists else { throw error }
+        }
+    }
+
+    // MARK: status and down
+
+    /// The lab's forests and whether each is running and answering; empty when there is no lab in the folder.
+    public func status() async -> [LabForestStatus] {
+        var results: [LabForestStatus] = []
+        for forest in loadState() {
+            let running = forest.pid.map { ProcessControl.isSlapd($0, servingConfig: forest.configFolder) } ?? false
+            let answering = running ? await answers(forest) : false
+            results.append(LabForestStatus(forest: forest, running: running, answering: answering, reused: false))
+        }
+        return results
+    }
+
+    /// Stops every slapd of the lab by its recorded pid and waits for each to end. The data stays, so the next
+    /// `up` brings the same directories back.
+    @discardableResult
+    public func down() async throws(LabError) -> [LabForest] {
+        guard FileManager.default.fileExists(atPath: stateFile) else { return [] }
+        let lock = try lockLab()
+        defer { Glibc.close(lock) }
+        var state = loadState()
+        let stopped = state.filter { forest in
+            forest.pid.map { ProcessControl.isSlapd($0, servingConfig: forest.configFolder) } ?? false
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for pid in stopped.compactMap(\.pid) {
+                group.addTask { await ProcessControl.stop(pid) }
+            }
+        }
+        for index in state.indices { state[index].pid = nil }
+        try saveState(state)
+        return stopped
+    }
+
+    // MARK: Connecting
+
+    /// The forests recorded in the lab.
+    public func forests() -> [LabForest] { loadState() }
+
+    /// A connection configuration for a lab forest.
+    public func configuration(
+        for forest: LabForest,
+        as identity: LabIdentity,
+        timeout: Duration = .seconds(2)
+    ) throws(LabError) -> LDAPConnectionConfiguration {
+        do {
+            switch identity {
+            case .anonymous:
+                return LDAPConnectionConfiguration(uris: [try LDAPURI(forest.uri)], connectTimeout: timeout)
+            case .admin:
+                let password = try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
+                return LDAPConnectionConfiguration(
+                    uris: [try LDAPURI(forest.uri)], connectTimeout: timeout,
+                    authentication: .simple(dn: try DistinguishedName(parsing: forest.adminDN), password: password)
+                )
+            case .localOwner:
+                return LDAPConnectionConfiguration(
+                    uris: [try LDAPURI(forest.ldapiURI)], connectTimeout: timeout, authentication: .external
+                )
+            }
+        } catch {
+            throw LabError("lab state for forest \(forest.name) is unusable: \(error)")
+        }
+    }
+
+    /// Connects to a forest of a running lab.
+    public func connect(to name: ForestName, as identity: LabIdentity) async throws -> LDAPConnection {
+        guard let forest = loadState().first(where: { $0.name == name }) else {
+            throw LabError("the lab in \(directory.path) has no forest \(name); start it with: siteloc lab up --forest \(name)")
+        }
+        return try await LDAPConnection.connect(try configuration(for: forest, as: identity), logger: logger)
+    }
+
+    private func answers(_ forest: LabForest, timeout: Duration = .seconds(1)) async -> Bool {
+        guard let configuration = try? configuration(for: forest, as: .anonymous, timeout: timeout),
+            let connection = try? await LDAPConnection.connect(configuration, logger: logger)
+        else { return false }
+        await connection.close()
+        return true
+    }
+
+    // MARK: Files
+
+    private func loadState() -> [LabForest] {
+        guard let data = FileManager.default.contents(atPath: stateFile),
+            let state = try? JSONDecoder().decode(LabStateFile.self, from: data)
+        else { return [] }
+        return state.forests
+    }
+
+    private func saveState(_ forests: [LabForest]) throws(LabError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(LabStateFile(version: 1, forests: forests.sorted { $0.name < $1.name }))
+        else { throw LabError("cannot encode the lab state") }
+        let temporary = stateFile + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data),
+            rename(temporary, stateFile) == 0
+        else { throw LabError("cannot write \(stateFile): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Serialises `up` and `down` of one lab folder between processes.
+    private func lockLab() throws(LabError) -> Int32 {
+        let fd = open(directory.path + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0, flock(fd, LOCK_EX) == 0 else {
+            throw LabError("cannot lock the lab folder \(directory.path): \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
+    private func createPrivateFolder(_ path: String) throws(LabError) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw LabError("cannot create the lab folder \(path): \(error.localizedDescription)")
+        }
+    }
+
+    private func writePrivateFile(_ path: String, _ text: String) throws(LabError) {
+        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else {
+            throw LabError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func appendToLog(_ path: String, _ line: String) {
+        let fd = open(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        let bytes = Array((line + "\n").utf8)
+        _ = write(fd, bytes, bytes.count)
+    }
+
+    /// The ldapi socket: in the forest's folder when the path fits a Unix socket address (108 bytes), otherwise
+    /// in the temporary folder under a name derived from the folder, so two labs still never share one.
+    private func socketPath(forFolder folder: String) -> String {
+        let inFolder = folder + "/ldapi"
+        if inFolder.utf8.count < 100 { return inFolder }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in folder.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return NSTemporaryDirectory() + "siteloc-\(String(hash, radix: 16)).ldapi"
+    }
+
+    static func randomPassword() -> String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        var generator = SystemRandomNumberGenerator()
+        var password = ""
+        for _ in 0..<32 {
+            password.append(alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))])
+        }
+        return password
+    }
+}
+
+struct LabStateFile: Codable {
+    var version: Int
+    var forests: [LabForest]
+}
+
+/// The OpenLDAP server tools the lab runs.
+struct SlapdTools {
+    let slapd: String
+    let slapadd: String
+    let slappasswd: String
+
+    static func locate() throws(LabError) -> SlapdTools {
+        let folders = ["/usr/sbin", "/usr/local/sbin", "/usr/local/libexec", "/usr/libexec"]
+        func find(_ name: String) -> String? {
+            folders.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        }
+        guard let slapd = find("slapd"), let slapadd = find("slapadd"), let slappasswd = find("slappasswd") else {
+            throw LabError(
+                "slapd is not installed (looked for slapd, slapadd and slappasswd in \(folders.joined(separator: ", "))). "
+                    + "Install it with: sudo apt-get install -y slapd ldap-utils (or run `make deps`)"
+            )
+        }
+        return SlapdTools(slapd: slapd, slapadd: slapadd, slappasswd: slappasswd)
+    }
+}

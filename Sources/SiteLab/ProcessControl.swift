@@ -1,0 +1,122 @@
+import Foundation
+import Glibc
+
+/// Starting, watching and stopping the lab's slapd processes, and running the OpenLDAP tools.
+enum ProcessControl {
+    /// Starts a program in a new session (so it outlives the command that started it and a terminal's Ctrl-C
+    /// does not reach it) with its output appended to `logFile`. Returns its pid.
+    static func spawnDetached(_ executable: String, _ arguments: [String], logFile: String) throws(LabError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (glibc 2.26+; the macro is not visible to Swift).
+        posix_spawnattr_setflags(&attributes, Int16(0x80))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard rc == 0 else {
+            throw LabError("cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    /// Whether the process is running. Reaps it if it is our child and has exited; a zombie counts as gone.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid { return false }
+        guard kill(pid, 0) == 0 else { return false }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+            if state == "Z" { return false }
+        }
+        return true
+    }
+
+    /// Whether `pid` is a slapd serving this configuration folder (so a recycled pid is not mistaken for ours).
+    static func isSlapd(_ pid: pid_t, servingConfig configFolder: String) -> Bool {
+        guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.first?.hasSuffix("slapd") == true && arguments.contains(configFolder)
+    }
+
+    /// Sends SIGTERM and waits for the process to end; SIGKILL after `grace`.
+    static func stop(_ pid: pid_t, grace: Duration = .seconds(10)) async {
+        guard isAlive(pid) else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while isAlive(pid) {
+            if ContinuousClock.now > deadline {
+                kill(pid, SIGKILL)
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Runs a tool to completion and returns its standard output; the error names the tool and shows its output.
+    static func run(_ executable: String, _ arguments: [String]) throws(LabError) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw LabError("cannot run \(executable): \(error)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw LabError(
+                "\((executable as NSString).lastPathComponent) failed (exit \(process.terminationStatus)):\n\(text)"
+            )
+        }
+        return text
+    }
+
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    static func freeLoopbackPort() throws(LabError) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LabError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        var length = size
+        guard bound == 0 else { throw LabError("cannot find a free port: \(String(cString: strerror(errno)))") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The last `count` lines of a file, for error messages.
+    static func tail(_ path: String, lines count: Int = 15) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log at \(path))" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(count).joined(separator: "\n")
+    }
+}
+
+/// A lab problem, said so that the user knows what to do.
+public struct LabError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,83 @@
+import DirectorySchema
+import LDAPKit
+import SiteDirectory
+
+/// The cn=config of one lab directory, written as the LDIF that `slapadd -n0` turns into `slapd.d`.
+struct SlapdConfiguration {
+    let layout: DirectoryLayout
+    let folder: String
+    let passwordHash: String
+    /// The identity SASL EXTERNAL gives to this user's processes over ldapi (slapd runs as the same user).
+    let localOwner: String
+
+    init(layout: DirectoryLayout, folder: String, passwordHash: String, uid: UInt32, gid: UInt32) {
+        self.layout = layout
+        self.folder = folder
+        self.passwordHash = passwordHash
+        localOwner = "gidNumber=\(gid)+uidNumber=\(uid),cn=peercred,cn=external,cn=auth"
+    }
+
+    var ldif: String {
+        let indexLines = DirectorySchema.indexValues.map { "olcDbIndex: \($0)" }.joined(separator: "\n")
+        return """
+            dn: cn=config
+            objectClass: olcGlobal
+            cn: config
+            olcPidFile: \(folder)/slapd.pid
+            olcArgsFile: \(folder)/slapd.args
+            olcLogLevel: none
+
+            dn: cn=module{0},cn=config
+            objectClass: olcModuleList
+            cn: module{0}
+            olcModulePath: /usr/lib/ldap
+            olcModuleLoad: back_mdb
+            olcModuleLoad: syncprov
+
+            dn: cn=schema,cn=config
+            objectClass: olcSchemaConfig
+            cn: schema
+
+            include: file:///etc/ldap/schema/core.ldif
+
+            include: file:///etc/ldap/schema/cosine.ldif
+
+            include: file://\(folder)/siteloc.ldif
+
+            dn: olcDatabase={-1}frontend,cn=config
+            objectClass: olcDatabaseConfig
+            objectClass: olcFrontendConfig
+            olcDatabase: {-1}frontend
+            olcSizeLimit: size.soft=1000 size.hard=unlimited size.prtotal=unlimited
+
+            dn: olcDatabase={0}config,cn=config
+            objectClass: olcDatabaseConfig
+            olcDatabase: {0}config
+            olcRootDN: cn=admin,cn=config
+            olcRootPW: \(passwordHash)
+            olcAccess: {0}to * by dn.exact=\(localOwner) manage by * none
+
+            dn: olcDatabase={1}mdb,cn=config
+            objectClass: olcDatabaseConfig
+            objectClass: olcMdbConfig
+            olcDatabase: {1}mdb
+            olcSuffix: \(layout.suffix)
+            olcRootDN: \(layout.adminDN)
+            olcRootPW: \(passwordHash)
+            olcDbDirectory: \(folder)/db
+            olcDbMaxSize: 1073741824
+            olcDbNoSync: TRUE
+            \(indexLines)
+            olcAccess: {0}to attrs=userPassword by self =xw by anonymous auth by * none
+            olcAccess: {1}to * by * read
+            olcLimits: {0}dn.exact="\(layout.adminDN)" size=unlimited time=unlimited
+
+            dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
+            objectClass: olcOverlayConfig
+            objectClass: olcSyncProvConfig
+            olcOverlay: {0}syncprov
+            olcSpCheckpoint: 100 10
+
+            """
+    }
+}
