@@ -16,10 +16,12 @@ public enum DirectorySchema {
     private static let configMgrAttribute = "1.2.840.113556.1.6.29.2.1"
     private static let configMgrClass = "1.2.840.113556.1.6.29.2.2"
 
-    public static let attributeTypes: [AttributeTypeDefinition] = configurationManagerAttributes
+    public static let attributeTypes: [AttributeTypeDefinition] =
+        configurationManagerAttributes
         + activeDirectoryAttributes + sitelocAttributes
 
-    public static let objectClasses: [ObjectClassDefinition] = activeDirectoryClasses
+    public static let objectClasses: [ObjectClassDefinition] =
+        activeDirectoryClasses
         + configurationManagerClasses + sitelocClasses
 
     /// The attributes a lookup filters on, with their index types. The Microsoft range attributes
@@ -41,79 +43,127 @@ public enum DirectorySchema {
 
     static let configurationManagerAttributes: [AttributeTypeDefinition] = [
         .init(
-            oid: "\(configMgrAttribute).1", name: "mSSMSSiteCode", summary: "MS-SMS-Site-Code: three-character site code",
-            syntax: .directoryString, singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).1",
+            name: "mSSMSSiteCode",
+            summary: "MS-SMS-Site-Code: three-character site code",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).2", name: "mSSMSSiteBoundaries",
-            summary: "MS-SMS-Site-Boundaries: legacy SMS 2003 site boundaries", syntax: .directoryString,
-            singleValued: false, origin: .configurationManager
+            oid: "\(configMgrAttribute).2",
+            name: "mSSMSSiteBoundaries",
+            summary: "MS-SMS-Site-Boundaries: legacy SMS 2003 site boundaries",
+            syntax: .directoryString,
+            singleValued: false,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).3", name: "mSSMSRoamingBoundaries",
+            oid: "\(configMgrAttribute).3",
+            name: "mSSMSRoamingBoundaries",
             summary: "MS-SMS-Roaming-Boundaries: subnet IDs, AD site names and IPv6 prefixes of the site",
-            syntax: .directoryString, singleValued: false, origin: .configurationManager
+            syntax: .directoryString,
+            singleValued: false,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).4", name: "mSSMSDefaultMP",
-            summary: "MS-SMS-Default-MP: TRUE for the default management point of its site", syntax: .boolean,
-            singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).4",
+            name: "mSSMSDefaultMP",
+            summary: "MS-SMS-Default-MP: TRUE for the default management point of its site",
+            syntax: .boolean,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).5", name: "mSSMSMPName", summary: "MS-SMS-MP-Name: management point host name",
-            syntax: .directoryString, singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).5",
+            name: "mSSMSMPName",
+            summary: "MS-SMS-MP-Name: management point host name",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).6", name: "mSSMSMPAddress",
+            oid: "\(configMgrAttribute).6",
+            name: "mSSMSMPAddress",
             summary: "MS-SMS-MP-Address: the address clients use to reach the management point",
-            syntax: .directoryString, singleValued: true, origin: .configurationManager
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).7", name: "mSSMSRangedIPLow",
+            oid: "\(configMgrAttribute).7",
+            name: "mSSMSRangedIPLow",
             summary: "MS-SMS-Ranged-IP-Low: first address of a boundary range as an unsigned 32-bit decimal",
-            syntax: .integer(ordered: true), singleValued: true, origin: .configurationManager
+            syntax: .integer(ordered: true),
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).8", name: "mSSMSRangedIPHigh",
+            oid: "\(configMgrAttribute).8",
+            name: "mSSMSRangedIPHigh",
             summary: "MS-SMS-Ranged-IP-High: last address of a boundary range as an unsigned 32-bit decimal",
-            syntax: .integer(ordered: true), singleValued: true, origin: .configurationManager
+            syntax: .integer(ordered: true),
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).9", name: "mSSMSAssignmentSiteCode",
+            oid: "\(configMgrAttribute).9",
+            name: "mSSMSAssignmentSiteCode",
             summary: "mS-SMS-Assignment-Site-Code: the site clients in these boundaries are assigned to",
-            syntax: .directoryString, singleValued: true, origin: .configurationManager
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).10", name: "mSSMSDeviceManagementPoint",
-            summary: "mS-SMS-Device-Management-Point: TRUE for a device management point", syntax: .boolean,
-            singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).10",
+            name: "mSSMSDeviceManagementPoint",
+            summary: "mS-SMS-Device-Management-Point: TRUE for a device management point",
+            syntax: .boolean,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).11", name: "mSSMSHealthState",
-            summary: "mS-SMS-Health-State: network access protection health state reference", syntax: .directoryString,
-            singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).11",
+            name: "mSSMSHealthState",
+            summary: "mS-SMS-Health-State: network access protection health state reference",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).12", name: "mSSMSSourceForest",
-            summary: "mS-SMS-Source-Forest: the forest the publishing site belongs to", syntax: .directoryString,
-            singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).12",
+            name: "mSSMSSourceForest",
+            summary: "mS-SMS-Source-Forest: the forest the publishing site belongs to",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).14", name: "mSSMSCapabilities",
-            summary: "mS-SMS-Capabilities: XML document of management point capabilities", syntax: .directoryString,
-            singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).14",
+            name: "mSSMSCapabilities",
+            summary: "mS-SMS-Capabilities: XML document of management point capabilities",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrAttribute).15", name: "mSSMSVersion", summary: "mS-SMS-Version: management point version",
-            syntax: .integer(ordered: false), singleValued: true, origin: .configurationManager
+            oid: "\(configMgrAttribute).15",
+            name: "mSSMSVersion",
+            summary: "mS-SMS-Version: management point version",
+            syntax: .integer(ordered: false),
+            singleValued: true,
+            origin: .configurationManager
         ),
     ]
 
     static let configurationManagerClasses: [ObjectClassDefinition] = [
         .init(
-            oid: "\(configMgrClass).1", name: "mSSMSManagementPoint",
-            summary: "MS-SMS-Management-Point: a published management point", superior: "serviceConnectionPoint",
-            kind: .structural, must: [],
+            oid: "\(configMgrClass).1",
+            name: "mSSMSManagementPoint",
+            summary: "MS-SMS-Management-Point: a published management point",
+            superior: "serviceConnectionPoint",
+            kind: .structural,
+            must: [],
             may: [
                 "cn", "mSSMSDeviceManagementPoint", "mSSMSMPAddress", "mSSMSMPName", "mSSMSDefaultMP", "mSSMSSiteCode",
                 "mSSMSCapabilities", "mSSMSVersion", "mSSMSSourceForest", "dNSHostName",
@@ -121,8 +171,12 @@ public enum DirectorySchema {
             origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrClass).2", name: "mSSMSSite", summary: "MS-SMS-Site: a published site", superior: "top",
-            kind: .structural, must: [],
+            oid: "\(configMgrClass).2",
+            name: "mSSMSSite",
+            summary: "MS-SMS-Site: a published site",
+            superior: "top",
+            kind: .structural,
+            must: [],
             may: [
                 "serviceBindingInformation", "cn", "mSSMSRoamingBoundaries", "mSSMSSiteBoundaries",
                 "mSSMSAssignmentSiteCode", "mSSMSSiteCode", "mSSMSSourceForest", "mSSMSHealthState",
@@ -130,16 +184,22 @@ public enum DirectorySchema {
             origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrClass).3", name: "mSSMSServerLocatorPoint",
+            oid: "\(configMgrClass).3",
+            name: "mSSMSServerLocatorPoint",
             summary: "MS-SMS-Server-Locator-Point: a published server locator point",
-            superior: "serviceConnectionPoint", kind: .structural, must: [],
+            superior: "serviceConnectionPoint",
+            kind: .structural,
+            must: [],
             may: ["mSSMSMPName", "cn", "mSSMSSiteCode", "mSSMSSourceForest", "dNSHostName"],
             origin: .configurationManager
         ),
         .init(
-            oid: "\(configMgrClass).4", name: "mSSMSRoamingBoundaryRange",
-            summary: "MS-SMS-Roaming-Boundary-Range: a published IPv4 boundary range", superior: "top",
-            kind: .structural, must: [],
+            oid: "\(configMgrClass).4",
+            name: "mSSMSRoamingBoundaryRange",
+            summary: "MS-SMS-Roaming-Boundary-Range: a published IPv4 boundary range",
+            superior: "top",
+            kind: .structural,
+            must: [],
             may: [
                 "cn", "mSSMSRangedIPHigh", "mSSMSRangedIPLow", "mSSMSAssignmentSiteCode", "mSSMSSiteCode",
                 "mSSMSSourceForest",
@@ -152,107 +212,195 @@ public enum DirectorySchema {
 
     static let activeDirectoryAttributes: [AttributeTypeDefinition] = [
         .init(
-            oid: "1.2.840.113556.1.4.510", name: "serviceBindingInformation",
-            summary: "Service-Binding-Information: on mSSMSSite, the site public signing key", syntax: .directoryString,
-            singleValued: false, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.510",
+            name: "serviceBindingInformation",
+            summary: "Service-Binding-Information: on mSSMSSite, the site public signing key",
+            syntax: .directoryString,
+            singleValued: false,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.619", name: "dNSHostName", summary: "DNS-Host-Name: the host DNS name",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.619",
+            name: "dNSHostName",
+            summary: "DNS-Host-Name: the host DNS name",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.509", name: "serviceClassName", summary: "Service-Class-Name",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.509",
+            name: "serviceClassName",
+            summary: "Service-Class-Name",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.657", name: "serviceDNSName", summary: "Service-DNS-Name",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.657",
+            name: "serviceDNSName",
+            summary: "Service-DNS-Name",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.659", name: "serviceDNSNameType", summary: "Service-DNS-Name-Type",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.659",
+            name: "serviceDNSNameType",
+            summary: "Service-DNS-Name-Type",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.48", name: "keywords", summary: "Keywords", syntax: .directoryString,
-            singleValued: false, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.48",
+            name: "keywords",
+            summary: "Keywords",
+            syntax: .directoryString,
+            singleValued: false,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.653", name: "managedBy", summary: "Managed-By", syntax: .distinguishedName,
-            singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.653",
+            name: "managedBy",
+            summary: "Managed-By",
+            syntax: .distinguishedName,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.1459", name: "msDS-Behavior-Version",
+            oid: "1.2.840.113556.1.4.1459",
+            name: "msDS-Behavior-Version",
             summary: "ms-DS-Behavior-Version: forest functional level on cn=Partitions",
-            syntax: .integer(ordered: true), singleValued: true, origin: .activeDirectory
+            syntax: .integer(ordered: true),
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.133", name: "trustPartner", summary: "Trust-Partner: the trusted domain DNS name",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.133",
+            name: "trustPartner",
+            summary: "Trust-Partner: the trusted domain DNS name",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.132", name: "trustDirection",
-            summary: "Trust-Direction: 1 inbound, 2 outbound, 3 both", syntax: .integer(ordered: false),
-            singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.132",
+            name: "trustDirection",
+            summary: "Trust-Direction: 1 inbound, 2 outbound, 3 both",
+            syntax: .integer(ordered: false),
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.136", name: "trustType", summary: "Trust-Type: 2 uplevel (Windows 2000 or later)",
-            syntax: .integer(ordered: false), singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.136",
+            name: "trustType",
+            summary: "Trust-Type: 2 uplevel (Windows 2000 or later)",
+            syntax: .integer(ordered: false),
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.470", name: "trustAttributes",
+            oid: "1.2.840.113556.1.4.470",
+            name: "trustAttributes",
             summary: "Trust-Attributes: flags, 0x1 non-transitive, 0x8 forest-transitive",
-            syntax: .integer(ordered: false), singleValued: true, origin: .activeDirectory
+            syntax: .integer(ordered: false),
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.511", name: "flatName", summary: "Flat-Name: NetBIOS name of the trusted domain",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.511",
+            name: "flatName",
+            summary: "Flat-Name: NetBIOS name of the trusted domain",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.363", name: "operatingSystem", summary: "Operating-System",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.363",
+            name: "operatingSystem",
+            summary: "Operating-System",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.4.364", name: "operatingSystemVersion", summary: "Operating-System-Version",
-            syntax: .directoryString, singleValued: true, origin: .activeDirectory
+            oid: "1.2.840.113556.1.4.364",
+            name: "operatingSystemVersion",
+            summary: "Operating-System-Version",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
         ),
     ]
 
     static let activeDirectoryClasses: [ObjectClassDefinition] = [
         .init(
-            oid: "1.2.840.113556.1.3.23", name: "container", summary: "Container: holds other objects",
-            superior: "top", kind: .structural, must: ["cn"], may: ["description"], origin: .activeDirectory
+            oid: "1.2.840.113556.1.3.23",
+            name: "container",
+            summary: "Container: holds other objects",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["description"],
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.5.20", name: "leaf", summary: "Leaf: an object with no children", superior: "top",
-            kind: .abstract, must: [], may: [], origin: .activeDirectory
+            oid: "1.2.840.113556.1.5.20",
+            name: "leaf",
+            summary: "Leaf: an object with no children",
+            superior: "top",
+            kind: .abstract,
+            must: [],
+            may: [],
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.5.14", name: "connectionPoint", summary: "Connection-Point", superior: "leaf",
-            kind: .abstract, must: ["cn"], may: ["keywords", "managedBy", "description"], origin: .activeDirectory
+            oid: "1.2.840.113556.1.5.14",
+            name: "connectionPoint",
+            summary: "Connection-Point",
+            superior: "leaf",
+            kind: .abstract,
+            must: ["cn"],
+            may: ["keywords", "managedBy", "description"],
+            origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.5.126", name: "serviceConnectionPoint",
-            summary: "Service-Connection-Point: where a service can be reached", superior: "connectionPoint",
-            kind: .structural, must: [],
+            oid: "1.2.840.113556.1.5.126",
+            name: "serviceConnectionPoint",
+            summary: "Service-Connection-Point: where a service can be reached",
+            superior: "connectionPoint",
+            kind: .structural,
+            must: [],
             may: ["serviceBindingInformation", "serviceClassName", "serviceDNSName", "serviceDNSNameType"],
             origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.5.7000.53", name: "crossRefContainer",
-            summary: "Cross-Ref-Container: cn=Partitions, holds the forest functional level", superior: "top",
-            kind: .structural, must: [], may: ["cn", "msDS-Behavior-Version", "description"],
+            oid: "1.2.840.113556.1.5.7000.53",
+            name: "crossRefContainer",
+            summary: "Cross-Ref-Container: cn=Partitions, holds the forest functional level",
+            superior: "top",
+            kind: .structural,
+            must: [],
+            may: ["cn", "msDS-Behavior-Version", "description"],
             origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.5.34", name: "trustedDomain",
-            summary: "Trusted-Domain: a domain trusted by or trusting this one", superior: "leaf", kind: .structural,
-            must: [], may: ["cn", "trustPartner", "trustDirection", "trustType", "trustAttributes", "flatName", "description"],
+            oid: "1.2.840.113556.1.5.34",
+            name: "trustedDomain",
+            summary: "Trusted-Domain: a domain trusted by or trusting this one",
+            superior: "leaf",
+            kind: .structural,
+            must: [],
+            may: ["cn", "trustPartner", "trustDirection", "trustType", "trustAttributes", "flatName", "description"],
             origin: .activeDirectory
         ),
         .init(
-            oid: "1.2.840.113556.1.3.30", name: "computer",
-            summary: "Computer: a computer account (reduced: no user attributes)", superior: "top",
-            kind: .structural, must: ["cn"],
+            oid: "1.2.840.113556.1.3.30",
+            name: "computer",
+            summary: "Computer: a computer account (reduced: no user attributes)",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
             may: ["dNSHostName", "operatingSystem", "operatingSystemVersion", "description", "userPassword"],
             origin: .activeDirectory
         ),
@@ -262,22 +410,35 @@ public enum DirectorySchema {
 
     static let sitelocAttributes: [AttributeTypeDefinition] = [
         .init(
-            oid: "\(projectArc).1.1", name: "sitelocRangeBlock",
+            oid: "\(projectArc).1.1",
+            name: "sitelocRangeBlock",
             summary: "siteloc: an IPv4 CIDR block (a.b.c.d/len) of the blocks that exactly tile a boundary range",
-            syntax: .ia5Exact, singleValued: false, origin: .siteloc
+            syntax: .ia5Exact,
+            singleValued: false,
+            origin: .siteloc
         )
     ]
 
     static let sitelocClasses: [ObjectClassDefinition] = [
         .init(
-            oid: "\(projectArc).2.1", name: "sitelocRangeBlocks",
-            summary: "siteloc: range lookup by equality on the CIDR blocks of a boundary range", superior: "top",
-            kind: .auxiliary, must: [], may: ["sitelocRangeBlock"], origin: .siteloc
+            oid: "\(projectArc).2.1",
+            name: "sitelocRangeBlocks",
+            summary: "siteloc: range lookup by equality on the CIDR blocks of a boundary range",
+            superior: "top",
+            kind: .auxiliary,
+            must: [],
+            may: ["sitelocRangeBlock"],
+            origin: .siteloc
         ),
         .init(
-            oid: "\(projectArc).2.2", name: "sitelocSiteServer",
-            summary: "siteloc: marks a computer entry as the directory identity of a site server", superior: "top",
-            kind: .auxiliary, must: [], may: ["mSSMSSiteCode"], origin: .siteloc
+            oid: "\(projectArc).2.2",
+            name: "sitelocSiteServer",
+            summary: "siteloc: marks a computer entry as the directory identity of a site server",
+            superior: "top",
+            kind: .auxiliary,
+            must: [],
+            may: ["mSSMSSiteCode"],
+            origin: .siteloc
         ),
     ]
 }

@@ -35,7 +35,8 @@ public enum AttributeSyntax: Sendable {
         switch self {
         case .directoryString: "EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch"
         case .boolean: "EQUALITY booleanMatch"
-        case .integer(let ordered): ordered ? "EQUALITY integerMatch ORDERING integerOrderingMatch" : "EQUALITY integerMatch"
+        case .integer(let ordered):
+            ordered ? "EQUALITY integerMatch ORDERING integerOrderingMatch" : "EQUALITY integerMatch"
         case .distinguishedName: "EQUALITY distinguishedNameMatch"
         case .ia5Exact: "EQUALITY caseExactIA5Match"
         }

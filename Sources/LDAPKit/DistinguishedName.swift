@@ -142,7 +142,9 @@ private struct DistinguishedNameParser {
             skipSpaces()
             let type = try parseType()
             skipSpaces()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { throw failure("expected '=' after '\(type)'") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else {
+                throw failure("expected '=' after '\(type)'")
+            }
             index += 1
             let value = try parseValue()
             pairs.append(AttributeTypeAndValue(type, value))

@@ -44,7 +44,8 @@ public final class LDAPConnection: Sendable {
         logger: Logger
     ) async throws(LDAPError) -> LDAPConnection {
         let loop = SessionLoop(configuration: configuration, logger: logger)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<LDAPURI, LDAPError>, Never>) in
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<LDAPURI, LDAPError>, Never>) in
             loop.start { continuation.resume(returning: $0) }
         }
         return LDAPConnection(server: try result.get(), loop: loop)
@@ -65,7 +66,11 @@ public final class LDAPConnection: Sendable {
         sizeLimit: Int = 0
     ) async throws(LDAPError) -> [LDAPEntry] {
         let request = LDAPSearchRequest(
-            base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit
+            base: base,
+            scope: scope,
+            filter: filter,
+            attributes: attributes,
+            sizeLimit: sizeLimit
         )
         return try await search(request).entries
     }
@@ -80,7 +85,11 @@ public final class LDAPConnection: Sendable {
         pageSize: Int = 500
     ) async throws(LDAPError) -> [LDAPEntry] {
         var request = LDAPSearchRequest(
-            base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize
+            base: base,
+            scope: scope,
+            filter: filter,
+            attributes: attributes,
+            pageSize: pageSize
         )
         var entries: [LDAPEntry] = []
         while true {
@@ -109,7 +118,8 @@ public final class LDAPConnection: Sendable {
     /// Asks the server whether the entry has the value (`ldap_compare_ext`).
     public func compare(_ dn: DistinguishedName, attribute: String, value: String) async throws(LDAPError) -> Bool {
         precondition(AttributeDescription.isValid(attribute), "'\(attribute)' is not an attribute description")
-        guard case .compare(let answer) = try await perform(.compare(dn, attribute: attribute, value: Array(value.utf8)))
+        guard
+            case .compare(let answer) = try await perform(.compare(dn, attribute: attribute, value: Array(value.utf8)))
         else { preconditionFailure() }
         return answer
     }
@@ -117,7 +127,9 @@ public final class LDAPConnection: Sendable {
     /// Reads the root DSE: naming contexts, the subschema entry's DN, supported controls and extensions.
     public func rootDSE() async throws(LDAPError) -> LDAPEntry {
         let entries = try await search(
-            base: .root, scope: .base, attributes: ["*", "+"]
+            base: .root,
+            scope: .base,
+            attributes: ["*", "+"]
         )
         guard let entry = entries.first else {
             throw LDAPError(code: .noSuchObject, operation: .search, dn: "", server: server)
@@ -137,7 +149,9 @@ public final class LDAPConnection: Sendable {
             throw LDAPError(code: .invalidDNSyntax, operation: .search, dn: location, server: server)
         }
         let entries = try await search(
-            base: base, scope: .base, filter: .equal("objectClass", "subschema"),
+            base: base,
+            scope: .base,
+            filter: .equal("objectClass", "subschema"),
             attributes: ["attributeTypes", "objectClasses"]
         )
         guard let entry = entries.first else {
@@ -157,7 +171,8 @@ public final class LDAPConnection: Sendable {
     private func perform(_ operation: QueuedRequest.Operation) async throws(LDAPError) -> QueuedRequest.Response {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<QueuedRequest.Response, LDAPError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<QueuedRequest.Response, LDAPError>, Never>) in
                 loop.submit(QueuedRequest(id: id, operation: operation) { continuation.resume(returning: $0) })
             }
         } onCancel: {

@@ -53,7 +53,8 @@ public struct LDAPError: Error, Sendable, CustomStringConvertible, CustomDebugSt
         if let diagnosticMessage { text += "; server said: \(diagnosticMessage)" }
         if let matchedDN { text += "; deepest existing entry: '\(matchedDN)'" }
         if !attempts.isEmpty {
-            text += "; tried " + attempts.map { "\($0.server?.description ?? "?") (\($0.code))" }.joined(separator: ", ")
+            text +=
+                "; tried " + attempts.map { "\($0.server?.description ?? "?") (\($0.code))" }.joined(separator: ", ")
         }
         return text
     }

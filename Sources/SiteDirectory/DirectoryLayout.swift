@@ -41,7 +41,10 @@ public struct DirectoryLayout: Sendable, Hashable {
         return [
             (suffix, [LDAPAttribute("objectClass", ["top", "domain"]), LDAPAttribute("dc", first)]),
             container(configuration),
-            (partitions, [LDAPAttribute("objectClass", ["top", "crossRefContainer"]), LDAPAttribute("cn", "Partitions")]),
+            (
+                partitions,
+                [LDAPAttribute("objectClass", ["top", "crossRefContainer"]), LDAPAttribute("cn", "Partitions")]
+            ),
             container(computers),
             container(system),
             container(systemManagement),

@@ -35,9 +35,13 @@ public enum SchemaInstallation {
         indexes: Bool = true,
         logger: Logger
     ) async throws(LDAPError) -> Outcome {
-        let schemaBase = DistinguishedName([RelativeDistinguishedName("cn", "schema"), RelativeDistinguishedName("cn", "config")])
+        let schemaBase = DistinguishedName([
+            RelativeDistinguishedName("cn", "schema"), RelativeDistinguishedName("cn", "config"),
+        ])
         let existing = try await connection.search(
-            base: schemaBase, scope: .oneLevel, filter: .equal("objectClass", "olcSchemaConfig"),
+            base: schemaBase,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "olcSchemaConfig"),
             attributes: ["cn", "olcAttributeTypes", "olcObjectClasses"]
         ).first { entry in
             entry["cn"].contains { stripOrdinal($0) == DirectorySchema.entryName }
@@ -53,7 +57,8 @@ public enum SchemaInstallation {
             } else {
                 let dn = try parse(existing.dn)
                 try await connection.modify(
-                    dn, [.replace("olcAttributeTypes", wantedTypes), .replace("olcObjectClasses", wantedClasses)]
+                    dn,
+                    [.replace("olcAttributeTypes", wantedTypes), .replace("olcObjectClasses", wantedClasses)]
                 )
                 outcome = .updated
             }
@@ -79,7 +84,9 @@ public enum SchemaInstallation {
     public static func installIndexes(on connection: LDAPConnection, logger: Logger) async throws(LDAPError) {
         let config = DistinguishedName([RelativeDistinguishedName("cn", "config")])
         let databases = try await connection.search(
-            base: config, scope: .oneLevel, filter: .equal("objectClass", "olcMdbConfig"),
+            base: config,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "olcMdbConfig"),
             attributes: ["olcDbIndex", "olcSuffix"]
         )
         for database in databases {
@@ -92,7 +99,9 @@ public enum SchemaInstallation {
             )
             logger.info(
                 "indexes added",
-                metadata: ["ldap.dn": "\(database.dn)", "indexes": "\(missing.map(\.attribute).joined(separator: ","))"]
+                metadata: [
+                    "ldap.dn": "\(database.dn)", "indexes": "\(missing.map(\.attribute).joined(separator: ","))",
+                ]
             )
         }
     }

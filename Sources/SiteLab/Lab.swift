@@ -1,5 +1,5 @@
-public import Foundation
 import DirectorySchema
+public import Foundation
 import Glibc
 public import LDAPKit
 public import Logging
@@ -96,12 +96,19 @@ public struct Lab: Sendable {
         return results
     }
 
-    private func start(_ name: ForestName, previous: LabForest?, tools: SlapdTools) async throws(LabError) -> LabForest {
+    private func start(_ name: ForestName, previous: LabForest?, tools: SlapdTools) async throws(LabError) -> LabForest
+    {
         let layout = DirectoryLayout(forest: name)
         let folder = directory.path + "/" + name.rawValue
         var forest = LabForest(
-            name: name, suffix: layout.suffix.string, adminDN: layout.adminDN.string, uri: "", ldapiURI: "",
-            port: previous?.port ?? 0, pid: nil, folder: folder
+            name: name,
+            suffix: layout.suffix.string,
+            adminDN: layout.adminDN.string,
+            uri: "",
+            ldapiURI: "",
+            port: previous?.port ?? 0,
+            pid: nil,
+            folder: folder
         )
         forest.ldapiURI = LDAPURI.ldapi(socketPath: socketPath(forFolder: folder)).string
         if !FileManager.default.fileExists(atPath: forest.configFolder + "/cn=config.ldif") {
@@ -126,7 +133,10 @@ public struct Lab: Sendable {
             )
             forest.pid = pid
             if try await waitUntilAnswering(forest, pid: pid) {
-                logger.info("lab directory up", metadata: ["forest": "\(name)", "ldap.uri": "\(forest.uri)", "pid": "\(pid)"])
+                logger.info(
+                    "lab directory up",
+                    metadata: ["forest": "\(name)", "ldap.uri": "\(forest.uri)", "pid": "\(pid)"]
+                )
                 try await provision(forest, layout: layout)
                 return forest
             }
@@ -149,7 +159,11 @@ public struct Lab: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         try writePrivateFile(forest.folder + "/siteloc.ldif", DirectorySchema.ldif)
         let configuration = SlapdConfiguration(
-            layout: layout, folder: forest.folder, passwordHash: hash, uid: getuid(), gid: getgid()
+            layout: layout,
+            folder: forest.folder,
+            passwordHash: hash,
+            uid: getuid(),
+            gid: getgid()
         )
         let configLDIF = forest.folder + "/config.ldif"
         try writePrivateFile(configLDIF, configuration.ldif)
@@ -256,12 +270,15 @@ public struct Lab: Sendable {
             case .admin:
                 let password = try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
                 return LDAPConnectionConfiguration(
-                    uris: [try LDAPURI(forest.uri)], connectTimeout: timeout,
+                    uris: [try LDAPURI(forest.uri)],
+                    connectTimeout: timeout,
                     authentication: .simple(dn: try DistinguishedName(parsing: forest.adminDN), password: password)
                 )
             case .localOwner:
                 return LDAPConnectionConfiguration(
-                    uris: [try LDAPURI(forest.ldapiURI)], connectTimeout: timeout, authentication: .external
+                    uris: [try LDAPURI(forest.ldapiURI)],
+                    connectTimeout: timeout,
+                    authentication: .external
                 )
             }
         } catch {
@@ -272,7 +289,9 @@ public struct Lab: Sendable {
     /// Connects to a forest of a running lab.
     public func connect(to name: ForestName, as identity: LabIdentity) async throws -> LDAPConnection {
         guard let forest = loadState().first(where: { $0.name == name }) else {
-            throw LabError("the lab in \(directory.path) has no forest \(name); start it with: siteloc lab up --forest \(name)")
+            throw LabError(
+                "the lab in \(directory.path) has no forest \(name); start it with: siteloc lab up --forest \(name)"
+            )
         }
         return try await LDAPConnection.connect(try configuration(for: forest, as: identity), logger: logger)
     }
@@ -317,7 +336,9 @@ public struct Lab: Sendable {
     private func createPrivateFolder(_ path: String) throws(LabError) {
         do {
             try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
             )
         } catch {
             throw LabError("cannot create the lab folder \(path): \(error.localizedDescription)")

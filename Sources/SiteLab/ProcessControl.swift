@@ -15,10 +15,18 @@ enum ProcessControl {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // POSIX_SPAWN_SETSID (glibc 2.26+; the macro is not visible to Swift).
-        posix_spawnattr_setflags(&attributes, Int16(0x80))
+        // The child must not inherit this thread's blocked signals (slapd would then ignore SIGTERM) nor any
+        // ignored ones. POSIX_SPAWN_SETSIGDEF 0x04, POSIX_SPAWN_SETSIGMASK 0x08, POSIX_SPAWN_SETSID 0x80: the
+        // macros are not visible to Swift.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(0x04 | 0x08 | 0x80))
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
@@ -44,7 +52,9 @@ enum ProcessControl {
 
     /// Whether `pid` is a slapd serving this configuration folder (so a recycled pid is not mistaken for ours).
     static func isSlapd(_ pid: pid_t, servingConfig configFolder: String) -> Bool {
-        guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+            return false
+        }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         return arguments.first?.hasSuffix("slapd") == true && arguments.contains(configFolder)
     }

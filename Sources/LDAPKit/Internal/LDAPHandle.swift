@@ -78,7 +78,9 @@ final class LDAPHandle {
         let rc = password.bytes.withUnsafeBufferPointer { buffer in
             var credential = berval(
                 bv_len: ber_len_t(buffer.count),
-                bv_val: UnsafeMutablePointer(mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+                bv_val: UnsafeMutablePointer(
+                    mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                )
             )
             return ldap_sasl_bind(ld, dn, nil, &credential, nil, nil, &messageID)
         }
@@ -88,7 +90,11 @@ final class LDAPHandle {
 
     /// Waits up to `timeout` for the result of one request (`ldap_result` with `LDAP_MSG_ALL`). Used only while
     /// a connection is being set up, when nothing else is in flight.
-    func waitForResult(of messageID: Int32, timeout: Duration, operation: LDAPOperation) throws(LDAPError)
+    func waitForResult(
+        of messageID: Int32,
+        timeout: Duration,
+        operation: LDAPOperation
+    ) throws(LDAPError)
         -> LDAPResultInfo
     {
         var limit = timeval(timeout)
@@ -129,13 +135,22 @@ final class LDAPHandle {
             try check(rc, .search, dn: base)
             controls.append(OpaquePointer(control))
         }
-        defer { controls.forEach { ldap_control_free(UnsafeMutablePointer($0)) } }
+        defer { for control in controls { ldap_control_free(UnsafeMutablePointer(control)) } }
         var messageID: Int32 = 0
         let rc = withCStringArray(request.attributes) { attributes in
             withNullTerminated(controls.map { UnsafeMutablePointer<LDAPControl>($0) }) { serverControls in
                 ldap_search_ext(
-                    ld, base, scope, request.filter.string, attributes, 0, serverControls, nil, nil,
-                    Int32(clamping: request.sizeLimit), &messageID
+                    ld,
+                    base,
+                    scope,
+                    request.filter.string,
+                    attributes,
+                    0,
+                    serverControls,
+                    nil,
+                    nil,
+                    Int32(clamping: request.sizeLimit),
+                    &messageID
                 )
             }
         }
@@ -317,7 +332,7 @@ private func withCStringArray<R>(
 ) -> R {
     if strings.isEmpty { return body(nil) }
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
+    defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress) }
 }
 
@@ -335,7 +350,9 @@ private func withCBerval<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutablePointer<ber
     return bytes.withUnsafeBufferPointer { buffer in
         var value = berval(
             bv_len: ber_len_t(buffer.count),
-            bv_val: UnsafeMutablePointer(mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+            bv_val: UnsafeMutablePointer(
+                mutating: UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+            )
         )
         return body(&value)
     }
@@ -347,7 +364,7 @@ private func withCModifications<R>(
     _ body: (UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>) -> R
 ) -> R {
     var allocations: [UnsafeMutableRawPointer] = []
-    defer { allocations.forEach { free($0) } }
+    defer { for allocation in allocations { free(allocation) } }
     func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let raw = calloc(max(count, 1), MemoryLayout<T>.stride)!
         allocations.append(raw)

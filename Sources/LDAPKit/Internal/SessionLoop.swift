@@ -197,7 +197,10 @@ final class SessionLoop: @unchecked Sendable {
             } catch {
                 var failure = error
                 failure.server = uri
-                logger.debug("cannot use directory server", metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"])
+                logger.debug(
+                    "cannot use directory server",
+                    metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"]
+                )
                 attempts.append(failure)
                 if !failure.code.isTransportFailure { return .failure(failure) }
             }
@@ -214,7 +217,10 @@ final class SessionLoop: @unchecked Sendable {
         switch configuration.authentication {
         case .anonymous:
             let probe = LDAPSearchRequest(
-                base: .root, scope: .base, filter: .everything, attributes: ["supportedLDAPVersion"]
+                base: .root,
+                scope: .base,
+                filter: .everything,
+                attributes: ["supportedLDAPVersion"]
             )
             let id = try candidate.sendSearch(probe)
             result = try candidate.waitForResult(of: id, timeout: timeout, operation: .search)
@@ -223,7 +229,10 @@ final class SessionLoop: @unchecked Sendable {
             result = try candidate.waitForResult(of: id, timeout: timeout, operation: .bind)
             guard result.code == .success else {
                 throw LDAPError(
-                    code: result.code, operation: .bind, dn: dn.string, diagnosticMessage: result.diagnosticMessage,
+                    code: result.code,
+                    operation: .bind,
+                    dn: dn.string,
+                    diagnosticMessage: result.diagnosticMessage,
                     server: candidate.uri
                 )
             }
@@ -266,7 +275,11 @@ final class SessionLoop: @unchecked Sendable {
     private func cancelRequest(_ id: UInt64) {
         guard let messageID = sentIDs[id], let request = inFlight[messageID] else { return }
         handle?.abandon(messageID)
-        complete(messageID, request, .failure(LDAPError(code: .userCancelled, operation: request.request.operation.kind)))
+        complete(
+            messageID,
+            request,
+            .failure(LDAPError(code: .userCancelled, operation: request.request.operation.kind))
+        )
     }
 
     private func waitForActivity() {
@@ -310,7 +323,11 @@ final class SessionLoop: @unchecked Sendable {
         }
     }
 
-    private func outcome(of request: InFlightRequest, _ info: LDAPResultInfo, _ server: LDAPURI) -> Result<
+    private func outcome(
+        of request: InFlightRequest,
+        _ info: LDAPResultInfo,
+        _ server: LDAPURI
+    ) -> Result<
         QueuedRequest.Response, LDAPError
     > {
         let operation = request.request.operation
@@ -328,8 +345,13 @@ final class SessionLoop: @unchecked Sendable {
             if case .search(let search) = operation { filter = search.filter.string }
             return .failure(
                 LDAPError(
-                    code: info.code, operation: operation.kind, dn: operation.dn, diagnosticMessage: info.diagnosticMessage,
-                    matchedDN: info.matchedDN, server: server, filter: filter
+                    code: info.code,
+                    operation: operation.kind,
+                    dn: operation.dn,
+                    diagnosticMessage: info.diagnosticMessage,
+                    matchedDN: info.matchedDN,
+                    server: server,
+                    filter: filter
                 )
             )
         }
@@ -360,7 +382,10 @@ final class SessionLoop: @unchecked Sendable {
 
     /// The connection is gone: everything in flight and everything queued fails with the error.
     private func fail(with error: LDAPError) {
-        logger.debug("connection lost", metadata: ["ldap.uri": "\(handle?.uri.description ?? "?")", "ldap.error": "\(error)"])
+        logger.debug(
+            "connection lost",
+            metadata: ["ldap.uri": "\(handle?.uri.description ?? "?")", "ldap.error": "\(error)"]
+        )
         let queued = shared.withLock { state in
             state.failure = state.failure ?? error
             defer { state.queue.removeAll() }

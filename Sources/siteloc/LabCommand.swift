@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import Logging
+import SiteLab
+import SiteModel
+
+struct LabCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Run private directories (one slapd per forest) on this machine.",
+        subcommands: [Up.self, Status.self, Down.self]
+    )
+
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a directory for each forest, or reuse the ones already running.",
+            discussion: """
+                Each forest gets its own slapd (from the system's slapd package) on a free loopback port and an \
+                ldapi socket, with the siteloc schema, its base tree, and an admin identity (cn=admin,<suffix>) \
+                whose random password is in <dir>/<forest>/admin.password. Anyone may read; only the admin writes.
+                """
+        )
+
+        @Option(
+            name: .customLong("forest"),
+            help: "A forest root domain, such as corp.contoso.com (repeatable; without it, restarts the lab's forests)."
+        )
+        var forests: [String] = []
+
+        @OptionGroup var lab: LabDirectoryOption
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws {
+            for forest in forests {
+                do { _ = try ForestName(forest) } catch { throw ValidationError(error.description) }
+            }
+        }
+
+        func run() async throws {
+            let names = try forests.map { try ForestName($0) }
+            let labFolder = Lab(directory: lab.directory, logger: .siteloc)
+            if names.isEmpty && labFolder.forests().isEmpty {
+                throw CommandFailure.badInput(
+                    "no lab in \(lab.directory) yet: name at least one forest, e.g. --forest corp.contoso.com"
+                )
+            }
+            let results: [LabForestStatus]
+            do {
+                results = try await labFolder.up(forests: names)
+            } catch {
+                throw CommandFailure.unavailable(error.description)
+            }
+            if json { return try printJSON(results.map(LabForestReport.init)) }
+            for result in results {
+                let forest = result.forest
+                print(
+                    "\(forest.name)  \(result.reused ? "already up" : "started")  pid \(forest.pid.map(String.init) ?? "-")"
+                )
+                print("  uri     \(forest.uri)")
+                print("  ldapi   \(forest.ldapiURI)")
+                print("  suffix  \(forest.suffix)")
+                print("  admin   \(forest.adminDN)  (password in \(forest.passwordFile))")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the lab's directories and whether they answer.")
+
+        @OptionGroup var lab: LabDirectoryOption
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() async throws {
+            let results = await Lab(directory: lab.directory, logger: .siteloc).status()
+            if json { return try printJSON(results.map(LabForestReport.init)) }
+            if results.isEmpty {
+                print("no lab in \(lab.directory); start one with: siteloc lab up --forest corp.contoso.com")
+                return
+            }
+            for result in results {
+                let state = result.answering ? "up" : result.running ? "running, not answering" : "down"
+                print(
+                    "\(result.forest.name)  \(state)  \(result.forest.uri)  pid \(result.forest.pid.map(String.init) ?? "-")"
+                )
+            }
+        }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop the lab's directories (their data stays for the next `lab up`).",
+            discussion: "Each slapd is stopped by the pid the lab recorded, and the command waits until it has ended."
+        )
+
+        @OptionGroup var lab: LabDirectoryOption
+
+        func run() async throws {
+            let stopped: [LabForest]
+            do {
+                stopped = try await Lab(directory: lab.directory, logger: .siteloc).down()
+            } catch {
+                throw CommandFailure.unavailable(error.description)
+            }
+            if stopped.isEmpty {
+                print("nothing running in \(lab.directory)")
+            }
+            for forest in stopped { print("\(forest.name)  stopped") }
+        }
+    }
+}
+
+/// The JSON of `lab up --json` and `lab status --json`.
+struct LabForestReport: Encodable {
+    let forest: String
+    let suffix: String
+    let uri: String
+    let ldapiURI: String
+    let adminDN: String
+    let passwordFile: String
+    let pid: Int32?
+    let running: Bool
+    let answering: Bool
+
+    init(_ status: LabForestStatus) {
+        forest = status.forest.name.rawValue
+        suffix = status.forest.suffix
+        uri = status.forest.uri
+        ldapiURI = status.forest.ldapiURI
+        adminDN = status.forest.adminDN
+        passwordFile = status.forest.passwordFile
+        pid = status.running ? status.forest.pid : nil
+        running = status.running
+        answering = status.answering
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import Logging
+import SiteLab
+
+@main
+struct Siteloc: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "siteloc",
+        abstract: "Directory-backed service location for a Configuration Manager 2007 style site hierarchy.",
+        discussion: """
+            OpenLDAP stands in for Active Directory. Start with `siteloc demo`, or bring up a lab directory with \
+            `siteloc lab up --forest corp.contoso.com`.
+
+            Exit status: 0 done; 1 a check found problems; 2 bad input; 3 a directory or other service could not \
+            be used. Set SITELOC_LOG_LEVEL (trace, debug, info, warning, error) for diagnostics on standard error.
+            """,
+        subcommands: [LabCommand.self, SchemaCommand.self, DemoCommand.self]
+    )
+
+    /// Runs the command and exits with the status of spec/cli.md: bad input is 2 (argument-parser's own choice
+    /// would be 64), a directory that cannot be used is 3.
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel =
+                ProcessInfo.processInfo.environment["SITELOC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+                ?? .warning
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
+            Foundation.exit(failure.status.rawValue)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// The exit statuses of spec/cli.md.
+enum ExitStatus: Int32 {
+    case done = 0
+    case problemsFound = 1
+    case badInput = 2
+    case serviceUnavailable = 3
+}
+
+/// A failure the command reports in one message, with its exit status.
+struct CommandFailure: Error {
+    let status: ExitStatus
+    let message: String
+
+    static func badInput(_ message: String) -> CommandFailure { CommandFailure(status: .badInput, message: message) }
+    static func unavailable(_ message: String) -> CommandFailure {
+        CommandFailure(status: .serviceUnavailable, message: message)
+    }
+}
+
+/// `--dir` for the lab commands.
+struct LabDirectoryOption: ParsableArguments {
+    @Option(name: .customLong("dir"), help: "The lab folder.")
+    var directory: String = Lab.defaultDirectory
+}
+
+extension Logger {
+    static let siteloc = Logger(label: "siteloc")
+}
+
+/// Prints a value as pretty JSON with sorted keys.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

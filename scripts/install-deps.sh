@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages siteloc builds and runs with, when any is missing.
+set -euo pipefail
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "error: missing packages ${missing[*]}; install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

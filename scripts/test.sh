@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything `make test` checks: formatting, a build with warnings as errors, and every test (the integration
+# tests start their own slapd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SITELOC_STRICT=1
+
+echo "== format (swift format lint --strict)"
+swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
+
+echo "== build (warnings are errors)"
+swift build --build-tests
+
+echo "== schema files match the definitions"
+for format in ldif schema; do
+    .build/debug/siteloc schema print --format "$format" | diff -u "Schema/siteloc.$format" - \
+        || { echo "Schema/siteloc.$format is stale: run make schema" >&2; exit 1; }
+done
+
+echo "== tests"
+swift test --skip-build
