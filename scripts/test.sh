@@ -18,4 +18,4 @@ for format in ldif schema; do
 done
 
 echo "== tests"
-swift test --skip-build
+swift test

@@ -128,5 +128,5 @@ enum ProcessControl {
 /// A lab problem, said so that the user knows what to do.
 public struct LabError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

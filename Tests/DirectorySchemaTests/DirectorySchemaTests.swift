@@ -37,7 +37,8 @@ import Testing
     }
 
     @Test func everyNameAndOIDIsUniqueAndOwnExtensionsUseTheProjectArc() {
-        let all = DirectorySchema.objectClasses.map { ($0.name, $0.oid, $0.origin) }
+        let all =
+            DirectorySchema.objectClasses.map { ($0.name, $0.oid, $0.origin) }
             + DirectorySchema.attributeTypes.map { ($0.name, $0.oid, $0.origin) }
         #expect(Set(all.map(\.0)).count == all.count)
         #expect(Set(all.map(\.1)).count == all.count)
@@ -64,9 +65,13 @@ import Testing
 
     @Test func foldedLDIFUnfoldsToTheDefinitions() {
         let unfolded = DirectorySchema.ldif.replacingOccurrences(of: "\n ", with: "")
-        let values = unfolded.split(separator: "\n").filter { $0.hasPrefix("olcAttributeTypes: ") || $0.hasPrefix("olcObjectClasses: ") }
-            .map { String($0.split(separator: " ", maxSplits: 1)[1]) }
-        #expect(values == DirectorySchema.attributeTypes.map(\.definition) + DirectorySchema.objectClasses.map(\.definition))
+        let values = unfolded.split(separator: "\n").filter {
+            $0.hasPrefix("olcAttributeTypes: ") || $0.hasPrefix("olcObjectClasses: ")
+        }
+        .map { String($0.split(separator: " ", maxSplits: 1)[1]) }
+        #expect(
+            values == DirectorySchema.attributeTypes.map(\.definition) + DirectorySchema.objectClasses.map(\.definition)
+        )
     }
 
     /// Schema/ is generated from this module; the files must not drift from it.

@@ -27,8 +27,13 @@ import Testing
 
     @Test func descriptionNamesOperationEntryServerAndDiagnosticButNotTheFilter() throws {
         let error = LDAPError(
-            code: .noSuchObject, operation: .search, dn: "cn=x,dc=corp,dc=com", diagnosticMessage: "no such base",
-            matchedDN: "dc=corp,dc=com", server: try LDAPURI("ldap://127.0.0.1:3890"), filter: "(cn=secret-user-data)"
+            code: .noSuchObject,
+            operation: .search,
+            dn: "cn=x,dc=corp,dc=com",
+            diagnosticMessage: "no such base",
+            matchedDN: "dc=corp,dc=com",
+            server: try LDAPURI("ldap://127.0.0.1:3890"),
+            filter: "(cn=secret-user-data)"
         )
         #expect(
             error.description
@@ -43,16 +48,23 @@ import Testing
         let secret = Secret("hunter2")
         #expect("\(secret)" == "<secret>")
         #expect(String(reflecting: secret) == "<secret>")
-        let authentication = LDAPConnectionConfiguration.Authentication.simple(dn: .root.child("cn", "admin"), password: secret)
+        let authentication = LDAPConnectionConfiguration.Authentication.simple(
+            dn: .root.child("cn", "admin"),
+            password: secret
+        )
         #expect(!"\(authentication)".contains("hunter2"))
     }
 
-    @Test(arguments: ["ldap://127.0.0.1:3890", "ldaps://dc1.corp.contoso.com", "ldap://[::1]:389/", "ldapi://%2Ftmp%2Fs"])
+    @Test(arguments: [
+        "ldap://127.0.0.1:3890", "ldaps://dc1.corp.contoso.com", "ldap://[::1]:389/", "ldapi://%2Ftmp%2Fs",
+    ])
     func acceptsDirectoryURIs(text: String) throws {
         _ = try LDAPURI(text)
     }
 
-    @Test(arguments: ["127.0.0.1:389", "http://x", "ldap://", "ldap://h:0", "ldap://h:99999", "ldap://h/dc=x", "ldapi://relative"])
+    @Test(arguments: [
+        "127.0.0.1:389", "http://x", "ldap://", "ldap://h:0", "ldap://h:99999", "ldap://h/dc=x", "ldapi://relative",
+    ])
     func rejectsOtherURIsNamingTheExpectedForm(text: String) {
         #expect {
             try LDAPURI(text)

@@ -377,6 +377,7 @@ final class SessionLoop: @unchecked Sendable {
     ) {
         inFlight[messageID] = nil
         sentIDs[request.request.id] = nil
+        publishOutstanding()
         request.request.completion(result)
     }
 

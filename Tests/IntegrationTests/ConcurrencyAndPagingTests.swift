@@ -1,0 +1,156 @@
+import Foundation
+import Glibc
+import LDAPKit
+import SiteDirectory
+import SiteLab
+import Testing
+
+extension Integration {
+    @Suite struct ConcurrencyAndPaging {
+        @Test func pagedSearchReturnsAll2000EntriesPastTheSizeLimit() async throws {
+            try await TestLab.withScratchContainer { container, admin in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for number in 0..<2000 {
+                        group.addTask {
+                            try await admin.add(
+                                container.child("cn", "entry-\(number)"),
+                                attributes: [
+                                    LDAPAttribute("objectClass", "container"), LDAPAttribute("cn", "entry-\(number)"),
+                                ]
+                            )
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let reader = try await TestLab.connect(as: .anonymous)
+                // The lab's soft size limit is 1000, as Active Directory's MaxPageSize: unpaged, it stops there.
+                await #expect(throws: LDAPError.self) {
+                    _ = try await reader.search(base: container, scope: .oneLevel)
+                }
+                let first = try await reader.search(
+                    LDAPSearchRequest(base: container, scope: .oneLevel, attributes: ["cn"], pageSize: 300)
+                )
+                #expect(first.entries.count == 300)
+                #expect(first.nextPageCookie != nil)
+                let all = try await reader.searchAllPages(
+                    base: container,
+                    scope: .oneLevel,
+                    attributes: ["cn"],
+                    pageSize: 300
+                )
+                #expect(all.count == 2000)
+                #expect(Set(all.compactMap { $0.first("cn") }) == Set((0..<2000).map { "entry-\($0)" }))
+                await reader.close()
+            }
+        }
+
+        /// slapd is paused so that nothing is answered until all 100 requests have been sent on the one
+        /// connection; then it resumes and every request gets its own answer.
+        @Test func hundredOperationsInFlightOnOneConnection() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "siteloc-inflight-\(UUID().uuidString)"
+            )
+            let lab = Lab(directory: folder.path, logger: TestLab.logger)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await lab.up(forests: [TestLab.forest])
+            do {
+                guard let forest = lab.forests().first, let pid = forest.pid else { throw LabError("no lab forest") }
+                let connection = try await LDAPConnection.connect(
+                    try lab.configuration(for: forest, as: .anonymous),
+                    logger: TestLab.logger
+                )
+                try await pause(pid)
+                let answers = Task {
+                    try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                        for number in 0..<100 {
+                            group.addTask {
+                                let filter: LDAPFilter =
+                                    number % 2 == 0 ? .equal("cn", "System") : .equal("cn", "Computers")
+                                let found = try await connection.search(
+                                    base: TestLab.layout.suffix,
+                                    filter: filter,
+                                    attributes: ["cn"]
+                                )
+                                return (number, found.first?.first("cn"))
+                            }
+                        }
+                        return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                    }
+                }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while connection.statistics.outstanding < 100 && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let outstanding = connection.statistics.outstanding
+                kill(pid, SIGCONT)
+                let results = try await answers.value
+                #expect(outstanding == 100)
+                #expect(results.count == 100)
+                for (number, cn) in results { #expect(cn == (number % 2 == 0 ? "System" : "Computers")) }
+                #expect(connection.statistics.outstanding == 0)
+                await connection.close()
+            } catch {
+                _ = try? await lab.down()
+                throw error
+            }
+            try await lab.down()
+        }
+
+        @Test func operationTimeoutBoundsAServerThatStopsAnswering() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "siteloc-optimeout-\(UUID().uuidString)"
+            )
+            let lab = Lab(directory: folder.path, logger: TestLab.logger)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await lab.up(forests: [TestLab.forest])
+            guard let forest = lab.forests().first, let pid = forest.pid else { throw LabError("no lab forest") }
+            var configuration = try lab.configuration(for: forest, as: .anonymous)
+            configuration.operationTimeout = .milliseconds(500)
+            let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
+            try await pause(pid)
+            let start = ContinuousClock.now
+            do {
+                _ = try await connection.search(base: TestLab.layout.suffix, scope: .base)
+                Issue.record("a paused server must time out")
+            } catch {
+                #expect(error.code == .timeout)
+            }
+            let elapsed = ContinuousClock.now - start
+            kill(pid, SIGCONT)
+            #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(2))
+            let after = try await connection.search(base: TestLab.layout.suffix, scope: .base)
+            #expect(after.count == 1, "the connection stays usable after a timed-out request")
+            await connection.close()
+            try await lab.down()
+        }
+
+        @Test func cancellingATaskAbandonsItsRequest() async throws {
+            let connection = try await TestLab.connect(as: .anonymous)
+            let task = Task {
+                try await connection.searchAllPages(base: TestLab.layout.suffix, pageSize: 1)
+            }
+            task.cancel()
+            _ = try? await task.value
+            let still = try await connection.search(base: TestLab.layout.suffix, scope: .base)
+            #expect(still.count == 1)
+            await connection.close()
+        }
+    }
+}
+
+/// Stops a process and waits until the kernel reports it stopped: SIGSTOP is delivered asynchronously, and a
+/// request that arrived before it took effect could still be answered.
+func pause(_ pid: pid_t) async throws {
+    kill(pid, SIGSTOP)
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline {
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")"),
+            stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first == "T"
+        {
+            return
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    throw LabError("slapd \(pid) did not stop")
+}

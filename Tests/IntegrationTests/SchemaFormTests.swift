@@ -1,0 +1,135 @@
+import DirectorySchema
+import Foundation
+import Glibc
+import LDAPKit
+import SiteDirectory
+import Testing
+
+@testable import SiteLab
+
+/// Both shipped forms of the schema load into a real slapd: the `.schema` file through slapd.conf, the LDIF file
+/// through `ldapadd -Y EXTERNAL`, and the same definitions through `siteloc schema install`. (The lab loads it
+/// with `slapadd -n0`.)
+@Suite struct SchemaForms {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func dotSchemaFileLoadsThroughSlapdConf() async throws {
+        try await BareSlapd.with(schemaFile: Self.repository.appendingPathComponent("Schema/siteloc.schema").path) {
+            slapd in
+            let reader = try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: [slapd.uri]),
+                logger: TestLab.logger
+            )
+            let subschema = try await reader.subschema()
+            #expect(SchemaInstallation.missingDefinitions(in: subschema).isEmpty)
+            #expect(SchemaInstallation.isExtended(subschema))
+            await reader.close()
+        }
+    }
+
+    @Test func ldifFileLoadsWithLdapaddAndMatchesWhatInstallWrites() async throws {
+        try await BareSlapd.with(schemaFile: nil) { slapd in
+            let owner = try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: [slapd.ldapi], authentication: .external),
+                logger: TestLab.logger
+            )
+            #expect(!SchemaInstallation.isExtended(try await owner.subschema()))
+            _ = try ProcessControl.run(
+                "/usr/bin/ldapadd",
+                [
+                    "-Q", "-Y", "EXTERNAL", "-H", slapd.ldapi.string, "-f",
+                    Self.repository.appendingPathComponent("Schema/siteloc.ldif").path,
+                ]
+            )
+            #expect(SchemaInstallation.missingDefinitions(in: try await owner.subschema()).isEmpty)
+            let outcome = try await SchemaInstallation.install(on: owner, logger: TestLab.logger)
+            #expect(outcome == .alreadyCurrent)
+            await owner.close()
+        }
+    }
+
+    @Test func installIsIdempotentAndAddsTheIndexes() async throws {
+        try await BareSlapd.with(schemaFile: nil) { slapd in
+            let owner = try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: [slapd.ldapi], authentication: .external),
+                logger: TestLab.logger
+            )
+            #expect(try await SchemaInstallation.install(on: owner, logger: TestLab.logger) == .installed)
+            #expect(try await SchemaInstallation.install(on: owner, logger: TestLab.logger) == .alreadyCurrent)
+            let database = try await owner.search(
+                base: try DistinguishedName(parsing: "cn=config"),
+                scope: .oneLevel,
+                filter: .equal("objectClass", "olcMdbConfig"),
+                attributes: ["olcDbIndex"]
+            ).first
+            let indexed = Set(
+                database?["olcDbIndex"].compactMap { $0.split(separator: " ").first.map(String.init) } ?? []
+            )
+            #expect(indexed.isSuperset(of: DirectorySchema.indexes.map(\.attribute)))
+            #expect(SchemaInstallation.isExtended(try await owner.subschema()))
+            await owner.close()
+        }
+    }
+}
+
+/// A slapd started from a slapd.conf (its cn=config lives in memory and is writable over ldapi), with or without
+/// the siteloc `.schema` file.
+struct BareSlapd {
+    let uri: LDAPURI
+    let ldapi: LDAPURI
+
+    static func with(schemaFile: String?, _ body: (BareSlapd) async throws -> Void) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bare-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: folder + "/db", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let owner = "gidNumber=\(getgid())+uidNumber=\(getuid()),cn=peercred,cn=external,cn=auth"
+        let conf = """
+            include /etc/ldap/schema/core.schema
+            include /etc/ldap/schema/cosine.schema
+            \(schemaFile.map { "include \($0)" } ?? "")
+            pidfile \(folder)/slapd.pid
+            modulepath /usr/lib/ldap
+            moduleload back_mdb
+            database config
+            access to * by dn.exact="\(owner)" manage by * none
+            database mdb
+            suffix "dc=corp,dc=contoso,dc=com"
+            directory \(folder)/db
+            access to * by * read
+            """
+        try conf.write(toFile: folder + "/slapd.conf", atomically: true, encoding: .utf8)
+        let port = try ProcessControl.freeLoopbackPort()
+        let slapd = BareSlapd(
+            uri: try LDAPURI("ldap://127.0.0.1:\(port)"),
+            ldapi: .ldapi(socketPath: folder + "/ldapi")
+        )
+        let pid = try ProcessControl.spawnDetached(
+            "/usr/sbin/slapd",
+            ["-d", "none", "-h", "\(slapd.uri)/ \(slapd.ldapi)", "-f", folder + "/slapd.conf"],
+            logFile: folder + "/slapd.log"
+        )
+        do {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                let configuration = LDAPConnectionConfiguration(uris: [slapd.uri], connectTimeout: .milliseconds(300))
+                if let probe = try? await LDAPConnection.connect(configuration, logger: TestLab.logger) {
+                    await probe.close()
+                    break
+                }
+                guard ContinuousClock.now < deadline, ProcessControl.isAlive(pid) else {
+                    throw LabError(
+                        "slapd from slapd.conf did not start:\n" + ProcessControl.tail(folder + "/slapd.log")
+                    )
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await body(slapd)
+        } catch {
+            await ProcessControl.stop(pid)
+            throw error
+        }
+        await ProcessControl.stop(pid)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import LDAPKit
+import Logging
+import SiteDirectory
+import SiteLab
+import SiteModel
+import Testing
+
+/// The lab every integration test runs against: one slapd started by the suite through the same code as
+/// `siteloc lab up`, in a temporary folder, and stopped afterwards. When slapd cannot start, the suite fails
+/// with the reason; it never skips.
+struct LabScope: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    @concurrent func provideScope(
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: @concurrent @Sendable () async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-tests-\(UUID().uuidString)")
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            try await lab.up(forests: [TestLab.forest])
+            try await TestLab.$current.withValue(lab) { try await function() }
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+        try await lab.down()
+    }
+}
+
+extension Trait where Self == LabScope {
+    static var lab: LabScope { LabScope() }
+}
+
+enum TestLab {
+    static let forest = try! ForestName("corp.contoso.com")
+    static let layout = DirectoryLayout(forest: forest)
+    static let logger = Logger(label: "siteloc.tests")
+
+    @TaskLocal static var current: Lab?
+
+    static var lab: Lab {
+        get throws {
+            guard let current else { throw LabError("integration tests must run inside the .lab suite") }
+            return current
+        }
+    }
+
+    static var directory: LabForest {
+        get throws {
+            guard let forest = try lab.forests().first(where: { $0.name == forest }) else {
+                throw LabError("the test lab has no forest")
+            }
+            return forest
+        }
+    }
+
+    static func connect(as identity: LabIdentity) async throws -> LDAPConnection {
+        try await lab.connect(to: forest, as: identity)
+    }
+
+    /// A container of its own below cn=System Management for one test, removed with everything in it afterwards.
+    static func withScratchContainer(_ body: (DistinguishedName, LDAPConnection) async throws -> Void) async throws {
+        let admin = try await connect(as: .admin)
+        let container = layout.systemManagement.child("cn", "test-\(UUID().uuidString)")
+        try await admin.add(
+            container,
+            attributes: [LDAPAttribute("objectClass", "container"), LDAPAttribute("cn", container.rdns[0].value)]
+        )
+        do {
+            try await body(container, admin)
+        } catch {
+            try? await removeTree(container, admin)
+            throw error
+        }
+        try await removeTree(container, admin)
+        await admin.close()
+    }
+
+    static func removeTree(_ base: DistinguishedName, _ connection: LDAPConnection) async throws {
+        let entries = try await connection.searchAllPages(base: base, attributes: ["1.1"], pageSize: 1000)
+        let deepestFirst = try entries.map { try $0.distinguishedName }.sorted { $0.rdns.count > $1.rdns.count }
+        for dn in deepestFirst { try await connection.delete(dn) }
+    }
+}
+
+/// The top of the integration suite; the suites in the other files extend it, so one lab serves them all.
+@Suite(.lab) struct Integration {}
+
+/// A TCP socket on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never answers.
+final class SilentServer {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { throw LabError("cannot listen: \(errno)") }
+        var length = size
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
+/// A loopback port with nothing listening: connections are refused at once.
+func closedPort() throws -> Int {
+    let server = try SilentServer()
+    return server.port  // closed when `server` goes away
+}
