@@ -160,18 +160,17 @@ final class SessionLoop: @unchecked Sendable {
             return
         }
         while true {
-            let (requests, cancelled, closing) = shared.withLock { state in
+            let (requests, cancelled, closing, failed) = shared.withLock { state in
                 defer {
                     state.queue.removeAll(keepingCapacity: true)
                     state.cancelled.removeAll()
                 }
-                return (state.queue, state.cancelled, state.closing)
+                return (state.queue, state.cancelled, state.closing, state.failure != nil)
             }
             for request in requests { send(request) }
             for id in cancelled { cancelRequest(id) }
-            publishOutstanding()
-            if closing && inFlight.isEmpty && shared.withLock({ $0.queue.isEmpty }) { break }
-            if shared.withLock({ $0.failure }) != nil && inFlight.isEmpty { break }
+            if !requests.isEmpty { publishOutstanding() }
+            if inFlight.isEmpty && (failed || (closing && requests.isEmpty)) { break }
             waitForActivity()
             readAnswers()
             expireRequests()
@@ -297,8 +296,9 @@ final class SessionLoop: @unchecked Sendable {
         ]
         _ = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
         if fds[1].revents != 0 {
-            var buffer = [UInt8](repeating: 0, count: 256)
-            while read(wakeReader, &buffer, buffer.count) > 0 {}
+            // One read empties the pipe: each wake-up is one byte, and a burst rarely exceeds the buffer.
+            var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            _ = read(wakeReader, &buffer, MemoryLayout.size(ofValue: buffer))
         }
     }
 
@@ -358,6 +358,7 @@ final class SessionLoop: @unchecked Sendable {
     }
 
     private func expireRequests() {
+        guard !inFlight.isEmpty else { return }
         let now = ContinuousClock.now
         for (messageID, request) in inFlight where request.deadline <= now {
             handle?.abandon(messageID)
