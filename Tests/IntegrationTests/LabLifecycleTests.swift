@@ -1,0 +1,59 @@
+import Foundation
+import Glibc
+import LDAPKit
+import SiteDirectory
+import SiteModel
+import Testing
+
+@testable import SiteLab
+
+/// `lab up` reuses a running lab, recovers from a slapd that died (stale pid file and socket), keeps the data
+/// across down/up, and `down` waits for every slapd to end.
+@Suite struct LabLifecycle {
+    @Test func reuseRestartAfterACrashAndKeepData() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-lifecycle-\(UUID().uuidString)"
+        )
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fabrikam = try ForestName("fabrikam.com")
+        let first = try await lab.up(forests: [TestLab.forest, fabrikam])
+        #expect(first.count == 2 && first.allSatisfy { !$0.reused })
+        #expect(Set(first.map(\.forest.port)).count == 2)
+        let permissions =
+            try FileManager.default.attributesOfItem(atPath: first[0].forest.passwordFile)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+
+        let again = try await lab.up(forests: [TestLab.forest])
+        #expect(again.count == 2 && again.allSatisfy(\.reused))
+
+        let admin = try await lab.connect(to: TestLab.forest, as: .admin)
+        let marker = TestLab.layout.systemManagement.child("cn", "survives-restarts")
+        try await admin.add(
+            marker,
+            attributes: [LDAPAttribute("objectClass", "container"), LDAPAttribute("cn", "survives-restarts")]
+        )
+        await admin.close()
+
+        guard let crashed = first.first(where: { $0.forest.name == TestLab.forest })?.forest.pid else { return }
+        kill(crashed, SIGKILL)
+        while ProcessControl.isAlive(crashed) { try await Task.sleep(for: .milliseconds(5)) }
+        let status = await lab.status()
+        #expect(status.first { $0.forest.name == TestLab.forest }?.running == false)
+
+        let recovered = try await lab.up(forests: [])
+        #expect(recovered.first { $0.forest.name == TestLab.forest }?.reused == false)
+        #expect(recovered.first { $0.forest.name == fabrikam }?.reused == true)
+
+        let stopped = try await lab.down()
+        #expect(stopped.count == 2)
+        for forest in stopped { #expect(!ProcessControl.isAlive(forest.pid ?? 0)) }
+        #expect(await lab.status().allSatisfy { !$0.running })
+
+        try await lab.up(forests: [TestLab.forest])
+        let reader = try await lab.connect(to: TestLab.forest, as: .anonymous)
+        #expect(try await reader.search(base: marker, scope: .base).count == 1)
+        await reader.close()
+        try await lab.down()
+    }
+}
