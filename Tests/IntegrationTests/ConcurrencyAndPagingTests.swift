@@ -47,14 +47,8 @@ extension Integration {
         /// slapd is paused so that nothing is answered until all 100 requests have been sent on the one
         /// connection; then it resumes and every request gets its own answer.
         @Test func hundredOperationsInFlightOnOneConnection() async throws {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "siteloc-inflight-\(UUID().uuidString)"
-            )
-            let lab = Lab(directory: folder.path, logger: TestLab.logger)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try await lab.up(forests: [TestLab.forest])
-            do {
-                guard let forest = lab.forests().first, let pid = forest.pid else { throw LabError("no lab forest") }
+            try await TestLab.withPrivateLab { lab, forest in
+                let pid = forest.pid!
                 let connection = try await LDAPConnection.connect(
                     try lab.configuration(for: forest, as: .anonymous),
                     logger: TestLab.logger
@@ -89,39 +83,30 @@ extension Integration {
                 for (number, cn) in results { #expect(cn == (number % 2 == 0 ? "System" : "Computers")) }
                 #expect(connection.statistics.outstanding == 0)
                 await connection.close()
-            } catch {
-                _ = try? await lab.down()
-                throw error
             }
-            try await lab.down()
         }
 
         @Test func operationTimeoutBoundsAServerThatStopsAnswering() async throws {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "siteloc-optimeout-\(UUID().uuidString)"
-            )
-            let lab = Lab(directory: folder.path, logger: TestLab.logger)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try await lab.up(forests: [TestLab.forest])
-            guard let forest = lab.forests().first, let pid = forest.pid else { throw LabError("no lab forest") }
-            var configuration = try lab.configuration(for: forest, as: .anonymous)
-            configuration.operationTimeout = .milliseconds(500)
-            let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
-            try await pause(pid)
-            let start = ContinuousClock.now
-            do {
-                _ = try await connection.search(base: TestLab.layout.suffix, scope: .base)
-                Issue.record("a paused server must time out")
-            } catch {
-                #expect(error.code == .timeout)
+            try await TestLab.withPrivateLab { lab, forest in
+                let pid = forest.pid!
+                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                configuration.operationTimeout = .milliseconds(500)
+                let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
+                try await pause(pid)
+                let start = ContinuousClock.now
+                do {
+                    _ = try await connection.search(base: TestLab.layout.suffix, scope: .base)
+                    Issue.record("a paused server must time out")
+                } catch let error as LDAPError {
+                    #expect(error.code == .timeout)
+                }
+                let elapsed = ContinuousClock.now - start
+                kill(pid, SIGCONT)
+                #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(2))
+                let after = try await connection.search(base: TestLab.layout.suffix, scope: .base)
+                #expect(after.count == 1, "the connection stays usable after a timed-out request")
+                await connection.close()
             }
-            let elapsed = ContinuousClock.now - start
-            kill(pid, SIGCONT)
-            #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(2))
-            let after = try await connection.search(base: TestLab.layout.suffix, scope: .base)
-            #expect(after.count == 1, "the connection stays usable after a timed-out request")
-            await connection.close()
-            try await lab.down()
         }
 
         @Test func cancellingATaskAbandonsItsRequest() async throws {

@@ -58,6 +58,24 @@ enum TestLab {
         }
     }
 
+    /// A lab of its own, for a test that pauses or kills its slapd; brought down and removed afterwards.
+    static func withPrivateLab(_ body: (Lab, LabForest) async throws -> Void) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-private-\(UUID().uuidString)"
+        )
+        let lab = Lab(directory: folder.path, logger: logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await lab.up(forests: [forest])
+        do {
+            guard let directory = lab.forests().first, directory.pid != nil else { throw LabError("no lab forest") }
+            try await body(lab, directory)
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+        try await lab.down()
+    }
+
     static func connect(as identity: LabIdentity) async throws -> LDAPConnection {
         try await lab.connect(to: forest, as: identity)
     }
