@@ -28,6 +28,9 @@ struct SitelocBench: AsyncParsableCommand {
     @Option(help: "Searches kept in flight on the one connection for the pipelined loops.")
     var window = 32
 
+    @Option(help: "The connection's spin before sleeping, in microseconds (LDAPConnectionConfiguration).")
+    var spin = 100
+
     @Option(help: "The lab folder (a fresh one is made and removed when not given).")
     var dir: String?
 
@@ -76,7 +79,8 @@ struct SitelocBench: AsyncParsableCommand {
         let filters = queries.map { LDAPFilter.equal("mSSMSSiteCode", $0) }
         let base = layout.systemManagement
         guard let directory = lab.forests().first(where: { $0.name == forest }) else { return }
-        let configuration = try lab.configuration(for: directory, as: .anonymous)
+        var configuration = try lab.configuration(for: directory, as: .anonymous)
+        configuration.spinBeforeSleeping = .microseconds(spin)
         let connection = try await LDAPConnection.connect(configuration, logger: logger)
 
         print("siteloc-bench: \(entries) mSSMSSite entries loaded in \(format(loadTime)) through the wrapper")

@@ -44,13 +44,19 @@ public struct LDAPConnectionConfiguration: Sendable {
     public var operationTimeout: Duration
     public var authentication: Authentication
     public var tls: TLS
+    /// How long the connection's thread keeps checking for answers and new requests before it sleeps. Waking a
+    /// sleeping thread costs more than a whole request to a local directory, so a short spin (yielding the CPU
+    /// on every turn) nearly doubles the rate of one-at-a-time requests; it costs at most this much CPU time
+    /// after each burst of activity. Zero never spins.
+    public var spinBeforeSleeping: Duration
 
     public init(
         uris: [LDAPURI],
         connectTimeout: Duration = .seconds(2),
         operationTimeout: Duration = .seconds(30),
         authentication: Authentication = .anonymous,
-        tls: TLS = TLS()
+        tls: TLS = TLS(),
+        spinBeforeSleeping: Duration = .microseconds(100)
     ) {
         precondition(!uris.isEmpty, "a connection needs at least one URI")
         self.uris = uris
@@ -58,5 +64,6 @@ public struct LDAPConnectionConfiguration: Sendable {
         self.operationTimeout = operationTimeout
         self.authentication = authentication
         self.tls = tls
+        self.spinBeforeSleeping = spinBeforeSleeping
     }
 }

@@ -294,7 +294,18 @@ final class SessionLoop: @unchecked Sendable {
             pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0),
         ]
-        _ = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        // Spin briefly, yielding the CPU, before sleeping: an answer or the caller's next request usually comes
+        // within microseconds, and a sleeping thread takes far longer than that to wake.
+        if configuration.spinBeforeSleeping > .zero {
+            let until = ContinuousClock.now + configuration.spinBeforeSleeping
+            while ContinuousClock.now < until {
+                if poll(&fds, nfds_t(fds.count), 0) > 0 { break }
+                sched_yield()
+            }
+        }
+        if fds[0].revents == 0 && fds[1].revents == 0 {
+            _ = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        }
         if fds[1].revents != 0 {
             // One read empties the pipe: each wake-up is one byte, and a burst rarely exceeds the buffer.
             var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
