@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages siteloc builds and runs with, when any is missing.
 set -euo pipefail
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev)
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -78,8 +78,17 @@ import Testing
 struct BareSlapd {
     let uri: LDAPURI
     let ldapi: LDAPURI
+    /// `ldaps://127.0.0.1:PORT` when started with TLS.
+    let ldaps: LDAPURI?
 
-    static func with(schemaFile: String?, _ body: (BareSlapd) async throws -> Void) async throws {
+    /// Starts slapd from a slapd.conf. `globalConfig` goes before the databases (TLS settings, for example);
+    /// with `ldaps`, slapd also listens for TLS connections on a port of its own.
+    static func with(
+        schemaFile: String?,
+        globalConfig: String = "",
+        ldaps: Bool = false,
+        _ body: (BareSlapd) async throws -> Void
+    ) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bare-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: folder + "/db", withIntermediateDirectories: true)
@@ -89,6 +98,7 @@ struct BareSlapd {
             include /etc/ldap/schema/core.schema
             include /etc/ldap/schema/cosine.schema
             \(schemaFile.map { "include \($0)" } ?? "")
+            \(globalConfig)
             pidfile \(folder)/slapd.pid
             modulepath /usr/lib/ldap
             moduleload back_mdb
@@ -103,21 +113,26 @@ struct BareSlapd {
         let port = try ProcessControl.freeLoopbackPort()
         let slapd = BareSlapd(
             uri: try LDAPURI("ldap://127.0.0.1:\(port)"),
-            ldapi: .ldapi(socketPath: folder + "/ldapi")
+            ldapi: .ldapi(socketPath: folder + "/ldapi"),
+            ldaps: ldaps ? try LDAPURI("ldaps://127.0.0.1:\(try ProcessControl.freeLoopbackPort())") : nil
         )
+        let listeners = [slapd.uri, slapd.ldapi] + (slapd.ldaps.map { [$0] } ?? [])
         let pid = try ProcessControl.spawnDetached(
             "/usr/sbin/slapd",
-            ["-d", "none", "-h", "\(slapd.uri)/ \(slapd.ldapi)", "-f", folder + "/slapd.conf"],
+            ["-d", "none", "-h", listeners.map { "\($0)/" }.joined(separator: " "), "-f", folder + "/slapd.conf"],
             logFile: folder + "/slapd.log"
         )
         do {
             let deadline = ContinuousClock.now + .seconds(10)
             while true {
-                let configuration = LDAPConnectionConfiguration(uris: [slapd.uri], connectTimeout: .milliseconds(300))
-                if let probe = try? await LDAPConnection.connect(configuration, logger: TestLab.logger) {
+                let configuration = LDAPConnectionConfiguration(uris: [slapd.ldapi], connectTimeout: .milliseconds(300))
+                do {
+                    let probe = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
                     await probe.close()
                     break
-                }
+                } catch  where !error.code.isTransportFailure {
+                    break  // a refusal is an answer: the server is up
+                } catch {}
                 guard ContinuousClock.now < deadline, ProcessControl.isAlive(pid) else {
                     throw LabError(
                         "slapd from slapd.conf did not start:\n" + ProcessControl.tail(folder + "/slapd.log")
