@@ -18,4 +18,5 @@ for format in ldif schema; do
 done
 
 echo "== tests"
-swift test
+# Each suite has a time limit; this bounds the whole run too, so a hang fails in minutes, not at CI's limit.
+timeout --kill-after=30 1200 swift test

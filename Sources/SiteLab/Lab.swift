@@ -125,7 +125,7 @@ public struct Lab: Sendable {
         for attempt in 1...5 {
             if forest.port == 0 || attempt > 1 { forest.port = try ProcessControl.freeLoopbackPort() }
             forest.uri = "ldap://127.0.0.1:\(forest.port)"
-            appendToLog(forest.logFile, "--- siteloc: starting slapd for \(name) on \(forest.uri)")
+            appendToLog(forest.logFile, "\(Self.startMarker) for \(name) on \(forest.uri)")
             let pid = try ProcessControl.spawnDetached(
                 tools.slapd,
                 ["-d", "none", "-h", "\(forest.uri)/ \(forest.ldapiURI)", "-F", forest.configFolder],
@@ -140,7 +140,7 @@ public struct Lab: Sendable {
                 try await provision(forest, layout: layout)
                 return forest
             }
-            lastLog = ProcessControl.tail(forest.logFile)
+            lastLog = ProcessControl.tail(forest.logFile, after: Self.startMarker)
             guard lastLog.contains("errno=98") else { break }  // someone took the port in between: try another
         }
         throw LabError(
@@ -182,7 +182,7 @@ public struct Lab: Sendable {
         await ProcessControl.stop(pid)
         throw LabError(
             "slapd for forest \(forest.name) started but did not answer within 15 s. The end of its log (\(forest.logFile)):\n"
-                + ProcessControl.tail(forest.logFile)
+                + ProcessControl.tail(forest.logFile, after: Self.startMarker)
         )
     }
 
@@ -376,6 +376,9 @@ public struct Lab: Sendable {
         return NSTemporaryDirectory() + "siteloc-\(String(hash, radix: 16)).ldapi"
     }
 
+    /// The line the lab writes into a slapd log before each start.
+    static let startMarker = "--- siteloc: starting slapd"
+
     static func randomPassword() -> String {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
         var generator = SystemRandomNumberGenerator()
@@ -398,15 +401,19 @@ struct SlapdTools {
     let slapadd: String
     let slappasswd: String
 
+    /// Looks in `SITELOC_OPENLDAP_SBIN` when it is set (a folder, for OpenLDAP installed elsewhere), otherwise in
+    /// the usual places.
     static func locate() throws(LabError) -> SlapdTools {
-        let folders = ["/usr/sbin", "/usr/local/sbin", "/usr/local/libexec", "/usr/libexec"]
+        let override = ProcessInfo.processInfo.environment["SITELOC_OPENLDAP_SBIN"].flatMap { $0.isEmpty ? nil : $0 }
+        let folders = override.map { [$0] } ?? ["/usr/sbin", "/usr/local/sbin", "/opt/symas/sbin", "/usr/libexec"]
         func find(_ name: String) -> String? {
             folders.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
         }
         guard let slapd = find("slapd"), let slapadd = find("slapadd"), let slappasswd = find("slappasswd") else {
             throw LabError(
                 "slapd is not installed (looked for slapd, slapadd and slappasswd in \(folders.joined(separator: ", "))). "
-                    + "Install it with: sudo apt-get install -y slapd ldap-utils (or run `make deps`)"
+                    + "Install it with: sudo apt-get install -y slapd ldap-utils (or run `make deps`), "
+                    + "or set SITELOC_OPENLDAP_SBIN to the folder that holds them"
             )
         }
         return SlapdTools(slapd: slapd, slapadd: slapadd, slappasswd: slappasswd)

@@ -12,6 +12,10 @@ enum ProcessControl {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // A daemon must not keep the descriptors of whoever started it: an inherited pipe would never see EOF.
+        for descriptor in openDescriptors() where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -33,6 +37,12 @@ enum ProcessControl {
             throw LabError("cannot start \(executable): \(String(cString: strerror(rc)))")
         }
         return pid
+    }
+
+    /// This process's open file descriptors (from /proc/self/fd).
+    private static func openDescriptors() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return names.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) != -1 }
     }
 
     /// Whether the process is running. Reaps it if it is our child and has exited; a zombie counts as gone.
@@ -118,10 +128,15 @@ enum ProcessControl {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// The last `count` lines of a file, for error messages.
-    static func tail(_ path: String, lines count: Int = 15) -> String {
+    /// The last `count` lines of a file, for error messages; with `marker`, only what follows its last
+    /// occurrence (the latest start attempt).
+    static func tail(_ path: String, lines count: Int = 15, after marker: String? = nil) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log at \(path))" }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(count).joined(separator: "\n")
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if let marker, let last = lines.lastIndex(where: { $0.hasPrefix(marker) }) {
+            lines = Array(lines[(last + 1)...])
+        }
+        return lines.suffix(count).joined(separator: "\n")
     }
 }
 

@@ -9,7 +9,7 @@ import Testing
 
 /// `lab up` reuses a running lab, recovers from a slapd that died (stale pid file and socket), keeps the data
 /// across down/up, and `down` waits for every slapd to end.
-@Suite struct LabLifecycle {
+@Suite(.timeLimit(.minutes(2))) struct LabLifecycle {
     @Test func reuseRestartAfterACrashAndKeepData() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "siteloc-lifecycle-\(UUID().uuidString)"

@@ -10,7 +10,7 @@ import Testing
 /// Both shipped forms of the schema load into a real slapd: the `.schema` file through slapd.conf, the LDIF file
 /// through `ldapadd -Y EXTERNAL`, and the same definitions through `siteloc schema install`. (The lab loads it
 /// with `slapadd -n0`.)
-@Suite struct SchemaForms {
+@Suite(.timeLimit(.minutes(2))) struct SchemaForms {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

@@ -7,7 +7,7 @@ import Testing
 
 /// StartTLS and ldaps:// against a slapd with a self-signed certificate that refuses anything but TLS
 /// (`security tls=1`), so a search that succeeds proves the connection is encrypted.
-@Suite struct TLS {
+@Suite(.timeLimit(.minutes(2))) struct TLS {
     @Test func startTLSAndLdapsWithTheRightCertificateAuthority() async throws {
         try await Self.withTLSSlapd { slapd, certificate in
             let tls = LDAPConnectionConfiguration.TLS(startTLS: true, caCertificateFile: certificate)

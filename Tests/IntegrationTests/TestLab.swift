@@ -106,7 +106,7 @@ enum TestLab {
 }
 
 /// The top of the integration suite; the suites in the other files extend it, so one lab serves them all.
-@Suite(.lab) struct Integration {}
+@Suite(.lab, .timeLimit(.minutes(2))) struct Integration {}
 
 /// A TCP socket on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never answers.
 final class SilentServer {

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+/// `siteloc` run as a user runs it: exit statuses of spec/cli.md, JSON output, and errors that say what to do.
+@Suite(.timeLimit(.minutes(2))) struct CommandLine {
+    struct Run {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    /// The `siteloc` built beside this test bundle.
+    static let executable: URL = {
+        let beside = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("siteloc")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/siteloc")
+    }()
+
+    static func siteloc(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            output: String(decoding: out, as: UTF8.self),
+            error: String(decoding: err, as: UTF8.self)
+        )
+    }
+
+    static func withFolder(_ body: (String) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try body(folder.path)
+    }
+
+    @Test(arguments: [
+        (["lab", "up", "--forest", "bad..name"], "expected a DNS domain name"),
+        (["schema", "install", "--uri", "foo"], "expected ldap://HOST[:PORT]"),
+        (["schema", "install", "--uri", "ldap://127.0.0.1:1"], "--bind-dn is needed"),
+        (["schema", "print", "--format", "xml"], "Please provide one of 'ldif', 'schema' or 'indexes'"),
+        (["no-such-command"], "Unexpected argument"),
+    ])
+    func badInputExitsTwoAndNamesTheExpectedForm(arguments: [String], expected: String) throws {
+        let run = try Self.siteloc(arguments)
+        #expect(run.status == 2)
+        #expect(run.error.contains(expected), "stderr: \(run.error)")
+    }
+
+    @Test func labUpStatusInstallDownAsAUserWould() throws {
+        try Self.withFolder { folder in
+            let up = try Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder, "--json"])
+            #expect(up.status == 0, "stderr: \(up.error)")
+            let started = try JSONSerialization.jsonObject(with: Data(up.output.utf8)) as? [[String: Any]]
+            #expect(started?.first?["forest"] as? String == "corp.contoso.com")
+            #expect(started?.first?["answering"] as? Bool == true)
+            let uri = try #require(started?.first?["uri"] as? String)
+            let passwordFile = try #require(started?.first?["passwordFile"] as? String)
+            let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
+            #expect(!up.output.contains(password) && !up.error.contains(password))
+
+            let install = try Self.siteloc([
+                "schema", "install", "--uri", uri, "--bind-dn", "cn=admin,cn=config", "--password-file", passwordFile,
+            ])
+            #expect(install.status == 0, "stderr: \(install.error)")
+            #expect(install.output.contains("already installed"))
+
+            let wrongPassword = folder + "/wrong"
+            try "not-the-password".write(toFile: wrongPassword, atomically: true, encoding: .utf8)
+            let refused = try Self.siteloc([
+                "schema", "install", "--uri", uri, "--bind-dn", "cn=admin,cn=config", "--password-file", wrongPassword,
+            ])
+            #expect(refused.status == 3)
+            #expect(refused.error.contains("Invalid credentials"))
+            #expect(!refused.error.contains("not-the-password"))
+
+            let status = try Self.siteloc(["lab", "status", "--dir", folder])
+            #expect(status.status == 0)
+            #expect(status.output.contains("corp.contoso.com  up"))
+
+            let down = try Self.siteloc(["lab", "down", "--dir", folder])
+            #expect(down.status == 0)
+            let after = try Self.siteloc(["lab", "status", "--dir", folder, "--json"])
+            let stopped = try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [[String: Any]]
+            #expect(stopped?.first?["running"] as? Bool == false)
+        }
+    }
+
+    @Test func missingSlapdSaysHowToInstallIt() throws {
+        try Self.withFolder { folder in
+            let run = try Self.siteloc(
+                ["lab", "up", "--forest", "corp.contoso.com", "--dir", folder],
+                environment: ["SITELOC_OPENLDAP_SBIN": folder + "/nothing-here"]
+            )
+            #expect(run.status == 3)
+            #expect(run.error.contains("slapd is not installed"))
+            #expect(run.error.contains("apt-get install -y slapd ldap-utils"))
+        }
+    }
+
+    @Test func slapdThatCannotStartIsReportedWithTheEndOfItsLog() throws {
+        try Self.withFolder { folder in
+            #expect(try Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder]).status == 0)
+            #expect(try Self.siteloc(["lab", "down", "--dir", folder]).status == 0)
+            let database = folder + "/corp.contoso.com/slapd.d/cn=config/olcDatabase={1}mdb.ldif"
+            let broken = try String(contentsOfFile: database, encoding: .utf8)
+                .replacingOccurrences(of: "olcDbDirectory: ", with: "olcDbDirectory: /nonexistent")
+            try broken.write(toFile: database, atomically: true, encoding: .utf8)
+            let run = try Self.siteloc(["lab", "up", "--dir", folder])
+            #expect(run.status == 3)
+            #expect(run.error.contains("did not start"))
+            #expect(run.error.contains("olcDbDirectory: value #0: invalid path"))
+        }
+    }
+}
