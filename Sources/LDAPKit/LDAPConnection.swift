@@ -19,6 +19,8 @@ public final class LDAPConnection: Sendable {
         public var outstanding: Int
         /// The most requests that were ever sent and unanswered at once.
         public var maxOutstanding: Int
+        /// Requests sent since the connection opened.
+        public var sent: Int
     }
 
     /// The server this connection reached.
@@ -169,6 +171,7 @@ public final class LDAPConnection: Sendable {
     public var statistics: Statistics { loop.statistics }
 
     private func perform(_ operation: QueuedRequest.Operation) async throws(LDAPError) -> QueuedRequest.Response {
+        if Task.isCancelled { throw LDAPError(code: .userCancelled, operation: operation.kind, server: server) }
         let id = nextID.add(1, ordering: .relaxed).oldValue
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation {

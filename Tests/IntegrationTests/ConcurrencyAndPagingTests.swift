@@ -109,16 +109,38 @@ extension Integration {
             }
         }
 
+        /// With slapd paused, a cancelled task gets `userCancelled` at once and its request is abandoned; a task
+        /// cancelled before it asks sends nothing.
         @Test func cancellingATaskAbandonsItsRequest() async throws {
-            let connection = try await TestLab.connect(as: .anonymous)
-            let task = Task {
-                try await connection.searchAllPages(base: TestLab.layout.suffix, pageSize: 1)
+            try await TestLab.withPrivateLab { lab, forest in
+                let connection = try await LDAPConnection.connect(
+                    try lab.configuration(for: forest, as: .anonymous),
+                    logger: TestLab.logger
+                )
+                try await pause(forest.pid!)
+                let task = Task { try await connection.search(base: TestLab.layout.suffix, scope: .base) }
+                while connection.statistics.outstanding < 1 { try await Task.sleep(for: .milliseconds(2)) }
+                task.cancel()
+                do {
+                    _ = try await task.value
+                    Issue.record("a cancelled search must not return entries")
+                } catch let error as LDAPError {
+                    #expect(error.code == .userCancelled)
+                }
+                #expect(connection.statistics.outstanding == 0)
+
+                let before = connection.statistics.sent
+                let early = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await connection.search(base: TestLab.layout.suffix, scope: .base)
+                }
+                await #expect(throws: LDAPError.self) { try await early.value }
+                #expect(connection.statistics.sent == before)
+
+                kill(forest.pid!, SIGCONT)
+                #expect(try await connection.search(base: TestLab.layout.suffix, scope: .base).count == 1)
+                await connection.close()
             }
-            task.cancel()
-            _ = try? await task.value
-            let still = try await connection.search(base: TestLab.layout.suffix, scope: .base)
-            #expect(still.count == 1)
-            await connection.close()
         }
     }
 }

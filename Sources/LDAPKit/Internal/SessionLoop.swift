@@ -55,6 +55,7 @@ final class SessionLoop: @unchecked Sendable {
         var failure: LDAPError?
         var outstanding = 0
         var maxOutstanding = 0
+        var sent = 0
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -138,7 +139,9 @@ final class SessionLoop: @unchecked Sendable {
     }
 
     var statistics: LDAPConnection.Statistics {
-        shared.withLock { LDAPConnection.Statistics(outstanding: $0.outstanding, maxOutstanding: $0.maxOutstanding) }
+        shared.withLock {
+            LDAPConnection.Statistics(outstanding: $0.outstanding, maxOutstanding: $0.maxOutstanding, sent: $0.sent)
+        }
     }
 
     private func wake() {
@@ -169,7 +172,7 @@ final class SessionLoop: @unchecked Sendable {
             }
             for request in requests { send(request) }
             for id in cancelled { cancelRequest(id) }
-            if !requests.isEmpty { publishOutstanding() }
+            if !requests.isEmpty { publishOutstanding(newlySent: requests.count) }
             if inFlight.isEmpty && (failed || (closing && requests.isEmpty)) { break }
             waitForActivity()
             readAnswers()
@@ -414,9 +417,10 @@ final class SessionLoop: @unchecked Sendable {
         handle = nil
     }
 
-    private func publishOutstanding() {
+    private func publishOutstanding(newlySent: Int = 0) {
         let count = inFlight.count
         shared.withLock { state in
+            state.sent += newlySent
             state.outstanding = count
             state.maxOutstanding = max(state.maxOutstanding, count)
         }
