@@ -11,14 +11,11 @@ extension Integration {
         @Test(arguments: ["10.10.0.0", "Redmond (HQ)*"])
         func ldapsearchFindsASiteAddedThroughTheWrapper(boundary: String) async throws {
             try await TestLab.withScratchContainer { container, admin in
-                let site = container.child("cn", "SMS-Site-CEN")
-                try await admin.add(
-                    site,
-                    attributes: [
-                        LDAPAttribute("objectClass", ["top", "mSSMSSite"]), LDAPAttribute("cn", "SMS-Site-CEN"),
-                        LDAPAttribute("mSSMSSiteCode", "CEN"),
-                        LDAPAttribute("mSSMSRoamingBoundaries", [boundary, "Other"]),
-                    ]
+                let site = try await TestLab.addSite(
+                    "CEN",
+                    boundaries: [boundary, "Other"],
+                    below: container,
+                    on: admin
                 )
                 let filter: LDAPFilter = "(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=\(boundary)))"
                 let output = try ProcessControl.run(

@@ -98,6 +98,24 @@ enum TestLab {
         await admin.close()
     }
 
+    /// Adds an `SMS-Site-<code>` object with roaming boundaries below `container`; returns its DN.
+    static func addSite(
+        _ code: String,
+        boundaries: [String],
+        below container: DistinguishedName,
+        on connection: LDAPConnection
+    ) async throws -> DistinguishedName {
+        let site = container.child("cn", "SMS-Site-\(code)")
+        try await connection.add(
+            site,
+            attributes: [
+                LDAPAttribute("objectClass", ["top", "mSSMSSite"]), LDAPAttribute("cn", "SMS-Site-\(code)"),
+                LDAPAttribute("mSSMSSiteCode", code), LDAPAttribute("mSSMSRoamingBoundaries", boundaries),
+            ]
+        )
+        return site
+    }
+
     static func removeTree(_ base: DistinguishedName, _ connection: LDAPConnection) async throws {
         let entries = try await connection.searchAllPages(base: base, attributes: ["1.1"], pageSize: 1000)
         let deepestFirst = try entries.map { try $0.distinguishedName }.sorted { $0.rdns.count > $1.rdns.count }

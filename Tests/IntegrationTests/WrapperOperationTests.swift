@@ -8,14 +8,11 @@ extension Integration {
     @Suite struct WrapperOperations {
         @Test func addSearchModifyCompareDelete() async throws {
             try await TestLab.withScratchContainer { container, admin in
-                let site = container.child("cn", "SMS-Site-P01")
-                try await admin.add(
-                    site,
-                    attributes: [
-                        LDAPAttribute("objectClass", ["top", "mSSMSSite"]), LDAPAttribute("cn", "SMS-Site-P01"),
-                        LDAPAttribute("mSSMSSiteCode", "P01"),
-                        LDAPAttribute("mSSMSRoamingBoundaries", ["10.1.0.0", "Paris"]),
-                    ]
+                let site = try await TestLab.addSite(
+                    "P01",
+                    boundaries: ["10.1.0.0", "Paris"],
+                    below: container,
+                    on: admin
                 )
                 let found = try await admin.search(
                     base: container,
