@@ -72,7 +72,7 @@ public struct Lab: Sendable {
     @discardableResult
     public func up(forests: [ForestName]) async throws(LabError) -> [LabForestStatus] {
         let tools = try SlapdTools.locate()
-        try createPrivateFolder(directory.path)
+        try PrivateFiles.createFolder(directory.path)
         let lock = try lockLab()
         defer { Glibc.close(lock) }
         var state = loadState()
@@ -100,122 +100,45 @@ public struct Lab: Sendable {
     {
         let layout = DirectoryLayout(forest: name)
         let folder = directory.path + "/" + name.rawValue
+        let instance = SlapdInstance(
+            layout: layout,
+            folder: folder,
+            socketPath: socketPath(forFolder: folder),
+            tools: tools,
+            logger: logger
+        )
         var forest = LabForest(
             name: name,
             suffix: layout.suffix.string,
             adminDN: layout.adminDN.string,
             uri: "",
-            ldapiURI: "",
+            ldapiURI: instance.ldapiURI.string,
             port: previous?.port ?? 0,
             pid: nil,
             folder: folder
         )
-        forest.ldapiURI = LDAPURI.ldapi(socketPath: socketPath(forFolder: folder)).string
-        if !FileManager.default.fileExists(atPath: forest.configFolder + "/cn=config.ldif") {
-            try initialize(forest, layout: layout, tools: tools)
-        }
-        // A previous slapd that died leaves its socket and pid file behind.
+        if !instance.isInitialized { try instance.initialize(password: Self.randomPassword()) }
         if let pid = previous?.pid, ProcessControl.isSlapd(pid, servingConfig: forest.configFolder) {
             await ProcessControl.stop(pid)
         }
-        try? FileManager.default.removeItem(atPath: socketPath(forFolder: folder))
-        try? FileManager.default.removeItem(atPath: folder + "/slapd.pid")
-
-        var lastLog = ""
         for attempt in 1...5 {
             if forest.port == 0 || attempt > 1 { forest.port = try ProcessControl.freeLoopbackPort() }
             forest.uri = "ldap://127.0.0.1:\(forest.port)"
-            appendToLog(forest.logFile, "\(Self.startMarker) for \(name) on \(forest.uri)")
-            let pid = try ProcessControl.spawnDetached(
-                tools.slapd,
-                ["-d", "none", "-h", "\(forest.uri)/ \(forest.ldapiURI)", "-F", forest.configFolder],
-                logFile: forest.logFile
-            )
+            let pid = try instance.start(listeners: [forest.uri])
             forest.pid = pid
-            if try await waitUntilAnswering(forest, pid: pid) {
+            if try await instance.waitUntilAnswering(pid: pid) {
                 logger.info(
                     "lab directory up",
                     metadata: ["forest": "\(name)", "ldap.uri": "\(forest.uri)", "pid": "\(pid)"]
                 )
-                try await provision(forest, layout: layout)
+                try await instance.provision()
                 return forest
             }
-            lastLog = ProcessControl.tail(forest.logFile, after: Self.startMarker)
-            guard lastLog.contains("errno=98") else { break }  // someone took the port in between: try another
+            guard instance.lastLog.contains("errno=98") else { break }  // someone took the port in between
         }
         throw LabError(
-            "slapd for forest \(name) did not start. The end of its log (\(forest.logFile)):\n\(lastLog)"
+            "slapd for forest \(name) did not start. The end of its log (\(forest.logFile)):\n\(instance.lastLog)"
         )
-    }
-
-    /// Builds the forest's folder: admin password, schema, cn=config via `slapadd -n0`.
-    private func initialize(_ forest: LabForest, layout: DirectoryLayout, tools: SlapdTools) throws(LabError) {
-        try createPrivateFolder(forest.folder)
-        try createPrivateFolder(forest.configFolder)
-        try createPrivateFolder(forest.folder + "/db")
-        try writePrivateFile(forest.passwordFile, Self.randomPassword())
-        // -T reads the password from the file, so it never appears on a command line.
-        let hash = try ProcessControl.run(tools.slappasswd, ["-n", "-T", forest.passwordFile])
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        try writePrivateFile(forest.folder + "/siteloc.ldif", DirectorySchema.ldif)
-        let configuration = SlapdConfiguration(
-            layout: layout,
-            folder: forest.folder,
-            passwordHash: hash,
-            uid: getuid(),
-            gid: getgid()
-        )
-        let configLDIF = forest.folder + "/config.ldif"
-        try writePrivateFile(configLDIF, configuration.ldif)
-        _ = try ProcessControl.run(tools.slapadd, ["-n0", "-F", forest.configFolder, "-l", configLDIF])
-        try? FileManager.default.removeItem(atPath: configLDIF)  // it holds the password hash
-    }
-
-    /// Polls until slapd answers; false when it exited (its log says why).
-    private func waitUntilAnswering(_ forest: LabForest, pid: pid_t) async throws(LabError) -> Bool {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while ContinuousClock.now < deadline {
-            if !ProcessControl.isAlive(pid) { return false }
-            if await answers(forest, timeout: .milliseconds(500)) { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        await ProcessControl.stop(pid)
-        throw LabError(
-            "slapd for forest \(forest.name) started but did not answer within 15 s. The end of its log (\(forest.logFile)):\n"
-                + ProcessControl.tail(forest.logFile, after: Self.startMarker)
-        )
-    }
-
-    /// Adds the base tree (idempotently) as the admin, and brings the schema and indexes up to date as the owner.
-    private func provision(_ forest: LabForest, layout: DirectoryLayout) async throws(LabError) {
-        do {
-            try await provisionEntries(forest, layout: layout)
-        } catch {
-            throw LabError("cannot provision forest \(forest.name) at \(forest.uri): \(error)")
-        }
-    }
-
-    private func provisionEntries(_ forest: LabForest, layout: DirectoryLayout) async throws {
-        let owner = try await LDAPConnection.connect(try configuration(for: forest, as: .localOwner), logger: logger)
-        _ = try await SchemaInstallation.install(on: owner, logger: logger)
-        await owner.close()
-        let admin = try await LDAPConnection.connect(try configuration(for: forest, as: .admin), logger: logger)
-        for entry in layout.baseTree {
-            try await addIfAbsent(entry.dn, entry.attributes, on: admin)
-        }
-        await admin.close()
-    }
-
-    private func addIfAbsent(
-        _ dn: DistinguishedName,
-        _ attributes: [LDAPAttribute],
-        on connection: LDAPConnection
-    ) async throws(LDAPError) {
-        do {
-            try await connection.add(dn, attributes: attributes)
-        } catch {
-            guard error.code == .entryAlreadyExists else { throw error }
-        }
     }
 
     // MARK: status and down
@@ -333,37 +256,6 @@ public struct Lab: Sendable {
         return fd
     }
 
-    private func createPrivateFolder(_ path: String) throws(LabError) {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw LabError("cannot create the lab folder \(path): \(error.localizedDescription)")
-        }
-    }
-
-    private func writePrivateFile(_ path: String, _ text: String) throws(LabError) {
-        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
-        fchmod(fd, 0o600)
-        let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else {
-            throw LabError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    private func appendToLog(_ path: String, _ line: String) {
-        let fd = open(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        defer { Glibc.close(fd) }
-        let bytes = Array((line + "\n").utf8)
-        _ = write(fd, bytes, bytes.count)
-    }
-
     /// The ldapi socket: in the forest's folder when the path fits a Unix socket address (108 bytes), otherwise
     /// in the temporary folder under a name derived from the folder, so two labs still never share one.
     private func socketPath(forFolder folder: String) -> String {
@@ -375,9 +267,6 @@ public struct Lab: Sendable {
         }
         return NSTemporaryDirectory() + "siteloc-\(String(hash, radix: 16)).ldapi"
     }
-
-    /// The line the lab writes into a slapd log before each start.
-    static let startMarker = "--- siteloc: starting slapd"
 
     static func randomPassword() -> String {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")

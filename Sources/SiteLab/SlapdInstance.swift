@@ -1,0 +1,169 @@
+import DirectorySchema
+import Foundation
+import Glibc
+import LDAPKit
+import Logging
+import SiteDirectory
+
+/// One forest's slapd in a folder of its own: `slapd.d` (cn=config), `db`, `slapd.log`, `admin.password` and,
+/// unless placed elsewhere, the ldapi socket. Both the lab and `siteloc serve` run their directories through it.
+struct SlapdInstance {
+    /// The line written into the log before each start, so that errors show only the latest attempt.
+    static let startMarker = "--- siteloc: starting slapd"
+
+    let layout: DirectoryLayout
+    let folder: String
+    let socketPath: String
+    let tools: SlapdTools
+    let logger: Logger
+
+    var configFolder: String { folder + "/slapd.d" }
+    var passwordFile: String { folder + "/admin.password" }
+    var logFile: String { folder + "/slapd.log" }
+    var ldapiURI: LDAPURI { .ldapi(socketPath: socketPath) }
+    var isInitialized: Bool { FileManager.default.fileExists(atPath: configFolder + "/cn=config.ldif") }
+
+    /// Builds the folder: the admin password (0600), cn=config with the schema via `slapadd -n0`, the database.
+    func initialize(password: String) throws(LabError) {
+        try PrivateFiles.createFolder(folder)
+        try PrivateFiles.createFolder(configFolder)
+        try PrivateFiles.createFolder(folder + "/db")
+        try PrivateFiles.write(passwordFile, password)
+        try PrivateFiles.write(folder + "/siteloc.ldif", DirectorySchema.ldif)
+        let configuration = SlapdConfiguration(
+            layout: layout,
+            folder: folder,
+            passwordHash: try passwordHash(),
+            uid: getuid(),
+            gid: getgid()
+        )
+        let configLDIF = folder + "/config.ldif"
+        try PrivateFiles.write(configLDIF, configuration.ldif)
+        defer { try? FileManager.default.removeItem(atPath: configLDIF) }  // it holds the password hash
+        _ = try ProcessControl.run(tools.slapadd, ["-n0", "-F", configFolder, "-l", configLDIF])
+    }
+
+    /// The `{SSHA}` hash of the password file; `-T` reads the file, so the password never is on a command line.
+    func passwordHash() throws(LabError) -> String {
+        try ProcessControl.run(tools.slappasswd, ["-n", "-T", passwordFile])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts slapd in a session of its own, listening on `listeners` and the ldapi socket; returns its pid.
+    func start(listeners: [String]) throws(LabError) -> pid_t {
+        // A slapd that died leaves its socket and pid file behind.
+        try? FileManager.default.removeItem(atPath: socketPath)
+        try? FileManager.default.removeItem(atPath: folder + "/slapd.pid")
+        PrivateFiles.append(
+            logFile,
+            "\(Self.startMarker) for \(layout.forest), listening on \(listeners.joined(separator: " "))"
+        )
+        return try ProcessControl.spawnDetached(tools.slapd, arguments(listeners: listeners), logFile: logFile)
+    }
+
+    /// slapd's command line: foreground, errors only on standard error, the listeners and the ldapi socket.
+    func arguments(listeners: [String]) -> [String] {
+        let urls = listeners.map { $0.hasSuffix("/") ? $0 : $0 + "/" } + [ldapiURI.string + "/"]
+        return ["-d", "none", "-h", urls.joined(separator: " "), "-F", configFolder]
+    }
+
+    /// Polls the ldapi socket until slapd answers; false when slapd exited (its log says why).
+    func waitUntilAnswering(pid: pid_t, within limit: Duration = .seconds(15)) async throws(LabError) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if !ProcessControl.isAlive(pid) { return false }
+            let probe = LDAPConnectionConfiguration(uris: [ldapiURI], connectTimeout: .milliseconds(500))
+            if let connection = try? await LDAPConnection.connect(probe, logger: logger) {
+                await connection.close()
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await ProcessControl.stop(pid)
+        throw LabError(
+            "slapd for forest \(layout.forest) started but did not answer within \(limit). The end of its log (\(logFile)):\n"
+                + lastLog
+        )
+    }
+
+    /// What slapd logged since it was last started.
+    var lastLog: String { ProcessControl.tail(logFile, after: Self.startMarker) }
+
+    /// Brings the schema and indexes up to date (as the local owner, over ldapi) and adds the base tree that is
+    /// missing (as the admin).
+    func provision() async throws(LabError) {
+        do {
+            let owner = try await connect(as: .localOwner)
+            _ = try await SchemaInstallation.install(on: owner, logger: logger)
+            await owner.close()
+            let admin = try await connect(as: .admin)
+            for entry in layout.baseTree {
+                try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
+            }
+            await admin.close()
+        } catch {
+            throw LabError("cannot provision forest \(layout.forest) over \(ldapiURI): \(error)")
+        }
+    }
+
+    /// A connection over the ldapi socket.
+    func connect(as identity: LabIdentity) async throws -> LDAPConnection {
+        let authentication: LDAPConnectionConfiguration.Authentication =
+            switch identity {
+            case .anonymous: .anonymous
+            case .localOwner: .external
+            case .admin:
+                .simple(dn: layout.adminDN, password: try Secret(contentsOf: URL(fileURLWithPath: passwordFile)))
+            }
+        return try await LDAPConnection.connect(
+            LDAPConnectionConfiguration(uris: [ldapiURI], authentication: authentication),
+            logger: logger
+        )
+    }
+
+    private static func addIfAbsent(
+        _ dn: DistinguishedName,
+        _ attributes: [LDAPAttribute],
+        on connection: LDAPConnection
+    ) async throws(LDAPError) {
+        do {
+            try await connection.add(dn, attributes: attributes)
+        } catch {
+            guard error.code == .entryAlreadyExists else { throw error }
+        }
+    }
+}
+
+/// Files only their owner may read, and the lab's log lines.
+enum PrivateFiles {
+    static func createFolder(_ path: String) throws(LabError) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw LabError("cannot create the folder \(path): \(error.localizedDescription)")
+        }
+    }
+
+    static func write(_ path: String, _ text: String) throws(LabError) {
+        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        guard Glibc.write(fd, bytes, bytes.count) == bytes.count else {
+            throw LabError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func append(_ path: String, _ line: String) {
+        let fd = open(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        let bytes = Array((line + "\n").utf8)
+        _ = Glibc.write(fd, bytes, bytes.count)
+    }
+}
