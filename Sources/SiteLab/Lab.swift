@@ -289,6 +289,8 @@ struct SlapdTools {
     let slapd: String
     let slapadd: String
     let slappasswd: String
+    /// From ldap-utils.
+    let ldapmodify: String
 
     /// Looks in `SITELOC_OPENLDAP_SBIN` when it is set (a folder, for OpenLDAP installed elsewhere), otherwise in
     /// the usual places.
@@ -305,6 +307,9 @@ struct SlapdTools {
                     + "or set SITELOC_OPENLDAP_SBIN to the folder that holds them"
             )
         }
-        return SlapdTools(slapd: slapd, slapadd: slapadd, slappasswd: slappasswd)
+        let ldapmodify =
+            ["/usr/bin/ldapmodify", "/usr/local/bin/ldapmodify", "/opt/symas/bin/ldapmodify"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/ldapmodify"
+        return SlapdTools(slapd: slapd, slapadd: slapadd, slappasswd: slappasswd, ldapmodify: ldapmodify)
     }
 }

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import Logging
+import SiteLab
+import SiteModel
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one forest's directory in the foreground (the container image's entrypoint).",
+        discussion: """
+            Prepares the directory in the data folder (creating it on the first start; on every start applying \
+            this version's schema and indexes, the admin password and TLS files, and any LDIF file not loaded \
+            before), then replaces itself with slapd. Every option can come from the environment variable named \
+            in its help; passwords only from a file or the environment.
+            """
+    )
+
+    @Option(help: "The forest root domain, e.g. corp.contoso.com. [SITELOC_FOREST]")
+    var forest: String?
+
+    @Option(help: "The data folder. [SITELOC_DATA, default /var/lib/siteloc]")
+    var data: String?
+
+    @Option(help: "The ldapi socket path. [SITELOC_SOCKET, default <data>/ldapi]")
+    var socket: String?
+
+    @Option(help: "A file holding the admin password. [SITELOC_ADMIN_PASSWORD_FILE, or SITELOC_ADMIN_PASSWORD]")
+    var adminPasswordFile: String?
+
+    @Option(help: "A folder of LDIF files to load once each, in name order. [SITELOC_LDIF_DIR]")
+    var ldifDir: String?
+
+    @Option(
+        help:
+            "A URL to listen on (repeatable). [SITELOC_LISTEN, space-separated; default ldap:///, plus ldaps:/// with TLS]"
+    )
+    var listen: [String] = []
+
+    @Option(help: "The server certificate (PEM). [SITELOC_TLS_CERTIFICATE_FILE]")
+    var tlsCertificateFile: String?
+
+    @Option(help: "The certificate's private key (PEM). [SITELOC_TLS_KEY_FILE]")
+    var tlsKeyFile: String?
+
+    @Option(help: "The open-files limit for slapd. [SITELOC_OPEN_FILES, default 8192]")
+    var openFiles: Int?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        func setting(_ value: String?, _ name: String) -> String? {
+            value ?? environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let forestText = setting(forest, "SITELOC_FOREST") else {
+            throw CommandFailure.badInput("name the forest: --forest corp.contoso.com or SITELOC_FOREST")
+        }
+        let forestName: ForestName
+        do { forestName = try ForestName(forestText) } catch { throw CommandFailure.badInput(error.description) }
+        let certificate = setting(tlsCertificateFile, "SITELOC_TLS_CERTIFICATE_FILE")
+        let key = setting(tlsKeyFile, "SITELOC_TLS_KEY_FILE")
+        guard (certificate == nil) == (key == nil) else {
+            throw CommandFailure.badInput(
+                "TLS needs both a certificate and its key (--tls-certificate-file and --tls-key-file)"
+            )
+        }
+        for file in [certificate, key].compactMap(\.self) where !FileManager.default.isReadableFile(atPath: file) {
+            throw CommandFailure.badInput("cannot read the TLS file \(file)")
+        }
+        var listeners =
+            listen.isEmpty ? (setting(nil, "SITELOC_LISTEN")?.split(separator: " ").map(String.init) ?? []) : listen
+        if listeners.isEmpty { listeners = certificate == nil ? ["ldap:///"] : ["ldap:///", "ldaps:///"] }
+        let openFilesText = setting(openFiles.map(String.init), "SITELOC_OPEN_FILES") ?? "8192"
+        guard let openFilesLimit = Int(openFilesText), openFilesLimit >= 64 else {
+            throw CommandFailure.badInput(
+                "the open-files limit must be a whole number of at least 64, not '\(openFilesText)'"
+            )
+        }
+        let password: Secret?
+        if let file = setting(adminPasswordFile, "SITELOC_ADMIN_PASSWORD_FILE") {
+            do { password = try Secret(contentsOf: URL(fileURLWithPath: file)) } catch {
+                throw CommandFailure.badInput(error.description)
+            }
+        } else {
+            password = environment["SITELOC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : Secret($0) }
+        }
+
+        let settings = DirectoryServer.Settings(
+            forest: forestName,
+            dataFolder: setting(data, "SITELOC_DATA") ?? "/var/lib/siteloc",
+            socketPath: setting(socket, "SITELOC_SOCKET"),
+            adminPassword: password,
+            ldifFolder: setting(ldifDir, "SITELOC_LDIF_DIR"),
+            listeners: listeners,
+            tlsCertificateFile: certificate,
+            tlsKeyFile: key,
+            openFiles: openFilesLimit
+        )
+        let command: [String]
+        do {
+            command = try await DirectoryServer(settings: settings, logger: .siteloc).prepare()
+        } catch {
+            throw CommandFailure.unavailable(error.description)
+        }
+        FileHandle.standardError.write(
+            Data("siteloc: \(forestName) ready; running \(command.joined(separator: " "))\n".utf8)
+        )
+        DirectoryServer.exec(command)
+    }
+}
