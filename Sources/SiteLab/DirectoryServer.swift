@@ -1,3 +1,4 @@
+import DirectorySchema
 import Foundation
 import Glibc
 public import LDAPKit
@@ -63,8 +64,17 @@ public struct DirectoryServer: Sendable {
         self.logger = logger
     }
 
-    /// Prepares the directory and returns slapd's executable and arguments, for ``exec(_:)``.
-    public func prepare() async throws(LabError) -> [String] {
+    /// What a start did, for the container's log.
+    public struct Preparation: Sendable {
+        /// slapd's executable and arguments, for ``exec(_:)``.
+        public var command: [String]
+        /// One line for each thing this start changed.
+        public var changes: [String]
+    }
+
+    /// Prepares the directory and returns how to run slapd.
+    public func prepare() async throws(LabError) -> Preparation {
+        var changes: [String] = []
         let tools = try SlapdTools.locate()
         if let openFiles = settings.openFiles { try Self.limitOpenFiles(to: openFiles) }
         try PrivateFiles.createFolder(settings.dataFolder)
@@ -82,6 +92,8 @@ public struct DirectoryServer: Sendable {
         if !instance.isInitialized {
             logger.notice("first start: creating the directory", metadata: ["forest": "\(settings.forest)"])
             try instance.initialize(password: password ?? Lab.randomPassword())
+            changes.append("created the directory for \(settings.forest) in \(settings.dataFolder)")
+            if password == nil { changes.append("generated an admin password: \(instance.passwordFile)") }
         } else if let password {
             try PrivateFiles.write(instance.passwordFile, password)
         }
@@ -91,20 +103,29 @@ public struct DirectoryServer: Sendable {
             throw LabError("slapd did not start. The end of its log (\(instance.logFile)):\n\(instance.lastLog)")
         }
         do {
-            try await configure(instance)
-            try await instance.provision()
-            try loadLDIF(instance, tools: tools)
+            changes += try await configure(instance)
+            switch try await instance.provision() {
+            case .installed: changes.append("installed the siteloc schema, version \(DirectorySchema.version)")
+            case .updated: changes.append("updated the siteloc schema to version \(DirectorySchema.version)")
+            case .alreadyCurrent: break
+            }
+            changes += try loadLDIF(instance, tools: tools)
         } catch {
             await ProcessControl.stop(pid)
             throw error
         }
         await ProcessControl.stop(pid)
-        return [tools.slapd] + instance.arguments(listeners: settings.listeners)
+        return Preparation(command: [tools.slapd] + instance.arguments(listeners: settings.listeners), changes: changes)
     }
 
     /// Replaces this process with slapd (it becomes the container's main process and gets its signals).
     public static func exec(_ command: [String]) -> Never {
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        // exec keeps this thread's blocked signals and any ignored ones; slapd must get SIGTERM from the runtime.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { Glibc.signal(signal, SIG_DFL) }
         execv(command[0], argv)
         FileHandle.standardError.write(
             Data("error: cannot start \(command[0]): \(String(cString: strerror(errno)))\n".utf8)
@@ -113,7 +134,8 @@ public struct DirectoryServer: Sendable {
     }
 
     /// The admin password (both databases' root DN) and the TLS files, as cn=config says them.
-    private func configure(_ instance: SlapdInstance) async throws(LabError) {
+    private func configure(_ instance: SlapdInstance) async throws(LabError) -> [String] {
+        var changes: [String] = []
         do {
             let owner = try await instance.connect(as: .localOwner)
             let hash = try instance.passwordHash()
@@ -124,8 +146,12 @@ public struct DirectoryServer: Sendable {
                 filter: .or([.equal("olcDatabase", "{0}config"), .equal("objectClass", "olcMdbConfig")]),
                 attributes: ["olcRootPW"]
             )
-            for database in databases where database.first("olcRootPW") != hash {
-                try await owner.modify(try database.distinguishedName, [.replace("olcRootPW", [hash])])
+            // slappasswd salts every hash, so compare by binding with the password rather than by hash.
+            if !(try await adminPasswordWorks(instance)) {
+                for database in databases {
+                    try await owner.modify(try database.distinguishedName, [.replace("olcRootPW", [hash])])
+                }
+                changes.append("set the admin password")
             }
             let current = try await owner.search(
                 base: config,
@@ -143,16 +169,29 @@ public struct DirectoryServer: Sendable {
                         .replace("olcTLSCertificateKeyFile", settings.tlsKeyFile.map { [$0] } ?? []),
                     ]
                 )
+                changes.append(settings.tlsCertificateFile.map { "serving TLS with \($0)" } ?? "stopped serving TLS")
             }
             await owner.close()
         } catch {
             throw LabError("cannot configure the directory: \(error)")
         }
+        return changes
+    }
+
+    private func adminPasswordWorks(_ instance: SlapdInstance) async throws -> Bool {
+        do {
+            let admin = try await instance.connect(as: .admin)
+            await admin.close()
+            return true
+        } catch let error as LDAPError where error.code == .invalidCredentials {
+            return false
+        }
     }
 
     /// Loads each `*.ldif` of the folder that has not been loaded before, in name order, and records it.
-    private func loadLDIF(_ instance: SlapdInstance, tools: SlapdTools) throws(LabError) {
-        guard let folder = settings.ldifFolder, FileManager.default.fileExists(atPath: folder) else { return }
+    private func loadLDIF(_ instance: SlapdInstance, tools: SlapdTools) throws(LabError) -> [String] {
+        guard let folder = settings.ldifFolder, FileManager.default.fileExists(atPath: folder) else { return [] }
+        var changes: [String] = []
         let record = settings.dataFolder + "/loaded-ldif"
         var loaded = Set(
             ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -175,8 +214,9 @@ public struct DirectoryServer: Sendable {
             }
             loaded.insert(file)
             PrivateFiles.append(record, file)
-            logger.notice("loaded LDIF", metadata: ["file": "\(file)"])
+            changes.append("loaded \(folder)/\(file)")
         }
+        return changes
     }
 
     /// Sets the soft and hard open-files limit (lowering is always allowed; raising needs privilege).

@@ -91,16 +91,18 @@ struct SlapdInstance {
 
     /// Brings the schema and indexes up to date (as the local owner, over ldapi) and adds the base tree that is
     /// missing (as the admin).
-    func provision() async throws(LabError) {
+    @discardableResult
+    func provision() async throws(LabError) -> SchemaInstallation.Outcome {
         do {
             let owner = try await connect(as: .localOwner)
-            _ = try await SchemaInstallation.install(on: owner, logger: logger)
+            let outcome = try await SchemaInstallation.install(on: owner, logger: logger)
             await owner.close()
             let admin = try await connect(as: .admin)
             for entry in layout.baseTree {
                 try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
             }
             await admin.close()
+            return outcome
         } catch {
             throw LabError("cannot provision forest \(layout.forest) over \(ldapiURI): \(error)")
         }

@@ -96,15 +96,15 @@ struct ServeCommand: AsyncParsableCommand {
             tlsKeyFile: key,
             openFiles: openFilesLimit
         )
-        let command: [String]
+        let preparation: DirectoryServer.Preparation
         do {
-            command = try await DirectoryServer(settings: settings, logger: .siteloc).prepare()
+            preparation = try await DirectoryServer(settings: settings, logger: .siteloc).prepare()
         } catch {
             throw CommandFailure.unavailable(error.description)
         }
-        FileHandle.standardError.write(
-            Data("siteloc: \(forestName) ready; running \(command.joined(separator: " "))\n".utf8)
-        )
-        DirectoryServer.exec(command)
+        var report = preparation.changes.map { "siteloc: \($0)\n" }.joined()
+        report += "siteloc: \(forestName) ready; running \(preparation.command.joined(separator: " "))\n"
+        FileHandle.standardError.write(Data(report.utf8))
+        DirectoryServer.exec(preparation.command)
     }
 }

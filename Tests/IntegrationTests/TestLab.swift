@@ -6,9 +6,13 @@ import SiteLab
 import SiteModel
 import Testing
 
-/// The lab every integration test runs against: one slapd started by the suite through the same code as
-/// `siteloc lab up`, in a temporary folder, and stopped afterwards. When slapd cannot start, the suite fails
-/// with the reason; it never skips.
+/// The directory every integration test runs against: by default one slapd started by the suite through the
+/// same code as `siteloc lab up`, in a temporary folder, and stopped afterwards; when slapd cannot start, the
+/// suite fails with the reason, it never skips.
+///
+/// With `SITELOC_DIRECTORY_URI` set (space-separated URIs; an `ldapi://` one is used for SASL EXTERNAL),
+/// `SITELOC_BIND_DN` and `SITELOC_BIND_PASSWORD_FILE` — what a user sets to point siteloc at an existing
+/// directory — the suite runs against that directory instead; it must hold `dc=corp,dc=contoso,dc=com`.
 struct LabScope: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
@@ -17,17 +21,71 @@ struct LabScope: SuiteTrait, TestScoping {
         testCase: Test.Case?,
         performing function: @concurrent @Sendable () async throws -> Void
     ) async throws {
+        if let external = try TestDirectory.fromEnvironment() {
+            try await TestLab.$current.withValue(external) { try await function() }
+            return
+        }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-tests-\(UUID().uuidString)")
         let lab = Lab(directory: folder.path, logger: TestLab.logger)
         defer { try? FileManager.default.removeItem(at: folder) }
         do {
             try await lab.up(forests: [TestLab.forest])
-            try await TestLab.$current.withValue(lab) { try await function() }
+            guard let forest = lab.forests().first else { throw LabError("the test lab has no forest") }
+            let directory = TestDirectory(
+                uri: forest.uri,
+                ldapiURI: forest.ldapiURI,
+                adminDN: forest.adminDN,
+                passwordFile: forest.passwordFile
+            )
+            try await TestLab.$current.withValue(directory) { try await function() }
         } catch {
             _ = try? await lab.down()
             throw error
         }
         try await lab.down()
+    }
+}
+
+/// Where the integration tests' directory is and how to write to it.
+struct TestDirectory: Sendable {
+    var uri: String
+    var ldapiURI: String?
+    var adminDN: String
+    var passwordFile: String
+
+    static func fromEnvironment() throws -> TestDirectory? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let uris = environment["SITELOC_DIRECTORY_URI"], !uris.isEmpty else { return nil }
+        let list = uris.split(separator: " ").map(String.init)
+        guard let uri = list.first(where: { !$0.hasPrefix("ldapi://") }) else {
+            throw LabError("SITELOC_DIRECTORY_URI needs an ldap:// or ldaps:// URI")
+        }
+        guard let adminDN = environment["SITELOC_BIND_DN"], let passwordFile = environment["SITELOC_BIND_PASSWORD_FILE"]
+        else { throw LabError("with SITELOC_DIRECTORY_URI, set SITELOC_BIND_DN and SITELOC_BIND_PASSWORD_FILE too") }
+        return TestDirectory(
+            uri: uri,
+            ldapiURI: list.first { $0.hasPrefix("ldapi://") },
+            adminDN: adminDN,
+            passwordFile: passwordFile
+        )
+    }
+
+    func configuration(as identity: LabIdentity) throws -> LDAPConnectionConfiguration {
+        switch identity {
+        case .anonymous:
+            return LDAPConnectionConfiguration(uris: [try LDAPURI(uri)])
+        case .admin:
+            return LDAPConnectionConfiguration(
+                uris: [try LDAPURI(uri)],
+                authentication: .simple(
+                    dn: try DistinguishedName(parsing: adminDN),
+                    password: try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
+                )
+            )
+        case .localOwner:
+            guard let ldapiURI else { throw LabError("this test needs an ldapi:// URI in SITELOC_DIRECTORY_URI") }
+            return LDAPConnectionConfiguration(uris: [try LDAPURI(ldapiURI)], authentication: .external)
+        }
     }
 }
 
@@ -40,21 +98,12 @@ enum TestLab {
     static let layout = DirectoryLayout(forest: forest)
     static let logger = Logger(label: "siteloc.tests")
 
-    @TaskLocal static var current: Lab?
+    @TaskLocal static var current: TestDirectory?
 
-    static var lab: Lab {
+    static var directory: TestDirectory {
         get throws {
             guard let current else { throw LabError("integration tests must run inside the .lab suite") }
             return current
-        }
-    }
-
-    static var directory: LabForest {
-        get throws {
-            guard let forest = try lab.forests().first(where: { $0.name == forest }) else {
-                throw LabError("the test lab has no forest")
-            }
-            return forest
         }
     }
 
@@ -77,7 +126,7 @@ enum TestLab {
     }
 
     static func connect(as identity: LabIdentity) async throws -> LDAPConnection {
-        try await lab.connect(to: forest, as: identity)
+        try await LDAPConnection.connect(try directory.configuration(as: identity), logger: logger)
     }
 
     /// A container of its own below cn=System Management for one test, removed with everything in it afterwards.
