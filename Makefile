@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Warnings are errors in every build the Makefile runs (see Package.swift).
 export SITELOC_STRICT := 1
 
-.PHONY: all deps build demo test bench schema format
+.PHONY: all deps build demo test bench schema format image container-test
 
 all: build
 
@@ -20,6 +20,20 @@ demo: build
 ## Everything: format check, build without warnings, unit and integration tests against real slapd.
 test: deps
 	scripts/test.sh
+
+## The container image (localhost/siteloc-slapd:latest), built with podman from a Debian base made by mmdebstrap.
+image: deps
+	scripts/install-deps.sh container
+	swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
+	podman image exists localhost/siteloc-base:bookworm || { \
+	    mmdebstrap --variant=apt --include=slapd,ldap-utils,ca-certificates bookworm /tmp/siteloc-base.tar \
+	    && podman import /tmp/siteloc-base.tar localhost/siteloc-base:bookworm && rm -f /tmp/siteloc-base.tar; }
+	podman --runtime runc build --format docker --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+	    --build-arg BASE_IMAGE=localhost/siteloc-base:bookworm -f Docker/Dockerfile -t localhost/siteloc-slapd:latest .
+
+## The image tested for real with podman (part of `make test`).
+container-test: deps
+	scripts/container-test.sh
 
 ## Wrapper against raw libldap on the same queries, in one run (release build).
 bench: deps

