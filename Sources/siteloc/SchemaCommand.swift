@@ -46,28 +46,37 @@ struct SchemaCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "The directory, e.g. ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi or ldap://127.0.0.1:389.")
-        var uri: String
+        @Option(
+            help:
+                "The directory, e.g. ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi or ldap://127.0.0.1:389. [SITELOC_DIRECTORY_URI]"
+        )
+        var uri: String?
 
-        @Option(help: "The DN to bind as (not needed over ldapi).")
+        @Option(help: "The DN to bind as (not needed over ldapi). [SITELOC_BIND_DN]")
         var bindDN: String?
 
-        @Option(help: "A file holding the bind password.")
+        @Option(help: "A file holding the bind password. [SITELOC_BIND_PASSWORD_FILE]")
         var passwordFile: String?
 
         @Flag(help: "Leave the databases' indexes alone.")
         var noIndexes = false
 
         func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let uriText = uri ?? environment["SITELOC_DIRECTORY_URI"]?.split(separator: " ").first.map(String.init)
+            guard let uriText else {
+                throw CommandFailure.badInput("name the directory: --uri ldap://HOST[:PORT] or SITELOC_DIRECTORY_URI")
+            }
             let target: LDAPURI
-            do { target = try LDAPURI(uri) } catch { throw CommandFailure.badInput(error.description) }
+            do { target = try LDAPURI(uriText) } catch { throw CommandFailure.badInput(error.description) }
             let authentication: LDAPConnectionConfiguration.Authentication
-            if let bindDN {
+            if let bindDN = bindDN ?? environment["SITELOC_BIND_DN"] {
                 let dn: DistinguishedName
                 do { dn = try DistinguishedName(parsing: bindDN) } catch {
                     throw CommandFailure.badInput(error.description)
                 }
-                authentication = .simple(dn: dn, password: try readPassword(file: passwordFile))
+                let file = passwordFile ?? environment["SITELOC_BIND_PASSWORD_FILE"]
+                authentication = .simple(dn: dn, password: try readPassword(file: file))
             } else if target.scheme == .ldapi {
                 authentication = .external
             } else {

@@ -69,9 +69,13 @@ import Testing
             let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
             #expect(!up.output.contains(password) && !up.error.contains(password))
 
-            let install = try Self.siteloc([
-                "schema", "install", "--uri", uri, "--bind-dn", "cn=admin,cn=config", "--password-file", passwordFile,
-            ])
+            let install = try Self.siteloc(
+                ["schema", "install"],
+                environment: [
+                    "SITELOC_DIRECTORY_URI": uri, "SITELOC_BIND_DN": "cn=admin,cn=config",
+                    "SITELOC_BIND_PASSWORD_FILE": passwordFile,
+                ]
+            )
             #expect(install.status == 0, "stderr: \(install.error)")
             #expect(install.output.contains("already installed"))
 
