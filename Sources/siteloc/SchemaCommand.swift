@@ -62,20 +62,21 @@ struct SchemaCommand: AsyncParsableCommand {
         var noIndexes = false
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let uriText = uri ?? environment["SITELOC_DIRECTORY_URI"]?.split(separator: " ").first.map(String.init)
+            let uriText = optionOrEnvironment(uri, "SITELOC_DIRECTORY_URI")?.split(separator: " ").first.map(
+                String.init
+            )
             guard let uriText else {
                 throw CommandFailure.badInput("name the directory: --uri ldap://HOST[:PORT] or SITELOC_DIRECTORY_URI")
             }
             let target: LDAPURI
             do { target = try LDAPURI(uriText) } catch { throw CommandFailure.badInput(error.description) }
             let authentication: LDAPConnectionConfiguration.Authentication
-            if let bindDN = bindDN ?? environment["SITELOC_BIND_DN"] {
+            if let bindDN = optionOrEnvironment(bindDN, "SITELOC_BIND_DN") {
                 let dn: DistinguishedName
                 do { dn = try DistinguishedName(parsing: bindDN) } catch {
                     throw CommandFailure.badInput(error.description)
                 }
-                let file = passwordFile ?? environment["SITELOC_BIND_PASSWORD_FILE"]
+                let file = optionOrEnvironment(passwordFile, "SITELOC_BIND_PASSWORD_FILE")
                 authentication = .simple(dn: dn, password: try readPassword(file: file))
             } else if target.scheme == .ldapi {
                 authentication = .external
@@ -115,7 +116,7 @@ func readPassword(file: String?) throws -> Secret {
             throw CommandFailure.badInput(error.description)
         }
     }
-    if let value = ProcessInfo.processInfo.environment["SITELOC_BIND_PASSWORD"], !value.isEmpty {
+    if let value = optionOrEnvironment(nil, "SITELOC_BIND_PASSWORD") {
         return Secret(value)
     }
     throw CommandFailure.badInput("a password is needed: give --password-file FILE or set SITELOC_BIND_PASSWORD")

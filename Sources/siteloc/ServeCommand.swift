@@ -48,10 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     var openFiles: Int?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func setting(_ value: String?, _ name: String) -> String? {
-            value ?? environment[name].flatMap { $0.isEmpty ? nil : $0 }
-        }
+        let setting = optionOrEnvironment
         guard let forestText = setting(forest, "SITELOC_FOREST") else {
             throw CommandFailure.badInput("name the forest: --forest corp.contoso.com or SITELOC_FOREST")
         }
@@ -82,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CommandFailure.badInput(error.description)
             }
         } else {
-            password = environment["SITELOC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : Secret($0) }
+            password = setting(nil, "SITELOC_ADMIN_PASSWORD").map { Secret($0) }
         }
 
         let settings = DirectoryServer.Settings(

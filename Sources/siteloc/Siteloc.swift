@@ -78,6 +78,11 @@ extension Logger {
     static let siteloc = Logger(label: "siteloc")
 }
 
+/// An option's value, or else the environment variable's (an empty variable counts as unset).
+func optionOrEnvironment(_ value: String?, _ variable: String) -> String? {
+    value ?? ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+}
+
 /// Prints a value as pretty JSON with sorted keys.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
