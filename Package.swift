@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -34,6 +35,11 @@ let package = Package(
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.
         .target(name: "SiteModel"),
         .target(name: "DirectorySchema"),
+        // Layer 2b: the hierarchy file (YAML) read into the model, with every problem located.
+        .target(
+            name: "HierarchyFile",
+            dependencies: ["SiteModel", .product(name: "Yams", package: "Yams")]
+        ),
         // Layer 3: the directory mapping (what lives where, under which names).
         .target(
             name: "SiteDirectory",
@@ -54,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "siteloc",
             dependencies: [
-                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab",
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,6 +84,7 @@ let package = Package(
 
         .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"]),
         .testTarget(name: "DirectorySchemaTests", dependencies: ["DirectorySchema"]),
+        .testTarget(name: "HierarchyTests", dependencies: ["HierarchyFile", "SiteModel"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
