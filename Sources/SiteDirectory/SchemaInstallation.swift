@@ -107,7 +107,7 @@ public enum SchemaInstallation {
     }
 
     /// cn=config returns values with an ordinal prefix: `{3}siteloc`, `{0}( 1.2.3 NAME … )`.
-    static func stripOrdinal(_ value: String) -> String {
+    public static func stripOrdinal(_ value: String) -> String {
         guard value.hasPrefix("{"), let close = value.firstIndex(of: "}") else { return value }
         return String(value[value.index(after: close)...])
     }

@@ -83,6 +83,8 @@ public struct Lab: Sendable {
                 await answers(recorded)
             {
                 logger.info("lab directory already up", metadata: ["forest": "\(name)", "ldap.uri": "\(recorded.uri)"])
+                // Converges what an earlier version set up: schema, indexes, access rules, base tree.
+                try await instance(for: name, tools: tools).provision()
                 results.append(LabForestStatus(forest: recorded, running: true, answering: true, reused: true))
                 continue
             }
@@ -100,13 +102,7 @@ public struct Lab: Sendable {
     {
         let layout = DirectoryLayout(forest: name)
         let folder = directory.path + "/" + name.rawValue
-        let instance = SlapdInstance(
-            layout: layout,
-            folder: folder,
-            socketPath: socketPath(forFolder: folder),
-            tools: tools,
-            logger: logger
-        )
+        let instance = instance(for: name, tools: tools)
         var forest = LabForest(
             name: name,
             suffix: layout.suffix.string,
@@ -138,6 +134,17 @@ public struct Lab: Sendable {
         }
         throw LabError(
             "slapd for forest \(name) did not start. The end of its log (\(forest.logFile)):\n\(instance.lastLog)"
+        )
+    }
+
+    private func instance(for name: ForestName, tools: SlapdTools) -> SlapdInstance {
+        let folder = directory.path + "/" + name.rawValue
+        return SlapdInstance(
+            layout: DirectoryLayout(forest: name),
+            folder: folder,
+            socketPath: socketPath(forFolder: folder),
+            tools: tools,
+            logger: logger
         )
     }
 

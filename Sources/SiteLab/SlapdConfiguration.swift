@@ -19,6 +19,8 @@ struct SlapdConfiguration {
 
     var ldif: String {
         let indexLines = DirectorySchema.indexValues.map { "olcDbIndex: \($0)" }.joined(separator: "\n")
+        let accessLines = AccessControl.rules(for: layout).enumerated().map { "olcAccess: {\($0.offset)}\($0.element)" }
+            .joined(separator: "\n")
         return """
             dn: cn=config
             objectClass: olcGlobal
@@ -68,8 +70,7 @@ struct SlapdConfiguration {
             olcDbMaxSize: 1073741824
             olcDbNoSync: TRUE
             \(indexLines)
-            olcAccess: {0}to attrs=userPassword by self =xw by anonymous auth by * none
-            olcAccess: {1}to * by * read
+            \(accessLines)
             olcLimits: {0}dn.exact="\(layout.adminDN)" size=unlimited time=unlimited
 
             dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config

@@ -96,6 +96,7 @@ struct SlapdInstance {
         do {
             let owner = try await connect(as: .localOwner)
             let outcome = try await SchemaInstallation.install(on: owner, logger: logger)
+            try await enforceAccessControl(owner)
             await owner.close()
             let admin = try await connect(as: .admin)
             for entry in layout.baseTree {
@@ -105,6 +106,24 @@ struct SlapdInstance {
             return outcome
         } catch {
             throw LabError("cannot provision forest \(layout.forest) over \(ldapiURI): \(error)")
+        }
+    }
+
+    /// Brings the database's `olcAccess` to ``AccessControl/rules(for:)`` (directories made by earlier versions
+    /// get the current rules on their next start).
+    private func enforceAccessControl(_ owner: LDAPConnection) async throws {
+        let wanted = AccessControl.rules(for: layout)
+        let databases = try await owner.search(
+            base: try DistinguishedName(parsing: "cn=config"),
+            scope: .oneLevel,
+            filter: .equal("objectClass", "olcMdbConfig"),
+            attributes: ["olcAccess", "olcSuffix"]
+        )
+        for database in databases where database.first("olcSuffix")?.lowercased() == layout.suffix.string.lowercased() {
+            let present = database["olcAccess"].map(SchemaInstallation.stripOrdinal)
+            guard present != wanted else { continue }
+            let numbered = wanted.enumerated().map { "{\($0.offset)}\($0.element)" }
+            try await owner.modify(try database.distinguishedName, [.replace("olcAccess", numbered)])
         }
     }
 

@@ -28,6 +28,9 @@ struct LabCommand: AsyncParsableCommand {
         )
         var forests: [String] = []
 
+        @Option(help: "A hierarchy file: its forests, with trusts, functional levels and site-server identities.")
+        var hierarchy: String?
+
         @OptionGroup var lab: LabDirectoryOption
 
         @Flag(help: "Print the result as JSON.")
@@ -42,6 +45,17 @@ struct LabCommand: AsyncParsableCommand {
         func run() async throws {
             let names = try forests.map { try ForestName($0) }
             let labFolder = Lab(directory: lab.directory, logger: .siteloc)
+            if let hierarchy {
+                let model = try loadHierarchy(hierarchy)
+                let results: [LabForestStatus]
+                do {
+                    results = try await labFolder.up(hierarchy: model)
+                    if !names.isEmpty { _ = try await labFolder.up(forests: names) }
+                } catch {
+                    throw CommandFailure.unavailable(error.description)
+                }
+                return try report(results)
+            }
             if names.isEmpty && labFolder.forests().isEmpty {
                 throw CommandFailure.badInput(
                     "no lab in \(lab.directory) yet: name at least one forest, e.g. --forest corp.contoso.com"
@@ -53,6 +67,10 @@ struct LabCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.unavailable(error.description)
             }
+            try report(results)
+        }
+
+        private func report(_ results: [LabForestStatus]) throws {
             if json { return try printJSON(results.map(LabForestReport.init)) }
             for result in results {
                 let forest = result.forest

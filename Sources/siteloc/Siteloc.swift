@@ -16,7 +16,10 @@ struct Siteloc: AsyncParsableCommand {
             Exit status: 0 done; 1 a check found problems; 2 bad input; 3 a directory or other service could not \
             be used. Set SITELOC_LOG_LEVEL (trace, debug, info, warning, error) for diagnostics on standard error.
             """,
-        subcommands: [ValidateCommand.self, LabCommand.self, SchemaCommand.self, ServeCommand.self, DemoCommand.self]
+        subcommands: [
+            ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, SchemaCommand.self,
+            ServeCommand.self, DemoCommand.self,
+        ]
     )
 
     /// Runs the command and exits with the status of spec/cli.md: bad input is 2 (argument-parser's own choice

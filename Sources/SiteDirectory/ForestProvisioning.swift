@@ -1,0 +1,65 @@
+public import LDAPKit
+public import SiteModel
+
+/// What Active Directory would already hold in a forest before Configuration Manager publishes anything: the
+/// functional level, a trustedDomain object for each trust, and a computer entry for each site server, which is
+/// also the site's identity in the directory (spec: forests-and-trusts.md, directory-layout.md).
+public enum ForestProvisioning {
+    /// `trustAttributes` flags.
+    public static let forestTransitive = 0x8
+    public static let nonTransitive = 0x1
+
+    /// The functional level's change to `cn=Partitions,cn=Configuration`.
+    public static func functionalLevel(of forest: Forest) -> (DistinguishedName, LDAPModification) {
+        let layout = DirectoryLayout(forest: forest.name)
+        return (layout.partitions, .replace("msDS-Behavior-Version", [String(forest.functionalLevel.behaviorVersion)]))
+    }
+
+    /// The trustedDomain objects of `forest`, one for each trust it takes part in.
+    public static func trustedDomains(of forest: Forest, in hierarchy: Hierarchy) -> [DesiredEntry] {
+        let layout = DirectoryLayout(forest: forest.name)
+        return hierarchy.trusts.compactMap { trust -> DesiredEntry? in
+            guard let index = trust.forests.firstIndex(of: forest.name) else { return nil }
+            let partner = trust.forests[1 - index]
+            // One way: the first forest trusts the second, so the first has the outbound side.
+            let direction = trust.direction == .twoWay ? 3 : (index == 0 ? 2 : 1)
+            let attributes =
+                trust.kind == .forest && trust.transitive ? forestTransitive : nonTransitive
+            return DesiredEntry(
+                layout.trustedDomain(partner),
+                [
+                    LDAPAttribute("objectClass", ["top", "leaf", "trustedDomain"]),
+                    LDAPAttribute("cn", partner.rawValue),
+                    LDAPAttribute("trustPartner", partner.rawValue),
+                    LDAPAttribute("trustDirection", String(direction)),
+                    LDAPAttribute("trustType", "2"),
+                    LDAPAttribute("trustAttributes", String(attributes)),
+                    LDAPAttribute("flatName", partner.labels[0].uppercased()),
+                ]
+            )
+        }
+    }
+
+    /// The computer entries of the site servers in `forest`, without their passwords.
+    public static func siteServers(of forest: Forest, in hierarchy: Hierarchy) -> [(site: Site, entry: DesiredEntry)] {
+        let layout = DirectoryLayout(forest: forest.name)
+        return hierarchy.sites.filter { $0.forest == forest.name }.map { site in
+            let host = site.server.lowercased()
+            return (
+                site,
+                DesiredEntry(
+                    layout.computer(host: host),
+                    [
+                        LDAPAttribute("objectClass", ["top", "computer", "sitelocSiteServer"]),
+                        LDAPAttribute("cn", layout.computer(host: host).rdns[0].value),
+                        LDAPAttribute("dNSHostName", host),
+                        LDAPAttribute("operatingSystem", forest.serverOS.operatingSystem),
+                        LDAPAttribute("operatingSystemVersion", forest.serverOS.operatingSystemVersion),
+                        LDAPAttribute("mSSMSSiteCode", site.code.rawValue),
+                        LDAPAttribute("description", "Site server of site \(site.code)"),
+                    ]
+                )
+            )
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+public import LDAPKit
+import SiteDirectory
+public import SiteModel
+
+extension Lab {
+    /// A site server's identity in its forest's lab directory: its computer entry's DN and its password file.
+    public func identity(of site: Site) -> (dn: DistinguishedName, passwordFile: String) {
+        let layout = DirectoryLayout(forest: site.forest)
+        return (
+            layout.computer(host: site.server.lowercased()),
+            directory.path + "/" + site.forest.rawValue + "/identities/" + site.code.rawValue + ".password"
+        )
+    }
+
+    /// Starts a directory for each forest of the hierarchy and provisions what Active Directory would already
+    /// hold there: the functional level, the trusts, and a computer entry for each site server, which is the
+    /// site's identity (its random password is kept in `<forest>/identities/<code>.password`, mode 0600).
+    /// Running it again brings the directories to what the file now says.
+    @discardableResult
+    public func up(hierarchy: Hierarchy) async throws(LabError) -> [LabForestStatus] {
+        let statuses = try await up(forests: hierarchy.forests.map(\.name))
+        let tools = try SlapdTools.locate()
+        for forest in hierarchy.forests {
+            guard let directory = forests().first(where: { $0.name == forest.name }) else { continue }
+            do {
+                try await provision(forest, in: hierarchy, directory: directory, tools: tools)
+            } catch let error as LabError {
+                throw error
+            } catch {
+                throw LabError("cannot provision forest \(forest.name) at \(directory.uri): \(error)")
+            }
+        }
+        return statuses
+    }
+
+    private func provision(
+        _ forest: Forest,
+        in hierarchy: Hierarchy,
+        directory: LabForest,
+        tools: SlapdTools
+    ) async throws {
+        let admin = try await LDAPConnection.connect(try configuration(for: directory, as: .admin), logger: logger)
+        defer { Task { await admin.close() } }
+        let layout = DirectoryLayout(forest: forest.name)
+        let (partitions, level) = ForestProvisioning.functionalLevel(of: forest)
+        try await admin.modify(partitions, [level])
+
+        let trusts = try await admin.search(
+            base: layout.system,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "trustedDomain")
+        )
+        try await ChangeApplier.apply(
+            EntryDiff.changes(wanted: ForestProvisioning.trustedDomains(of: forest, in: hierarchy), present: trusts),
+            on: admin
+        )
+
+        var servers: [DesiredEntry] = []
+        var hashes: [String: String] = [:]
+        var passwordChanges: [DirectoryChange] = []
+        for (site, entry) in ForestProvisioning.siteServers(of: forest, in: hierarchy) {
+            let identity = identity(of: site)
+            try PrivateFiles.createFolder(directory.folder + "/identities")
+            if !FileManager.default.fileExists(atPath: identity.passwordFile) {
+                try PrivateFiles.write(identity.passwordFile, Self.randomPassword())
+            }
+            let hash = try ProcessControl.run(tools.slappasswd, ["-n", "-T", identity.passwordFile])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            servers.append(entry)
+            hashes[entry.dn.caseInsensitiveKey] = hash
+            if !(await canBind(identity, directory: directory)) {
+                passwordChanges.append(.modify(entry.dn, [.replace("userPassword", [hash])]))
+            }
+        }
+        let present = try await admin.search(
+            base: layout.computers,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "sitelocSiteServer")
+        )
+        // Salted hashes never compare equal: passwords are checked by binding instead.
+        var changes = EntryDiff.changes(wanted: servers, present: present, unmanaged: ["userPassword"]).map {
+            change -> DirectoryChange in
+            guard case .add(var entry) = change, let hash = hashes[entry.dn.caseInsensitiveKey] else { return change }
+            entry.attributes.append(LDAPAttribute("userPassword", hash))
+            return .add(entry)
+        }
+        let added = Set(
+            changes.compactMap { if case .add(let entry) = $0 { entry.dn.caseInsensitiveKey } else { nil } }
+        )
+        changes += passwordChanges.filter { !added.contains($0.dn.caseInsensitiveKey) }
+        try await ChangeApplier.apply(changes, on: admin)
+    }
+
+    private func canBind(_ identity: (dn: DistinguishedName, passwordFile: String), directory: LabForest) async -> Bool
+    {
+        guard let password = try? Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile)),
+            let uri = try? LDAPURI(directory.uri),
+            let connection = try? await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: [uri], authentication: .simple(dn: identity.dn, password: password)),
+                logger: logger
+            )
+        else { return false }
+        await connection.close()
+        return true
+    }
+}
