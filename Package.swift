@@ -40,6 +40,8 @@ let package = Package(
             name: "HierarchyFile",
             dependencies: ["SiteModel", .product(name: "Yams", package: "Yams")]
         ),
+        // Test support shipped as a library: synthetic hierarchies for load tests and benchmarks.
+        .target(name: "SiteTestKit", dependencies: ["SiteModel"]),
         // Layer 3: the directory mapping (what lives where, under which names).
         .target(
             name: "SiteDirectory",
@@ -75,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "siteloc-bench",
             dependencies: [
-                "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline",
+                "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -88,7 +90,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel",
+                "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

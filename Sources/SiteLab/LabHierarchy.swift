@@ -1,6 +1,6 @@
 import Foundation
 public import LDAPKit
-import SiteDirectory
+public import SiteDirectory
 public import SiteModel
 
 extension Lab {
@@ -11,6 +11,52 @@ extension Lab {
             layout.computer(host: site.server.lowercased()),
             directory.path + "/" + site.forest.rawValue + "/identities/" + site.code.rawValue + ".password"
         )
+    }
+
+    /// Connects as a site's identity to its forest's directory: `directories` when given, else the forest's
+    /// `directory` URIs from the file, else this lab's; the password from `identities/<code>.password` when an
+    /// identity folder is given, else from the lab (spec: cli.md, "Where the directory is").
+    public func siteConnector(
+        for hierarchy: Hierarchy,
+        directories: [LDAPURI] = [],
+        identities: String? = nil
+    ) throws(LabError) -> Publisher.Connector {
+        var urisByForest: [ForestName: [LDAPURI]] = [:]
+        for forest in hierarchy.forests {
+            do {
+                urisByForest[forest.name] =
+                    !directories.isEmpty
+                    ? directories
+                    : !forest.directory.isEmpty
+                        ? try forest.directory.map { try LDAPURI($0) }
+                        : try forests().filter { $0.name == forest.name }.map { try LDAPURI($0.uri) }
+            } catch {
+                throw LabError("forest \(forest.name): \(error)")
+            }
+        }
+        let known = urisByForest
+        let logger = logger
+        let lab = self
+        return { site in
+            guard let uris = known[site.forest], !uris.isEmpty else {
+                throw LabError(
+                    "no directory for forest \(site.forest): give --directory, list it in the file, or start the lab "
+                        + "with: siteloc lab up --hierarchy FILE"
+                )
+            }
+            var identity = lab.identity(of: site)
+            if let identities { identity.passwordFile = identities + "/\(site.code).password" }
+            let password: Secret
+            do {
+                password = try Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile))
+            } catch {
+                throw LabError("no identity for site \(site.code): \(error)")
+            }
+            return try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: uris, authentication: .simple(dn: identity.dn, password: password)),
+                logger: logger
+            )
+        }
     }
 
     /// Starts a directory for each forest of the hierarchy and provisions what Active Directory would already

@@ -36,41 +36,13 @@ struct DirectoryOptions: ParsableArguments {
     var identities: String?
 
     func connector(for hierarchy: Hierarchy, logger: Logger) throws -> Publisher.Connector {
-        let lab = Lab(directory: labDirectory, logger: logger)
-        var urisByForest: [ForestName: [LDAPURI]] = [:]
-        for forest in hierarchy.forests {
-            let texts =
-                !directoryURIs.isEmpty
-                ? directoryURIs
-                : !forest.directory.isEmpty
-                    ? forest.directory : lab.forests().filter { $0.name == forest.name }.map(\.uri)
-            do {
-                urisByForest[forest.name] = try texts.map { try LDAPURI($0) }
-            } catch {
-                throw CommandFailure.badInput("\(error)")
-            }
-        }
-        let identityFolder = identities
-        let directories = urisByForest
-        return { site in
-            guard let uris = directories[site.forest], !uris.isEmpty else {
-                throw CommandFailure.unavailable(
-                    "no directory for forest \(site.forest): give --directory, list it in the file, or start the lab: "
-                        + "siteloc lab up --hierarchy FILE"
-                )
-            }
-            var identity = lab.identity(of: site)
-            if let identityFolder { identity.passwordFile = identityFolder + "/\(site.code).password" }
-            let password: Secret
-            do {
-                password = try Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile))
-            } catch {
-                throw CommandFailure.unavailable("no identity for site \(site.code): \(error)")
-            }
-            return try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: uris, authentication: .simple(dn: identity.dn, password: password)),
-                logger: logger
-            )
+        let uris: [LDAPURI]
+        do { uris = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
+        do {
+            return try Lab(directory: labDirectory, logger: logger)
+                .siteConnector(for: hierarchy, directories: uris, identities: identities)
+        } catch {
+            throw CommandFailure.unavailable(error.description)
         }
     }
 }
@@ -184,6 +156,8 @@ private func publish(
         )
     } catch let failure as CommandFailure {
         throw failure
+    } catch let error as LabError {
+        throw CommandFailure.unavailable(error.description)
     } catch {
         throw CommandFailure.unavailable(
             "\(unpublish ? "unpublishing" : "publishing") stopped: \(error); run it again to finish"

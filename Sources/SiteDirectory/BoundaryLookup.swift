@@ -1,0 +1,101 @@
+public import LDAPKit
+public import SiteModel
+
+/// A published boundary that contains a client, as the directory answers it.
+public struct BoundaryMatch: Sendable, Hashable {
+    public enum Kind: String, Sendable, Codable { case subnet, range, ipv6Prefix, adSite }
+
+    public var kind: Kind
+    /// As published: the subnet ID, `low-high`, `prefix/len`, or the AD site name.
+    public var value: String
+    public var site: SiteCode
+    /// How many addresses the match spans (for the most-specific rule); nil for an AD site. A subnet match
+    /// spans 2^(32 − the client's own prefix length): the directory holds only the subnet ID.
+    public var span: UInt64?
+    /// The object it was found on.
+    public var dn: String
+}
+
+/// Finds the published boundaries containing a client with equality filters only (spec: directory-layout.md,
+/// "Range lookups"): the subnet ID computed from the client's own prefix length, its IPv6 prefix and AD site
+/// among `mSSMSRoamingBoundaries`, and the ranges through the CIDR blocks in `sitelocRangeBlock` that one of the
+/// client's 33 prefixes must equal. Both searches go out together on the one connection.
+public enum BoundaryLookup {
+    public static func matches(
+        for address: ClientAddress,
+        adSite: String? = nil,
+        in layout: DirectoryLayout,
+        on connection: LDAPConnection
+    ) async throws -> [BoundaryMatch] {
+        let ownValue: String
+        let ownSpan: UInt64
+        switch address {
+        case .v4(let ip, let length):
+            ownValue = ip.masked(to: length).description
+            ownSpan = UInt64(1) << UInt64(32 - length)
+        case .v6(let ip, let length):
+            ownValue = IPv6Network(address: ip.masked(to: length), prefixLength: length).description
+            ownSpan = length <= 64 ? UInt64.max : UInt64(1) << UInt64(128 - length)
+        }
+        var wanted: [LDAPFilter] = [.equal("mSSMSRoamingBoundaries", ownValue)]
+        if let adSite, !adSite.isEmpty { wanted.append(.equal("mSSMSRoamingBoundaries", adSite)) }
+        let siteFilter = LDAPFilter.and([.equal("objectClass", "mSSMSSite"), .or(wanted)])
+
+        async let siteEntries = connection.search(
+            base: layout.systemManagement,
+            scope: .oneLevel,
+            filter: siteFilter,
+            attributes: ["mSSMSSiteCode", "mSSMSRoamingBoundaries"]
+        )
+        var rangeEntries: [LDAPEntry] = []
+        var clientIPv4: IPv4Address?
+        if case .v4(let ip, _) = address {
+            clientIPv4 = ip
+            rangeEntries = try await connection.search(
+                base: layout.systemManagement,
+                scope: .oneLevel,
+                filter: rangeFilter(for: ip),
+                attributes: ["mSSMSSiteCode", "mSSMSRangedIPLow", "mSSMSRangedIPHigh"]
+            )
+        }
+
+        var matches: [BoundaryMatch] = []
+        for entry in try await siteEntries {
+            guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }) else { continue }
+            for value in entry["mSSMSRoamingBoundaries"] {
+                if value.lowercased() == ownValue.lowercased() {
+                    let kind: BoundaryMatch.Kind = clientIPv4 == nil ? .ipv6Prefix : .subnet
+                    matches.append(BoundaryMatch(kind: kind, value: value, site: code, span: ownSpan, dn: entry.dn))
+                } else if let adSite, value.lowercased() == adSite.lowercased() {
+                    matches.append(BoundaryMatch(kind: .adSite, value: value, site: code, span: nil, dn: entry.dn))
+                }
+            }
+        }
+        for entry in rangeEntries {
+            guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
+                let low = entry.first("mSSMSRangedIPLow").flatMap(UInt32.init),
+                let high = entry.first("mSSMSRangedIPHigh").flatMap(UInt32.init),
+                let range = IPv4Range(low: IPv4Address(low), high: IPv4Address(high)), let ip = clientIPv4,
+                range.contains(ip)
+            else { continue }
+            matches.append(
+                BoundaryMatch(kind: .range, value: range.description, site: code, span: range.span, dn: entry.dn)
+            )
+        }
+        return matches
+    }
+
+    /// Every published range containing `address`, through equality-indexed CIDR blocks.
+    public static func rangeFilter(for address: IPv4Address) -> LDAPFilter {
+        .and([
+            .equal("objectClass", "mSSMSRoamingBoundaryRange"),
+            .or(address.enclosingNetworks.map { .equal("sitelocRangeBlock", $0.description) }),
+        ])
+    }
+
+    /// The same question asked the way Configuration Manager clients ask it: a two-sided ordering filter on the
+    /// Microsoft attributes. Correct but slow on back-mdb; kept for tools and for the benchmark.
+    public static func orderingRangeFilter(for address: IPv4Address) -> LDAPFilter {
+        "(&(objectClass=mSSMSRoamingBoundaryRange)(mSSMSRangedIPLow<=\(address.value))(mSSMSRangedIPHigh>=\(address.value)))"
+    }
+}

@@ -1,0 +1,74 @@
+public import SiteModel
+
+/// Synthetic hierarchies for load tests and benchmarks: a central site and primaries below it in one forest,
+/// each with its own management point and `boundariesPerSite` boundaries (half subnets, then ranges, AD sites
+/// and IPv6 prefixes), none shared between sites.
+public enum HierarchyGenerator {
+    public static func hierarchy(
+        sites count: Int,
+        boundariesPerSite: Int = 20,
+        forest: ForestName = try! ForestName("corp.contoso.com")
+    ) -> Hierarchy {
+        let codes = siteCodes(count)
+        let sites = codes.enumerated().map { index, code in
+            Site(
+                code: code,
+                type: .primary,
+                parent: index == 0 ? nil : codes[0],
+                forest: forest,
+                server: "\(code.rawValue.lowercased())-ss.\(forest)",
+                boundaries: boundaries(site: index, count: boundariesPerSite),
+                systems: [
+                    SiteSystem(host: "\(code.rawValue.lowercased())-mp.\(forest)", roles: [.managementPoint]),
+                    SiteSystem(host: "\(code.rawValue.lowercased())-dp.\(forest)", roles: [.distributionPoint]),
+                ]
+            )
+        }
+        return Hierarchy(
+            forests: [Forest(name: forest, functionalLevel: .windows2003, serverOS: .windows2003)],
+            sites: sites
+        )
+    }
+
+    /// Site `index`'s boundaries: subnets 10.a.b.0/24, ranges in 172.16.0.0/12, AD sites, IPv6 /64 prefixes.
+    static func boundaries(site index: Int, count: Int) -> [Boundary] {
+        let subnets = (count + 1) / 2
+        let ranges = (count - subnets + 2) / 3
+        let adSites = (count - subnets - ranges + 1) / 2
+        let prefixes = count - subnets - ranges - adSites
+        var result: [Boundary] = []
+        for number in 0..<subnets {
+            let value = UInt32(10 << 24) | UInt32(index * subnets + number) << 8
+            result.append(Boundary(.subnet(IPv4Network(address: IPv4Address(value), prefixLength: 24))))
+        }
+        for number in 0..<ranges {
+            let base = UInt32(172 << 24 | 16 << 16) + UInt32(index * ranges + number) * 256
+            result.append(
+                Boundary(
+                    .range(IPv4Range(low: IPv4Address(base + 10), high: IPv4Address(base + 200))!),
+                    connection: .slow
+                )
+            )
+        }
+        for number in 0..<adSites { result.append(Boundary(.adSite("Site-\(index)-\(number)"))) }
+        for number in 0..<prefixes {
+            let groups: [UInt16] = [0x2001, 0xdb8, UInt16(index & 0xFFFF), UInt16(number), 0, 0, 0, 0]
+            result.append(Boundary(.ipv6Prefix(IPv6Network(address: IPv6Address(groups: groups), prefixLength: 64))))
+        }
+        return result
+    }
+
+    /// `count` distinct site codes, none reserved.
+    public static func siteCodes(_ count: Int) -> [SiteCode] {
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        let characters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var codes: [SiteCode] = []
+        var number = 0
+        while codes.count < count {
+            let text = String([letters[number / 1296 % 26], characters[number / 36 % 36], characters[number % 36]])
+            number += 1
+            if let code = try? SiteCode(text) { codes.append(code) }
+        }
+        return codes
+    }
+}
