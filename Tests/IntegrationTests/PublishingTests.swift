@@ -3,9 +3,11 @@ import Glibc
 import HierarchyFile
 import LDAPKit
 import SiteDirectory
-import SiteLab
 import SiteModel
+import SiteTestKit
 import Testing
+
+@testable import SiteLab
 
 /// A lab started from the example hierarchy and published once, for the publishing tests (which run one at a
 /// time: some change what is published).
@@ -282,5 +284,128 @@ func expectDenied(
         Issue.record("the directory allowed what it must refuse", sourceLocation: sourceLocation)
     } catch {
         #expect((error as? LDAPError)?.code == .insufficientAccessRights, "\(error)", sourceLocation: sourceLocation)
+    }
+}
+
+extension Publishing {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Tools written for Active Directory find the published objects under their Microsoft names.
+    @Test func ldapsearchFindsWhatADToolsLookFor() async throws {
+        let uri = try #require(try Published.current().forests().first { $0.name == Published.corp }?.uri)
+        let base = Published.corpLayout.suffix.string
+        func ldapsearch(_ filter: String, _ attributes: [String]) throws -> String {
+            try ProcessControl.run(
+                "/usr/bin/ldapsearch",
+                ["-x", "-LLL", "-o", "ldif-wrap=no", "-H", uri, "-b", base, filter] + attributes
+            )
+        }
+        let mps = try ldapsearch(
+            "(objectClass=mSSMSManagementPoint)",
+            ["dNSHostName", "mSSMSSiteCode", "mSSMSDefaultMP"]
+        )
+        #expect(mps.contains("dNSHostName: cen-mp.corp.contoso.com") && mps.contains("mSSMSDefaultMP: TRUE"))
+        #expect(
+            try ldapsearch("(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=Paris))", ["mSSMSSiteCode"]).contains(
+                "mSSMSSiteCode: P01"
+            )
+        )
+        let address = try #require(IPv4Address("10.21.2.7")).value
+        let ranges = try ldapsearch(
+            "(&(objectClass=mSSMSRoamingBoundaryRange)(mSSMSRangedIPLow<=\(address))(mSSMSRangedIPHigh>=\(address)))",
+            ["mSSMSSiteCode"]
+        )
+        #expect(ranges.contains("dn: cn=SMS-P01-10.21.0.1-10.21.3.254"))
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func ldap3WithSchemaCheckingFindsThemToo() async throws {
+        let venv = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-ldap3-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: venv) }
+        _ = try ProcessControl.run("/usr/bin/env", ["python3", "-m", "venv", venv])
+        _ = try ProcessControl.run(venv + "/bin/pip", ["install", "--quiet", "ldap3"])
+        let uri = try #require(try Published.current().forests().first { $0.name == Published.corp }?.uri)
+        let address = try #require(IPv4Address("10.22.1.100")).value
+        let output = try ProcessControl.run(
+            venv + "/bin/python",
+            [
+                Self.repository.appendingPathComponent("scripts/interop/ad_tool_queries.py").path, uri,
+                Published.corpLayout.systemManagement.string, "Redmond-HQ", "10.20.0.0", String(address),
+            ]
+        )
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+        let mps = try #require(json["managementPoints"] as? [[String: Any]])
+        let cen = try #require(mps.first { $0["mSSMSSiteCode"] as? String == "CEN" })
+        #expect(cen["dNSHostName"] as? String == "cen-mp.corp.contoso.com")
+        #expect(cen["mSSMSMPName"] as? String == "cen-mp.corp.contoso.com")
+        #expect(cen["mSSMSDefaultMP"] as? Bool == true)
+        #expect(cen["mSSMSVersion"] as? Int == 4)
+        #expect((cen["mSSMSCapabilities"] as? String)?.contains("SMSSITECODE=CEN") == true)
+        #expect(Set(mps.compactMap { $0["mSSMSSiteCode"] as? String }) == ["CEN", "P01", "S01"])
+        #expect(json["byADSite"] as? [String] == ["CEN"])
+        #expect(json["bySubnet"] as? [String] == ["P01"])
+        let ranges = try #require(json["byRange"] as? [[Any]])
+        #expect(ranges.count == 1)
+        #expect(ranges.first?.first as? String == "S01")
+    }
+}
+
+/// Publishing survives its directory being killed at any point: running it again converges.
+@Suite(.timeLimit(.minutes(3)))
+struct InterruptedPublishing {
+    @Test func killingTheDirectoryMidRunThenRerunningConverges() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-interrupt-\(UUID().uuidString)"
+        )
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let hierarchy = HierarchyGenerator.hierarchy(sites: 200, boundariesPerSite: 20)
+        let expected = hierarchy.sites.reduce(0) { $0 + SitePublication.entries(for: $1, in: hierarchy).count }
+        try await lab.up(hierarchy: hierarchy)
+        do {
+            let forest = try #require(lab.forests().first)
+            let pid = try #require(forest.pid)
+            let layout = DirectoryLayout(forest: forest.name)
+            let connector = try lab.siteConnector(for: hierarchy)
+            let run = Task {
+                try await Publisher.run(hierarchy.sites, in: hierarchy, concurrency: 4, connect: connector)
+            }
+            let reader = try await lab.connect(to: forest.name, as: .anonymous)
+            var published = 0
+            while published < expected / 4 {
+                published = try await reader.searchAllPages(
+                    base: layout.systemManagement,
+                    scope: .oneLevel,
+                    filter: .present("mSSMSSiteCode"),
+                    attributes: ["1.1"]
+                ).count
+            }
+            kill(pid, SIGKILL)
+            await #expect(throws: (any Error).self) { _ = try await run.value }
+
+            try await lab.up(hierarchy: hierarchy)
+            _ = try await Publisher.run(hierarchy.sites, in: hierarchy, connect: try lab.siteConnector(for: hierarchy))
+            let again = try await Publisher.run(
+                hierarchy.sites,
+                in: hierarchy,
+                connect: try lab.siteConnector(for: hierarchy)
+            )
+            #expect(again.allSatisfy { $0.changes.isEmpty })
+            let after = try await lab.connect(to: forest.name, as: .anonymous)
+            let total = try await after.searchAllPages(
+                base: layout.systemManagement,
+                scope: .oneLevel,
+                filter: .present("mSSMSSiteCode"),
+                attributes: ["1.1"]
+            ).count
+            #expect(total == expected)
+            #expect(published < expected, "the directory was killed before publishing finished")
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+        try await lab.down()
     }
 }
