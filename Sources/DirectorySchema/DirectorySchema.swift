@@ -29,7 +29,7 @@ public enum DirectorySchema {
     /// `<=`/`>=` filter slower than no index at all; range lookups use `sitelocRangeBlock` instead.
     public static let indexes: [(attribute: String, types: String)] = [
         ("objectClass", "eq"),
-        ("cn", "eq,sub"),
+        ("cn", "eq"),
         ("mSSMSSiteCode", "eq"),
         ("mSSMSRoamingBoundaries", "eq"),
         ("mSSMSDefaultMP", "eq"),

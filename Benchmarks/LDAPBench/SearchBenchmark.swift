@@ -13,7 +13,16 @@ import SiteModel
 struct SitelocBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "siteloc-bench",
-        abstract: "Benchmark the libldap wrapper against raw libldap on the same searches, in the same run."
+        abstract: "Benchmarks, each next to its baseline measured in the same run.",
+        subcommands: [SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self],
+        defaultSubcommand: SearchBenchmark.self
+    )
+}
+
+struct SearchBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "The libldap wrapper against raw libldap on the same indexed searches."
     )
 
     @Option(help: "Site objects to load.")
