@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HierarchyFile
 import LDAPKit
 import Logging
 import SiteDirectory
@@ -9,13 +10,17 @@ import SiteModel
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Walk through siteloc on a private lab directory, then stop it.",
+        abstract: "Walk through siteloc on a private lab started from the example hierarchy, then stop it.",
         discussion: """
-            Brings up a lab directory for corp.contoso.com, shows that it carries the Configuration Manager \
-            schema extension, publishes one site object and finds it the way a client would. It grows with each \
-            capability of siteloc.
+            Checks the example hierarchy, brings up one directory per forest with what Active Directory would \
+            hold, publishes every site with its own identity (twice: the second run changes nothing), finds sites \
+            the way a roaming client does, and shows a site being refused another site's objects. It grows with \
+            each capability of siteloc.
             """
     )
+
+    @Option(help: "The hierarchy file.")
+    var hierarchy: String = "examples/contoso.yaml"
 
     @Option(name: .customLong("dir"), help: "The lab folder for the demo.")
     var directory: String = ".siteloc/demo"
@@ -25,83 +30,93 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lab = Lab(directory: directory, logger: .siteloc)
-        let forest = try ForestName("corp.contoso.com")
-        let layout = DirectoryLayout(forest: forest)
         do {
-            try await walkThrough(lab: lab, forest: forest, layout: layout)
-        } catch let failure as CommandFailure {
-            if !keep { _ = try? await lab.down() }
-            throw failure
+            try await walkThrough(lab: lab)
         } catch {
             if !keep { _ = try? await lab.down() }
+            if let failure = error as? CommandFailure { throw failure }
             throw CommandFailure.unavailable("\(error)")
         }
     }
 
-    private func walkThrough(lab: Lab, forest: ForestName, layout: DirectoryLayout) async throws {
-        step(1, "Bring up a private directory for the forest \(forest)")
-        let started = try await lab.up(forests: [forest])
-        guard let directory = started.first(where: { $0.forest.name == forest })?.forest else { return }
-        say(
-            "slapd (pid \(directory.pid.map(String.init) ?? "?")) answers on \(directory.uri) and \(directory.ldapiURI)"
-        )
-        say("suffix \(directory.suffix); the admin password is in \(directory.passwordFile)")
-
-        step(2, "The directory carries the Configuration Manager schema extension")
-        let reader = try await lab.connect(to: forest, as: .anonymous)
-        let subschema = try await reader.subschema()
-        for name in SchemaInstallation.configurationManagerClasses {
-            say(
-                "class \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(subschema.objectClass(name)?.oid ?? "MISSING")"
+    private func walkThrough(lab: Lab) async throws {
+        step(1, "Read and check the hierarchy (\(hierarchy))")
+        let result = HierarchyReader.read(file: hierarchy)
+        guard result.errors.isEmpty else {
+            throw CommandFailure.badInput(
+                "\(hierarchy) does not validate; run: siteloc validate --hierarchy \(hierarchy)"
             )
         }
-        let missing = SchemaInstallation.missingDefinitions(in: subschema)
-        say(missing.isEmpty ? "all siteloc definitions present" : "missing: \(missing.joined(separator: ", "))")
-        let owner = try await lab.connect(to: forest, as: .localOwner)
-        let outcome = try await SchemaInstallation.install(on: owner, logger: .siteloc)
-        await owner.close()
-        say("installing it again (like extadsch.exe) changes nothing: \(outcome)")
-
-        step(3, "Site CEN publishes its site object (as the forest's admin)")
-        let site = layout.site(try SiteCode("CEN"))
-        let admin = try await lab.connect(to: forest, as: .admin)
-        try? await admin.delete(site)
-        try await admin.add(
-            site,
-            attributes: [
-                LDAPAttribute("objectClass", ["top", "mSSMSSite"]),
-                LDAPAttribute("cn", site.rdns[0].value),
-                LDAPAttribute("mSSMSSiteCode", "CEN"),
-                LDAPAttribute("mSSMSAssignmentSiteCode", "CEN"),
-                LDAPAttribute("mSSMSSourceForest", forest.rawValue),
-                LDAPAttribute("mSSMSRoamingBoundaries", ["10.10.0.0", "Redmond-HQ"]),
-            ]
-        )
-        await admin.close()
-        say("added \(site)")
-
-        step(4, "A client at 10.10.0.0/16 asks the directory which site has its subnet")
-        let filter: LDAPFilter = "(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=\("10.10.0.0")))"
-        say("anonymous search under \(layout.systemManagement) for \(filter)")
-        let found = try await reader.search(
-            base: layout.systemManagement,
-            filter: filter,
-            attributes: ["mSSMSSiteCode", "mSSMSRoamingBoundaries", "mSSMSSourceForest"]
-        )
-        for entry in found {
-            say("found \(entry.dn)")
+        let model = result.hierarchy
+        say("\(model.sites.count) sites in \(model.forests.count) forests; \(result.warnings.count) warning(s):")
+        for warning in result.warnings { say("  line \(warning.location.line): \(warning.message)") }
+        for site in model.sites {
+            let parent = site.parent.map { "child of \($0)" } ?? "central site"
             say(
-                "  site \(entry.first("mSSMSSiteCode") ?? "?"), boundaries \(entry["mSSMSRoamingBoundaries"].joined(separator: ", "))"
+                "  \(site.code)  \(site.type.rawValue), \(parent), forest \(site.forest)\(site.publish ? "" : ", does not publish")"
             )
         }
+
+        step(2, "Start one directory per forest with what Active Directory would already hold")
+        try await lab.up(hierarchy: model)
+        for forest in lab.forests() where model.forest(forest.name) != nil {
+            say("\(forest.name): \(forest.uri)  (functional level, trusts, one computer entry per site server)")
+        }
+
+        step(3, "Each site publishes into its forest's directory, with its own identity")
+        let connector = try lab.siteConnector(for: model)
+        for report in try await Publisher.run(model.sites, in: model, connect: connector) {
+            say(
+                "\(report.site)  \(report.added) added, \(report.modified) changed, \(report.deleted) deleted\(report.publishes ? "" : " (publish: false)")"
+            )
+        }
+        let again = try await Publisher.run(model.sites, in: model, connect: connector)
+        say("publishing again: \(again.allSatisfy { $0.changes.isEmpty } ? "no change for any site" : "changes?!")")
+
+        step(4, "Clients ask the directory where they are")
+        let corp = try ForestName("corp.contoso.com")
+        let layout = DirectoryLayout(forest: corp)
+        let reader = try await lab.connect(to: corp, as: .anonymous)
+        for (address, adSite) in [
+            ("10.20.4.7/16", nil), ("10.20.4.7/24", nil), ("10.21.1.9/24", nil), ("10.99.0.1/16", "Redmond-HQ"),
+        ]
+            as [(String, String?)]
+        {
+            let matches = try await BoundaryLookup.matches(
+                for: try ClientAddress(address),
+                adSite: adSite,
+                in: layout,
+                on: reader
+            )
+            let client = address + (adSite.map { " in AD site \($0)" } ?? "")
+            let found = matches.map { "\($0.kind.rawValue) \($0.value) of site \($0.site)" }.joined(separator: ", ")
+            let gap = String(repeating: " ", count: max(1, 34 - client.count))
+            say(client + gap + "→ \(found.isEmpty ? "no boundary" : found)")
+        }
+        say("(a /24 client computes subnet ID 10.20.4.0, which is not published: Configuration Manager matches")
+        say(" subnet IDs exactly, so it only matches the /16 boundary from a /16 address)")
         await reader.close()
-        say("the same with OpenLDAP's own client:")
-        say("  ldapsearch -x -H \(directory.uri) -b '\(layout.systemManagement)' '\(filter)' mSSMSSiteCode")
+
+        step(5, "A site may change only its own objects")
+        let p01 = try requireSiteHelper(model, "P01")
+        let identity = try await connector(p01)
+        do {
+            try await identity.modify(
+                layout.site(try SiteCode("CEN")),
+                [.replace("mSSMSRoamingBoundaries", ["192.0.2.0"])]
+            )
+            say("P01 changed CEN's site object: that must not happen")
+        } catch {
+            say("P01 changing CEN's site object: refused (\((error as? LDAPError)?.code.description ?? "\(error)"))")
+        }
+        await identity.close()
+        say("try it yourself: ldapsearch -x -H \(lab.forests().first { $0.name == corp }?.uri ?? "") \\")
+        say("  -b '\(layout.systemManagement)' '(objectClass=mSSMSManagementPoint)' dNSHostName mSSMSSiteCode")
 
         if keep {
-            step(5, "The lab stays up; stop it with: siteloc lab down --dir \(self.directory)")
+            step(6, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(5, "Stop the lab")
+            step(6, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }
@@ -114,4 +129,11 @@ struct DemoCommand: AsyncParsableCommand {
     private func say(_ line: String) {
         print("   " + line)
     }
+}
+
+private func requireSiteHelper(_ hierarchy: Hierarchy, _ code: String) throws -> Site {
+    guard let code = try? SiteCode(code), let site = hierarchy.site(code) else {
+        throw CommandFailure.badInput("the demo needs site \(code) in the hierarchy")
+    }
+    return site
 }

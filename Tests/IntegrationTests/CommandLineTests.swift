@@ -127,3 +127,56 @@ import Testing
         }
     }
 }
+
+extension CommandLine {
+    static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/contoso.yaml").path
+
+    @Test func validateNamesEveryMistakeByLineAndExitsTwo() throws {
+        let clean = try Self.siteloc(["validate", "--hierarchy", Self.example])
+        #expect(clean.status == 0)
+        #expect(clean.output.contains("0 errors, 1 warning"))
+        #expect(try Self.siteloc(["validate", "--hierarchy", Self.example, "--strict"]).status == 1)
+        try Self.withFolder { folder in
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let broken = try String(contentsOfFile: Self.example, encoding: .utf8)
+                .replacingOccurrences(of: "  - code: S01\n", with: "  - code: AUX\n")
+                .replacingOccurrences(of: "      - subnet: 10.30.0.0/16\n", with: "      - subnet: 10.30.0.1/16\n")
+                .replacingOccurrences(of: "    publish: false\n", with: "    publish: nope\n")
+            try broken.write(toFile: folder + "/broken.yaml", atomically: true, encoding: .utf8)
+            let run = try Self.siteloc(["validate", "--hierarchy", folder + "/broken.yaml", "--json"])
+            #expect(run.status == 2)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            let errors = try #require(report["errors"] as? [[String: Any]])
+            let messages = errors.compactMap { $0["message"] as? String }
+            #expect(messages.contains { $0.contains("'AUX'") })
+            #expect(messages.contains { $0.contains("10.30.0.1/16") })
+            #expect(messages.contains { $0.contains("publish") && $0.contains("true or false") })
+            #expect(errors.allSatisfy { ($0["line"] as? Int ?? 0) > 0 })
+        }
+    }
+
+    @Test func thePublishWorkflowAsTheReadmeShowsIt() throws {
+        try Self.withFolder { folder in
+            let lab = ["--dir", folder + "/lab"]
+            #expect(try Self.siteloc(["lab", "up", "--hierarchy", Self.example] + lab).status == 0)
+            defer { _ = try? Self.siteloc(["lab", "down"] + lab) }
+            let dryRun = try Self.siteloc(["publish", "--hierarchy", Self.example, "--dry-run"] + lab)
+            #expect(dryRun.status == 0, "stderr: \(dryRun.error)")
+            #expect(
+                dryRun.output.contains("dn: cn=SMS-Site-CEN,cn=System Management,cn=System,dc=corp,dc=contoso,dc=com")
+            )
+            #expect(dryRun.output.contains("changetype: add"))
+            let first = try Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
+            #expect(first.status == 0, "stderr: \(first.error)")
+            #expect(first.output.contains("CEN  3 added, 0 changed, 0 deleted"))
+            let second = try Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
+            #expect(second.output.split(separator: "\n").allSatisfy { $0.contains("no change") })
+            let removed = try Self.siteloc(["unpublish", "--hierarchy", Self.example, "--site", "P01"] + lab)
+            #expect(removed.output.contains("P01  0 added, 0 changed, 3 deleted"))
+            let unknown = try Self.siteloc(["publish", "--hierarchy", Self.example, "--site", "ZZZ"] + lab)
+            #expect(unknown.status == 2)
+            #expect(unknown.error.contains("expected one of CEN, P01"))
+        }
+    }
+}
