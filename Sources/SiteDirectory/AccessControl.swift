@@ -16,6 +16,8 @@ public enum AccessControl {
         let sameSite = "set=\"this/mSSMSSiteCode & user/mSSMSSiteCode\""
         return [
             "to attrs=userPassword by self =xw by anonymous auth by * none",
+            // Settles anonymous reads (every roaming client's) before any filter or set is evaluated.
+            "to dn.subtree=\"\(managed)\" by anonymous read by * break",
             "to dn.subtree=\"\(managed)\" attrs=mSSMSSiteCode by anonymous read by \(sameSite) =arscd by * read",
             "to dn.subtree=\"\(managed)\" filter=(mSSMSSiteCode=*) by anonymous read by \(sameSite) write by * read",
             "to dn.base=\"\(managed)\" attrs=children by anonymous read by dn.children=\"\(siteServers)\" write by * read",
