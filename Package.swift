@@ -50,6 +50,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Layer 4: services: client and content location (roaming), over the directory and the model.
+        .target(
+            name: "SiteLocation",
+            dependencies: ["SiteModel", "SiteDirectory", "LDAPKit", .product(name: "Logging", package: "swift-log")]
+        ),
         // Layer 4: services: the embedded lab directory.
         .target(
             name: "SiteLab",
@@ -87,6 +92,7 @@ let package = Package(
         .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"]),
         .testTarget(name: "DirectorySchemaTests", dependencies: ["DirectorySchema"]),
         .testTarget(name: "HierarchyTests", dependencies: ["HierarchyFile", "SiteModel"]),
+        .testTarget(name: "SiteLocationTests", dependencies: ["SiteLocation", "SiteModel", "HierarchyFile"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
