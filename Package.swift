@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "siteloc",
             dependencies: [
-                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile",
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,6 +97,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
+                "SiteLocation",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -17,7 +17,8 @@ struct Siteloc: AsyncParsableCommand {
             be used. Set SITELOC_LOG_LEVEL (trace, debug, info, warning, error) for diagnostics on standard error.
             """,
         subcommands: [
-            ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, SchemaCommand.self,
+            ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, LocateCommand.self,
+            ContentCommand.self, SchemaCommand.self,
             ServeCommand.self, DemoCommand.self,
         ]
     )

@@ -1,0 +1,92 @@
+public import LDAPKit
+public import Logging
+public import SiteDirectory
+import SiteModel
+
+/// A roaming client's questions to its forest's directory, over LDAP, as an anonymous reader: is the schema
+/// extended, which published boundaries contain me, and which are those sites' default management points.
+///
+/// Every step is bounded: each URI gets `timeout` for the TCP connect and for every answer, and the whole
+/// conversation gets (number of URIs × timeout) plus half a second; past that the directory counts as
+/// unreachable and the client roams regionally.
+public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
+    let uris: [LDAPURI]
+    let timeout: Duration
+    let layout: DirectoryLayout
+    let logger: Logger
+
+    public init(uris: [LDAPURI], timeout: Duration, layout: DirectoryLayout, logger: Logger) {
+        self.uris = uris
+        self.timeout = timeout
+        self.layout = layout
+        self.logger = logger
+    }
+
+    public func ask(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer {
+        let limit = timeout * uris.count + .milliseconds(500)
+        let outcome = await withTaskGroup(of: DirectoryAnswer?.self) { group in
+            group.addTask { await self.converse(client, trace: trace) }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return outcome
+            ?? .unreachable(
+                "the directory did not answer within \(limit) (\(uris.map(\.description).joined(separator: ", ")))"
+            )
+    }
+
+    private func converse(_ client: ClientProfile, trace: (String) -> Void) async -> DirectoryAnswer {
+        let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
+        let connection: LDAPConnection
+        do {
+            connection = try await LDAPConnection.connect(configuration, logger: logger)
+        } catch {
+            return .unreachable("no directory answered: \(error)")
+        }
+        defer { Task { await connection.close() } }
+        trace("asked the directory at \(connection.server)")
+        do {
+            guard SchemaInstallation.isExtended(try await connection.subschema()) else { return .schemaNotExtended }
+            let matches = try await BoundaryLookup.matches(
+                for: client.address,
+                adSite: client.adSite,
+                in: layout,
+                on: connection
+            )
+            trace(
+                "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
+                    + (matches.isEmpty
+                        ? "none"
+                        : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
+            )
+            var residents: [SiteCode: ResidentManagementPoint] = [:]
+            let sites = Set(matches.map(\.site))
+            if !sites.isEmpty {
+                let found = try await connection.search(
+                    base: layout.systemManagement,
+                    scope: .oneLevel,
+                    filter: .and([
+                        .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
+                        .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
+                    ]),
+                    attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
+                )
+                for entry in found {
+                    guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
+                        let host = entry.first("mSSMSMPName")
+                    else { continue }
+                    let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
+                    residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
+                }
+            }
+            return .answered(matches, residentManagementPoints: residents)
+        } catch {
+            return .unreachable("the directory at \(connection.server) stopped answering: \(error)")
+        }
+    }
+}

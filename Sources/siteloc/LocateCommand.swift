@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import Logging
+import SiteDirectory
+import SiteLab
+import SiteLocation
+import SiteModel
+
+/// The client options of `locate` and `content` (spec: cli.md).
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The hierarchy file.")
+    var hierarchy: String
+
+    @Option(
+        name: .customLong("ip"),
+        help: "The client's address with its prefix length, e.g. 10.20.1.5/24 (IPv6 defaults to /64)."
+    )
+    var address: String
+
+    @Option(help: "The client's assigned site (a primary site).")
+    var assignedSite: String
+
+    @Option(help: "The forest the client is joined to.")
+    var forest: String?
+
+    @Flag(help: "The client is in a workgroup.")
+    var workgroup = false
+
+    @Flag(help: "The client is a mobile device.")
+    var mobile = false
+
+    @Option(help: "The directory site name the client reports.")
+    var adSite: String?
+
+    @Flag(help: "The client allows HTTP for roaming and site assignment (matters for native-mode clients).")
+    var allowHTTPRoaming = false
+
+    @Option(name: .customLong("directory"), help: "A directory URI for the client's forest (repeatable).")
+    var directoryURIs: [String] = []
+
+    @Option(help: "Seconds each directory URI gets for the connect and for every answer.")
+    var connectTimeout: Double = 2
+
+    @Option(name: .customLong("dir"), help: "The lab folder, for directories the file does not give.")
+    var labDirectory: String = Lab.defaultDirectory
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        let memberships = [forest != nil, workgroup, mobile].filter { $0 }.count
+        guard memberships == 1 else {
+            throw ValidationError("give exactly one of --forest NAME, --workgroup, --mobile")
+        }
+        guard connectTimeout > 0 && connectTimeout <= 300 else {
+            throw ValidationError("--connect-timeout must be a number of seconds above 0, e.g. 2")
+        }
+        do { _ = try ClientAddress(address) } catch { throw ValidationError(error.description) }
+    }
+
+    func profile() throws -> ClientProfile {
+        let code: SiteCode
+        do { code = try SiteCode(assignedSite) } catch { throw CommandFailure.badInput(error.description) }
+        let membership: ClientProfile.Membership =
+            mobile ? .mobile : workgroup ? .workgroup : .forest(forest ?? "")
+        return ClientProfile(
+            address: try ClientAddress(address),
+            assignedSite: code,
+            membership: membership,
+            adSite: adSite,
+            allowHTTPRoaming: allowHTTPRoaming
+        )
+    }
+
+    /// The locator, with the directory of each forest: --directory, else the file's URIs, else the lab's.
+    func locator(for model: Hierarchy) throws -> Locator {
+        let override: [LDAPURI]
+        do { override = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
+        let labForests = Lab(directory: labDirectory, logger: .siteloc).forests()
+        let timeout = Duration.milliseconds(Int(connectTimeout * 1000))
+        var clients: [ForestName: LDAPSiteDirectoryClient] = [:]
+        for forest in model.forests {
+            let texts =
+                !override.isEmpty
+                ? override.map(\.string)
+                : !forest.directory.isEmpty ? forest.directory : labForests.filter { $0.name == forest.name }.map(\.uri)
+            let uris = texts.compactMap { try? LDAPURI($0) }
+            if !uris.isEmpty {
+                clients[forest.name] = LDAPSiteDirectoryClient(
+                    uris: uris,
+                    timeout: timeout,
+                    layout: DirectoryLayout(forest: forest.name),
+                    logger: .siteloc
+                )
+            }
+        }
+        let known = clients
+        return Locator(hierarchy: model) { known[$0] }
+    }
+}
+
+struct LocateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "locate",
+        abstract: "Where a client is: global or regional roaming, the roamed site, its management point.",
+        discussion: """
+            A client with global roaming asks its forest's directory which published boundary contains it; \
+            without (a mobile device, a workgroup client, a client of another forest, a directory that does not \
+            answer within the timeout or lacks the schema) it roams regionally and talks to its default \
+            management point. It never fails because of the directory.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let model = try loadHierarchy(client.hierarchy)
+        let location: Location
+        do {
+            location = try await client.locator(for: model).locate(try client.profile())
+        } catch let error as LocatorError {
+            throw CommandFailure.badInput(error.description)
+        }
+        if client.json { return try printJSON(location) }
+        printLocation(location)
+    }
+}
+
+struct ContentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "content",
+        abstract: "Where a client gets a package: the management point's answer and what the client does.",
+        discussion: """
+            The management point answers from what its site knows (its own site and the sites below it): the \
+            distribution points holding the package that the client may use, local or remote by the client's \
+            boundary; the advertisement's fast and slow settings decide what the client does.
+            """
+    )
+
+    @Option(help: "The package.")
+    var package: String
+
+    @Option(help: "The advertisement (its settings decide; without it the defaults apply).")
+    var advertisement: String?
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let model = try loadHierarchy(client.hierarchy)
+        guard let package = model.packages.first(where: { $0.id.uppercased() == package.uppercased() }) else {
+            throw CommandFailure.badInput(
+                "package \(package) is not in \(client.hierarchy); expected one of \(model.packages.map(\.id).joined(separator: ", "))"
+            )
+        }
+        var chosen: Advertisement?
+        if let advertisement {
+            guard let found = model.advertisements.first(where: { $0.id.uppercased() == advertisement.uppercased() })
+            else {
+                throw CommandFailure.badInput("advertisement \(advertisement) is not in \(client.hierarchy)")
+            }
+            guard found.package.uppercased() == package.id.uppercased() else {
+                throw CommandFailure.badInput(
+                    "advertisement \(found.id) is for package \(found.package), not \(package.id)"
+                )
+            }
+            chosen = found
+        }
+        let result: ContentLocation
+        do {
+            result = try await client.locator(for: model).content(
+                try client.profile(),
+                package: package,
+                advertisement: chosen
+            )
+        } catch let error as LocatorError {
+            throw CommandFailure.badInput(error.description)
+        }
+        if client.json { return try printJSON(result) }
+        printLocation(result.location, showTrace: false)
+        print("package           \(result.package)\(result.advertisement.map { " (advertisement \($0))" } ?? "")")
+        print(
+            "answered by       \(result.answeredBy ?? "-")\(result.fellBackToDefaultManagementPoint ? " (fell back to the default management point)" : "")"
+        )
+        print("decision          \(result.decision)")
+        for point in result.distributionPoints {
+            print(
+                "  \(point.host)  site \(point.site), \(point.locality.rawValue)\(point.protected ? ", protected" : "")"
+            )
+        }
+        print("trace:")
+        for line in result.location.trace { print("  \(line)") }
+    }
+}
+
+private func printLocation(_ location: Location, showTrace: Bool = true) {
+    print("roaming           \(location.roaming)\(location.regionalReason.map { " (\($0))" } ?? "")")
+    if let roamed = location.roamedSite {
+        let home = location.atHome == true ? "at home" : "roamed from assigned site \(location.assignedSite)"
+        print("site              \(roamed), \(home)\(location.ambiguous ? ", ambiguous" : "")")
+    } else {
+        print("site              unknown to the client (assigned site \(location.assignedSite))")
+    }
+    if let boundary = location.boundary { print("boundary          \(boundary.type) \(boundary.value)") }
+    print(
+        "management point  \(location.managementPoint ?? "none")\(location.modeMismatch ? " (mode mismatch: the resident one is not usable)" : "")"
+    )
+    if showTrace {
+        print("trace:")
+        for line in location.trace { print("  \(line)") }
+    }
+}
