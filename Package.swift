@@ -92,7 +92,10 @@ let package = Package(
         .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"]),
         .testTarget(name: "DirectorySchemaTests", dependencies: ["DirectorySchema"]),
         .testTarget(name: "HierarchyTests", dependencies: ["HierarchyFile", "SiteModel"]),
-        .testTarget(name: "SiteLocationTests", dependencies: ["SiteLocation", "SiteModel", "HierarchyFile"]),
+        .testTarget(
+            name: "SiteLocationTests",
+            dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

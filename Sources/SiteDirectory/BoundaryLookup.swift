@@ -14,6 +14,14 @@ public struct BoundaryMatch: Sendable, Hashable {
     public var span: UInt64?
     /// The object it was found on.
     public var dn: String
+
+    public init(kind: Kind, value: String, site: SiteCode, span: UInt64?, dn: String) {
+        self.kind = kind
+        self.value = value
+        self.site = site
+        self.span = span
+        self.dn = dn
+    }
 }
 
 /// Finds the published boundaries containing a client with equality filters only (spec: directory-layout.md,

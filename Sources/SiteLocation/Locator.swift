@@ -43,6 +43,11 @@ public enum DirectoryAnswer: Sendable {
 public struct ResidentManagementPoint: Sendable, Hashable {
     public var host: String
     public var mode: SiteMode
+
+    public init(host: String, mode: SiteMode) {
+        self.host = host
+        self.mode = mode
+    }
 }
 
 /// Asks a forest's directory the questions a roaming client asks, within a bounded time.
