@@ -5,6 +5,7 @@ import LDAPKit
 import Logging
 import SiteDirectory
 import SiteLab
+import SiteLocation
 import SiteModel
 
 struct DemoCommand: AsyncParsableCommand {
@@ -97,7 +98,48 @@ struct DemoCommand: AsyncParsableCommand {
         say(" subnet IDs exactly, so it only matches the /16 boundary from a /16 address)")
         await reader.close()
 
-        step(5, "A site may change only its own objects")
+        step(5, "Clients roam, and ask their management point where to get Office 2007 (package CEN00001)")
+        let clients: [(String, ClientProfile)] = [
+            (
+                "a laptop assigned to CEN, now in Paris's range",
+                try demoClient("10.21.1.9/24", "CEN", .forest("corp.contoso.com"))
+            ),
+            ("the same laptop as a workgroup machine", try demoClient("10.21.1.9/24", "CEN", .workgroup)),
+            ("a CEN laptop in Paris's subnet", try demoClient("10.20.7.7/16", "CEN", .forest("corp.contoso.com"))),
+            ("a Berlin laptop (fabrikam.com) in Paris", try demoClient("10.20.7.7/16", "P02", .forest("fabrikam.com"))),
+        ]
+        let locator = Locator(hierarchy: model) { forest in
+            guard let uri = lab.forests().first(where: { $0.name == forest })?.uri, let parsed = try? LDAPURI(uri)
+            else {
+                return nil
+            }
+            return LDAPSiteDirectoryClient(
+                uris: [parsed],
+                timeout: .seconds(2),
+                layout: DirectoryLayout(forest: forest),
+                logger: .siteloc
+            )
+        }
+        let office = model.packages.first { $0.id == "CEN00001" }!
+        let advertisement = model.advertisements.first { $0.package == office.id }
+        for (label, client) in clients {
+            let result = try await locator.content(client, package: office, advertisement: advertisement)
+            let where_ =
+                result.location.roaming == "global"
+                ? "global, in \(result.location.roamedSite ?? "no published boundary")"
+                : "regional (\(result.location.regionalReason ?? ""))"
+            say("\(label): \(where_)")
+            say(
+                "  asks \(result.answeredBy ?? "nobody") → \(result.decision)"
+                    + (result.distributionPoints.isEmpty
+                        ? "" : " from \(result.distributionPoints.map(\.host).joined(separator: ", "))")
+            )
+        }
+        say("(with the lab kept, siteloc demo --keep, trace any of them: siteloc content --hierarchy \(hierarchy) \\")
+        say("   --ip 10.21.1.9/24 --assigned-site CEN --forest corp.contoso.com --package CEN00001 \\")
+        say("   --advertisement CEN20001 --dir \(directory))")
+
+        step(6, "A site may change only its own objects")
         let p01 = try requireSiteHelper(model, "P01")
         let identity = try await connector(p01)
         do {
@@ -114,9 +156,9 @@ struct DemoCommand: AsyncParsableCommand {
         say("  -b '\(layout.systemManagement)' '(objectClass=mSSMSManagementPoint)' dNSHostName mSSMSSiteCode")
 
         if keep {
-            step(6, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
+            step(7, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(6, "Stop the lab")
+            step(7, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }
@@ -129,6 +171,14 @@ struct DemoCommand: AsyncParsableCommand {
     private func say(_ line: String) {
         print("   " + line)
     }
+}
+
+private func demoClient(
+    _ address: String,
+    _ site: String,
+    _ membership: ClientProfile.Membership
+) throws -> ClientProfile {
+    ClientProfile(address: try ClientAddress(address), assignedSite: try SiteCode(site), membership: membership)
 }
 
 private func requireSiteHelper(_ hierarchy: Hierarchy, _ code: String) throws -> Site {
