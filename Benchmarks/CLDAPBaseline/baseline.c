@@ -2,6 +2,7 @@
 
 #include <ldap.h>
 #include <stdlib.h>
+#include <string.h>
 
 static LDAP *open_session(const char *uri) {
     LDAP *ld = NULL;
@@ -79,5 +80,46 @@ long cldap_baseline_pipelined(const char *uri, const char *base, const char *con
         ldap_msgfree(message);
     }
     ldap_unbind_ext_s(ld, NULL, NULL);
+    return entries;
+}
+
+long cldap_baseline_resolutions(const char *uri, const char *const *bases, const int *scopes,
+                                const char *const *filters, const char *const *attributes, long queryCount,
+                                long count) {
+    long entries = 0;
+    for (long i = 0; i < count; i++) {
+        LDAP *ld = open_session(uri);
+        if (ld == NULL) return -1;
+        for (long q = 0; q < queryCount; q++) {
+            char *copy = strdup(attributes[q]);
+            char *list[64];
+            int n = 0;
+            for (char *token = strtok(copy, " "); token != NULL && n < 63; token = strtok(NULL, " ")) list[n++] = token;
+            list[n] = NULL;
+            LDAPMessage *result = NULL;
+            int scope = scopes[q] == 0 ? LDAP_SCOPE_BASE : scopes[q] == 1 ? LDAP_SCOPE_ONELEVEL : LDAP_SCOPE_SUBTREE;
+            int rc = ldap_search_ext_s(ld, bases[q], scope, filters[q], list, 0, NULL, NULL, NULL, 0, &result);
+            if (rc != LDAP_SUCCESS) {
+                ldap_msgfree(result);
+                free(copy);
+                ldap_unbind_ext_s(ld, NULL, NULL);
+                return -1;
+            }
+            for (LDAPMessage *entry = ldap_first_entry(ld, result); entry != NULL; entry = ldap_next_entry(ld, entry)) {
+                BerElement *ber = NULL;
+                for (char *name = ldap_first_attribute(ld, entry, &ber); name != NULL;
+                     name = ldap_next_attribute(ld, entry, ber)) {
+                    struct berval **values = ldap_get_values_len(ld, entry, name);
+                    if (values != NULL) ldap_value_free_len(values);
+                    ldap_memfree(name);
+                }
+                if (ber != NULL) ber_free(ber, 0);
+                entries++;
+            }
+            ldap_msgfree(result);
+            free(copy);
+        }
+        ldap_unbind_ext_s(ld, NULL, NULL);
+    }
     return entries;
 }

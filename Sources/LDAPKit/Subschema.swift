@@ -1,3 +1,5 @@
+import Foundation
+
 /// The attribute types and object classes a server knows, read from its subschema entry.
 public struct Subschema: Sendable, Hashable {
     /// One definition: its OID and names.
@@ -8,27 +10,42 @@ public struct Subschema: Sendable, Hashable {
         public var definition: String
     }
 
-    public var attributeTypes: [Element]
-    public var objectClasses: [Element]
+    /// The definitions as the server sent them; parsed only when looked up.
+    public let attributeTypeDefinitions: [String]
+    public let objectClassDefinitions: [String]
 
     public init(entry: LDAPEntry) {
-        attributeTypes = entry["attributeTypes"].compactMap(Self.parse)
-        objectClasses = entry["objectClasses"].compactMap(Self.parse)
+        attributeTypeDefinitions = entry["attributeTypes"]
+        objectClassDefinitions = entry["objectClasses"]
     }
+
+    /// Every attribute type, parsed.
+    public var attributeTypes: [Element] { attributeTypeDefinitions.compactMap(Self.parse) }
+    /// Every object class, parsed.
+    public var objectClasses: [Element] { objectClassDefinitions.compactMap(Self.parse) }
 
     /// The object class with this name (compared case-insensitively) or OID.
     public func objectClass(_ nameOrOID: String) -> Element? {
-        Self.find(nameOrOID, in: objectClasses)
+        Self.find(nameOrOID, in: objectClassDefinitions)
     }
 
     /// The attribute type with this name (compared case-insensitively) or OID.
     public func attributeType(_ nameOrOID: String) -> Element? {
-        Self.find(nameOrOID, in: attributeTypes)
+        Self.find(nameOrOID, in: attributeTypeDefinitions)
     }
 
-    private static func find(_ key: String, in elements: [Element]) -> Element? {
+    /// Parses only the definitions whose text mentions the key: a client checking a few names does not pay for
+    /// parsing the hundreds of definitions a server has.
+    private static func find(_ key: String, in definitions: [String]) -> Element? {
         let lowered = key.lowercased()
-        return elements.first { $0.oid == key || $0.names.contains { $0.lowercased() == lowered } }
+        for definition in definitions where definition.range(of: key, options: .caseInsensitive) != nil {
+            if let element = parse(definition),
+                element.oid == key || element.names.contains(where: { $0.lowercased() == lowered })
+            {
+                return element
+            }
+        }
+        return nil
     }
 
     /// Reads the OID and the NAME part of `( oid NAME 'x' ... )` or `( oid NAME ( 'x' 'y' ) ... )`.

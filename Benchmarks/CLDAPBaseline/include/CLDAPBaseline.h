@@ -12,4 +12,11 @@ long cldap_baseline_sequential(const char *uri, const char *base, const char *co
 long cldap_baseline_pipelined(const char *uri, const char *base, const char *const *filters, long filterCount,
                               const char *attribute, long count, int window);
 
+// A roaming client's resolution, `count` times: connect anonymously, run the `queryCount` searches (base, scope
+// 0 base / 1 one level / 2 subtree, filter, space-separated attributes) in order, unbind. Returns the entries
+// seen, or -1.
+long cldap_baseline_resolutions(const char *uri, const char *const *bases, const int *scopes,
+                                const char *const *filters, const char *const *attributes, long queryCount,
+                                long count);
+
 #endif
