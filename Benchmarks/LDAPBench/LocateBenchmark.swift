@@ -8,6 +8,7 @@ import SiteDirectory
 import SiteLab
 import SiteLocation
 import SiteModel
+import SiteTestKit
 
 struct LocateBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -154,30 +155,4 @@ struct LocateBenchmark: AsyncParsableCommand {
 func require2<T>(_ value: T?) throws -> T {
     guard let value else { throw ValidationError("missing value") }
     return value
-}
-
-/// A loopback port that accepts connections and never answers.
-final class SilentListener {
-    let port: Int
-    private let fd: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw ValidationError("cannot listen") }
-        var length = size
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(fd) }
 }

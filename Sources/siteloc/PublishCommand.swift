@@ -47,6 +47,17 @@ struct DirectoryOptions: ParsableArguments {
     }
 }
 
+/// What `publish` and `unpublish` share.
+struct PublishOptions: ParsableArguments {
+    @Flag(help: "Print the changes as LDIF; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var directory: DirectoryOptions
+}
+
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
@@ -64,23 +75,10 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "Only this site.")
     var site: String?
 
-    @Flag(help: "Print the changes as LDIF; change nothing.")
-    var dryRun = false
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
-
-    @OptionGroup var directory: DirectoryOptions
+    @OptionGroup var options: PublishOptions
 
     func run() async throws {
-        try await publish(
-            unpublish: false,
-            hierarchyFile: hierarchy,
-            siteCode: site,
-            dryRun: dryRun,
-            json: json,
-            directory: directory
-        )
+        try await publish(unpublish: false, hierarchyFile: hierarchy, siteCode: site, options: options)
     }
 }
 
@@ -96,34 +94,17 @@ struct UnpublishCommand: AsyncParsableCommand {
     @Option(help: "The site.")
     var site: String
 
-    @Flag(help: "Print the changes as LDIF; change nothing.")
-    var dryRun = false
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
-
-    @OptionGroup var directory: DirectoryOptions
+    @OptionGroup var options: PublishOptions
 
     func run() async throws {
-        try await publish(
-            unpublish: true,
-            hierarchyFile: hierarchy,
-            siteCode: site,
-            dryRun: dryRun,
-            json: json,
-            directory: directory
-        )
+        try await publish(unpublish: true, hierarchyFile: hierarchy, siteCode: site, options: options)
     }
 }
 
-private func publish(
-    unpublish: Bool,
-    hierarchyFile: String,
-    siteCode: String?,
-    dryRun: Bool,
-    json: Bool,
-    directory: DirectoryOptions
-) async throws {
+private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, options: PublishOptions) async throws {
+    let dryRun = options.dryRun
+    let json = options.json
+    let directory = options.directory
     let hierarchy = try loadHierarchy(hierarchyFile)
     var sites = hierarchy.sites
     if let siteCode {

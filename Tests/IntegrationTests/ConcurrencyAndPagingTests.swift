@@ -3,6 +3,7 @@ import Glibc
 import LDAPKit
 import SiteDirectory
 import SiteLab
+import SiteTestKit
 import Testing
 
 extension Integration {

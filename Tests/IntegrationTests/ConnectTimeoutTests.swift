@@ -2,6 +2,7 @@ import Foundation
 import LDAPKit
 import SiteDirectory
 import SiteLab
+import SiteTestKit
 import Testing
 
 extension Integration {

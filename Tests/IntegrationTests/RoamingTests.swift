@@ -4,6 +4,7 @@ import SiteDirectory
 import SiteLab
 import SiteLocation
 import SiteModel
+import SiteTestKit
 import Synchronization
 import Testing
 

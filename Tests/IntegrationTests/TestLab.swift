@@ -4,6 +4,7 @@ import Logging
 import SiteDirectory
 import SiteLab
 import SiteModel
+import SiteTestKit
 import Testing
 
 /// The directory every integration test runs against: by default one slapd started by the suite through the
@@ -175,34 +176,9 @@ enum TestLab {
 /// The top of the integration suite; the suites in the other files extend it, so one lab serves them all.
 @Suite(.lab, .timeLimit(.minutes(2))) struct Integration {}
 
-/// A TCP socket on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never answers.
-final class SilentServer {
-    let port: Int
-    private let fd: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw LabError("cannot listen: \(errno)") }
-        var length = size
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(fd) }
-}
+typealias SilentServer = SilentListener
 
 /// A loopback port with nothing listening: connections are refused at once.
 func closedPort() throws -> Int {
-    let server = try SilentServer()
-    return server.port  // closed when `server` goes away
+    try SilentListener.closedPort()
 }

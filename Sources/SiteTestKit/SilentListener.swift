@@ -1,0 +1,42 @@
+import Glibc
+
+/// A TCP socket on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never answers:
+/// the directory that is up but silent, for timeout tests and benchmarks.
+public final class SilentListener {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws(SilentListenerError) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw SilentListenerError(errno: errno)
+        }
+        var length = size
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+
+    /// A loopback port with nothing listening: connections are refused at once.
+    public static func closedPort() throws(SilentListenerError) -> Int {
+        let listener = try SilentListener()
+        return listener.port  // closed when `listener` goes away
+    }
+}
+
+public struct SilentListenerError: Error, CustomStringConvertible {
+    public let errno: Int32
+    public var description: String { "cannot listen on 127.0.0.1: \(String(cString: strerror(errno)))" }
+}
