@@ -1,5 +1,3 @@
-import Foundation
-
 /// The attribute types and object classes a server knows, read from its subschema entry.
 public struct Subschema: Sendable, Hashable {
     /// One definition: its OID and names.
@@ -38,7 +36,8 @@ public struct Subschema: Sendable, Hashable {
     /// parsing the hundreds of definitions a server has.
     private static func find(_ key: String, in definitions: [String]) -> Element? {
         let lowered = key.lowercased()
-        for definition in definitions where definition.range(of: key, options: .caseInsensitive) != nil {
+        let needle = Array(lowered.utf8)
+        for definition in definitions where containsIgnoringASCIICase(definition, needle) {
             if let element = parse(definition),
                 element.oid == key || element.names.contains(where: { $0.lowercased() == lowered })
             {
@@ -46,6 +45,26 @@ public struct Subschema: Sendable, Hashable {
             }
         }
         return nil
+    }
+
+    /// Whether `text` contains `needle` (already lower-cased), comparing ASCII letters case-insensitively,
+    /// without allocating: this runs over every definition a server has.
+    private static func containsIgnoringASCIICase(_ text: String, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= needle.count else { return false }
+            for start in 0...(bytes.count - needle.count) where lower(bytes[start]) == first {
+                var index = 1
+                while index < needle.count && lower(bytes[start + index]) == needle[index] { index += 1 }
+                if index == needle.count { return true }
+            }
+            return false
+        }
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
     }
 
     /// Reads the OID and the NAME part of `( oid NAME 'x' ... )` or `( oid NAME ( 'x' 'y' ) ... )`.
