@@ -62,7 +62,7 @@ struct LocateBenchmark: AsyncParsableCommand {
             let address = try require2(IPv4Address("10.21.1.9"))
             let queries: [(String, Int32, String, String)] = [
                 ("", 0, "(objectClass=*)", "supportedLDAPVersion"),
-                ("", 0, "(objectClass=*)", "* +"),
+                ("", 0, "(objectClass=*)", "subschemaSubentry"),
                 ("cn=Subschema", 0, "(objectClass=subschema)", "attributeTypes objectClasses"),
                 (
                     layout.systemManagement.string, 1,

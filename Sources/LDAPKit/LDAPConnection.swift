@@ -142,8 +142,8 @@ public final class LDAPConnection: Sendable {
     /// Reads the server's subschema (the attribute types and object classes it knows), so that callers can tell
     /// whether a schema extension is present.
     public func subschema() async throws(LDAPError) -> Subschema {
-        let root = try await rootDSE()
-        let location = root.first("subschemaSubentry") ?? "cn=Subschema"
+        let root = try await search(base: .root, scope: .base, attributes: ["subschemaSubentry"]).first
+        let location = root?.first("subschemaSubentry") ?? "cn=Subschema"
         let base: DistinguishedName
         do {
             base = try DistinguishedName(parsing: location)
