@@ -63,7 +63,7 @@ struct LocateBenchmark: AsyncParsableCommand {
             let queries: [(String, Int32, String, String)] = [
                 ("", 0, "(objectClass=*)", "supportedLDAPVersion"),
                 ("", 0, "(objectClass=*)", "subschemaSubentry"),
-                ("cn=Subschema", 0, "(objectClass=subschema)", "attributeTypes objectClasses"),
+                ("cn=Subschema", 0, "(objectClass=subschema)", "objectClasses"),
                 (
                     layout.systemManagement.string, 1,
                     "(&(objectClass=mSSMSSite)(|(mSSMSRoamingBoundaries=10.21.1.0)))",

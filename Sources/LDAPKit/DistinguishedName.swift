@@ -88,6 +88,17 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     /// a backslash, as do a leading `#` or space and a trailing space; NUL and other control characters become
     /// `\XX`. Other UTF-8 text stays as it is.
     public static func escape(_ value: String) -> String {
+        var text = value
+        let plain = text.withUTF8 { bytes in
+            guard let first = bytes.first, let last = bytes.last else { return true }
+            return first != UInt8(ascii: "#") && first != UInt8(ascii: " ") && last != UInt8(ascii: " ")
+                && !bytes.contains { byte in
+                    byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "+")
+                        || byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: "<")
+                        || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "=")
+                }
+        }
+        if plain { return value }
         let bytes = Array(value.utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count + 4)

@@ -28,9 +28,12 @@ public final class LDAPConnection: Sendable {
     private let loop: SessionLoop
     private let nextID = Atomic<UInt64>(1)
 
-    private init(server: LDAPURI, loop: SessionLoop) {
+    private let operationTimeout: Duration
+
+    private init(server: LDAPURI, loop: SessionLoop, operationTimeout: Duration) {
         self.server = server
         self.loop = loop
+        self.operationTimeout = operationTimeout
     }
 
     deinit {
@@ -50,7 +53,7 @@ public final class LDAPConnection: Sendable {
             (continuation: CheckedContinuation<Result<LDAPURI, LDAPError>, Never>) in
             loop.start { continuation.resume(returning: $0) }
         }
-        return LDAPConnection(server: try result.get(), loop: loop)
+        return LDAPConnection(server: try result.get(), loop: loop, operationTimeout: configuration.operationTimeout)
     }
 
     /// Searches (`ldap_search_ext`). With `pageSize` set, returns one page and the cookie for the next.
@@ -142,24 +145,27 @@ public final class LDAPConnection: Sendable {
     /// Reads the server's subschema (the attribute types and object classes it knows), so that callers can tell
     /// whether a schema extension is present.
     public func subschema() async throws(LDAPError) -> Subschema {
-        let root = try await search(base: .root, scope: .base, attributes: ["subschemaSubentry"]).first
-        let location = root?.first("subschemaSubentry") ?? "cn=Subschema"
-        let base: DistinguishedName
-        do {
-            base = try DistinguishedName(parsing: location)
-        } catch {
-            throw LDAPError(code: .invalidDNSyntax, operation: .search, dn: location, server: server)
+        let root = try await search(Subschema.rootRequest).entries.first
+        let request = try Subschema.request(root: root, server: server)
+        return try Subschema(from: try await search(request).entries, request: request, server: server)
+    }
+
+    /// Runs `body` on the connection's own thread, with a session whose operations are synchronous: a whole
+    /// conversation costs one hand-off between threads instead of one per request (the way GRDB's
+    /// `dbQueue.read { db in … }` scopes access). It runs once nothing else is in flight, and other requests wait
+    /// while it runs. The session is valid only inside `body`.
+    public func withSession<T: Sendable>(_ body: @escaping @Sendable (LDAPSession) throws -> T) async throws -> T {
+        let server = server
+        let timeout = operationTimeout
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            loop.submitWork { handle in
+                guard let handle else {
+                    continuation.resume(throwing: LDAPError(code: .serverDown, operation: .search, server: server))
+                    return
+                }
+                continuation.resume(with: Result { try body(LDAPSession(handle: handle, timeout: timeout)) })
+            }
         }
-        let entries = try await search(
-            base: base,
-            scope: .base,
-            filter: .equal("objectClass", "subschema"),
-            attributes: ["attributeTypes", "objectClasses"]
-        )
-        guard let entry = entries.first else {
-            throw LDAPError(code: .noSuchObject, operation: .search, dn: location, server: server)
-        }
-        return Subschema(entry: entry)
     }
 
     /// Finishes what is in flight, unbinds and closes the connection.

@@ -136,7 +136,12 @@ public struct LDAPFilter: Hashable, Sendable, CustomStringConvertible, Expressib
     /// Escapes a value for use in a filter (RFC 4515 section 3): `*`, `(`, `)`, `\` and NUL become `\2a`, `\28`,
     /// `\29`, `\5c` and `\00`. Other UTF-8 text stays as it is.
     public static func escape(_ value: String) -> String {
-        escape(bytes: Array(value.utf8))
+        var text = value
+        let plain = text.withUTF8 { bytes in
+            !bytes.contains { $0 == 0x2A || $0 == 0x28 || $0 == 0x29 || $0 == 0x5C || $0 == 0x00 }
+        }
+        // A String is valid UTF-8, so without those five bytes there is nothing to escape.
+        return plain ? value : escape(bytes: Array(value.utf8))
     }
 
     /// Escapes a binary value: like ``escape(_:)``, and bytes that are not valid UTF-8 text are escaped as well.
@@ -163,21 +168,47 @@ public struct LDAPFilter: Hashable, Sendable, CustomStringConvertible, Expressib
     }
 }
 
-/// Checks of attribute descriptions (RFC 4512 section 2.5): a name or a numeric OID, with options.
+/// Checks of attribute descriptions (RFC 4512 section 2.5): a name or a numeric OID, with options. Works on the
+/// UTF-8 bytes: filters are built on hot paths (a range lookup alone builds 33 equality filters).
 enum AttributeDescription {
     static func isValid(_ text: String) -> Bool {
-        let parts = text.split(separator: ";", omittingEmptySubsequences: false)
-        guard let type = parts.first, !type.isEmpty else { return false }
-        let isName = type.first!.isASCIILetter && type.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "-" }
-        let isOID =
-            type.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
-                !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit)
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let first = bytes.first else { return false }
+            var index = 0
+            // The type: letters, digits and hyphens starting with a letter, or dotted numbers.
+            if isLetter(first) {
+                while index < bytes.count, isLetter(bytes[index]) || isDigit(bytes[index]) || bytes[index] == 0x2D {
+                    index += 1
+                }
+            } else if isDigit(first) {
+                var previousWasDot = true
+                while index < bytes.count, isDigit(bytes[index]) || bytes[index] == 0x2E {
+                    let isDot = bytes[index] == 0x2E
+                    if isDot && previousWasDot { return false }
+                    previousWasDot = isDot
+                    index += 1
+                }
+                if previousWasDot { return false }
+            } else {
+                return false
             }
-        let optionsValid = parts.dropFirst().allSatisfy {
-            !$0.isEmpty && $0.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == "-" }
+            // Options: `;` followed by one or more letters, digits or hyphens.
+            while index < bytes.count {
+                guard bytes[index] == 0x3B else { return false }
+                index += 1
+                let start = index
+                while index < bytes.count, isLetter(bytes[index]) || isDigit(bytes[index]) || bytes[index] == 0x2D {
+                    index += 1
+                }
+                if index == start { return false }
+            }
+            return true
         }
-        return (isName || isOID) && optionsValid
     }
+
+    private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 }
 
 extension Character {

@@ -12,6 +12,35 @@ public struct Subschema: Sendable, Hashable {
     public let attributeTypeDefinitions: [String]
     public let objectClassDefinitions: [String]
 
+    /// The root DSE read that names the subschema entry.
+    static let rootRequest = LDAPSearchRequest(base: .root, scope: .base, attributes: ["subschemaSubentry"])
+
+    /// The read of the subschema entry the root DSE names (`cn=Subschema` when it names none).
+    static func request(
+        root: LDAPEntry?,
+        server: LDAPURI?,
+        attributeTypes: Bool = true
+    ) throws(LDAPError) -> LDAPSearchRequest {
+        let location = root?.first("subschemaSubentry") ?? "cn=Subschema"
+        do {
+            return LDAPSearchRequest(
+                base: try DistinguishedName(parsing: location),
+                scope: .base,
+                filter: .equal("objectClass", "subschema"),
+                attributes: attributeTypes ? ["attributeTypes", "objectClasses"] : ["objectClasses"]
+            )
+        } catch {
+            throw LDAPError(code: .invalidDNSyntax, operation: .search, dn: location, server: server)
+        }
+    }
+
+    init(from entries: [LDAPEntry], request: LDAPSearchRequest, server: LDAPURI?) throws(LDAPError) {
+        guard let entry = entries.first else {
+            throw LDAPError(code: .noSuchObject, operation: .search, dn: request.base.string, server: server)
+        }
+        self.init(entry: entry)
+    }
+
     public init(entry: LDAPEntry) {
         attributeTypeDefinitions = entry["attributeTypes"]
         objectClassDefinitions = entry["objectClasses"]

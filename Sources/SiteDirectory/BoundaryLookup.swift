@@ -29,68 +29,103 @@ public struct BoundaryMatch: Sendable, Hashable {
 /// among `mSSMSRoamingBoundaries`, and the ranges through the CIDR blocks in `sitelocRangeBlock` that one of the
 /// client's 33 prefixes must equal. Both searches go out together on the one connection.
 public enum BoundaryLookup {
-    public static func matches(
+    /// The searches that find a client's boundaries: the site objects naming its subnet ID, IPv6 prefix or AD
+    /// site, and (for IPv4) the ranges through their CIDR blocks.
+    public static func requests(
         for address: ClientAddress,
         adSite: String? = nil,
-        in layout: DirectoryLayout,
-        on connection: LDAPConnection
-    ) async throws -> [BoundaryMatch] {
-        let ownValue: String
-        let ownSpan: UInt64
-        switch address {
-        case .v4(let ip, let length):
-            ownValue = ip.masked(to: length).description
-            ownSpan = UInt64(1) << UInt64(32 - length)
-        case .v6(let ip, let length):
-            ownValue = IPv6Network(address: ip.masked(to: length), prefixLength: length).description
-            ownSpan = length <= 64 ? UInt64.max : UInt64(1) << UInt64(128 - length)
-        }
-        var wanted: [LDAPFilter] = [.equal("mSSMSRoamingBoundaries", ownValue)]
+        in layout: DirectoryLayout
+    ) -> (sites: LDAPSearchRequest, ranges: LDAPSearchRequest?) {
+        var wanted: [LDAPFilter] = [.equal("mSSMSRoamingBoundaries", ownValue(address).value)]
         if let adSite, !adSite.isEmpty { wanted.append(.equal("mSSMSRoamingBoundaries", adSite)) }
-        let siteFilter = LDAPFilter.and([.equal("objectClass", "mSSMSSite"), .or(wanted)])
-
-        async let siteEntries = connection.search(
+        let sites = LDAPSearchRequest(
             base: layout.systemManagement,
             scope: .oneLevel,
-            filter: siteFilter,
+            filter: .and([.equal("objectClass", "mSSMSSite"), .or(wanted)]),
             attributes: ["mSSMSSiteCode", "mSSMSRoamingBoundaries"]
         )
-        var rangeEntries: [LDAPEntry] = []
-        var clientIPv4: IPv4Address?
-        if case .v4(let ip, _) = address {
-            clientIPv4 = ip
-            rangeEntries = try await connection.search(
-                base: layout.systemManagement,
-                scope: .oneLevel,
-                filter: rangeFilter(for: ip),
-                attributes: ["mSSMSSiteCode", "mSSMSRangedIPLow", "mSSMSRangedIPHigh"]
-            )
-        }
+        guard case .v4(let ip, _) = address else { return (sites, nil) }
+        let ranges = LDAPSearchRequest(
+            base: layout.systemManagement,
+            scope: .oneLevel,
+            filter: rangeFilter(for: ip),
+            attributes: ["mSSMSSiteCode", "mSSMSRangedIPLow", "mSSMSRangedIPHigh"]
+        )
+        return (sites, ranges)
+    }
 
+    /// What the answers to ``requests(for:adSite:in:)`` mean.
+    public static func matches(
+        for address: ClientAddress,
+        adSite: String?,
+        siteEntries: [LDAPEntry],
+        rangeEntries: [LDAPEntry]
+    ) -> [BoundaryMatch] {
+        let (own, ownSpan) = ownValue(address)
         var matches: [BoundaryMatch] = []
-        for entry in try await siteEntries {
+        for entry in siteEntries {
             guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }) else { continue }
             for value in entry["mSSMSRoamingBoundaries"] {
-                if value.lowercased() == ownValue.lowercased() {
-                    let kind: BoundaryMatch.Kind = clientIPv4 == nil ? .ipv6Prefix : .subnet
+                if value.lowercased() == own.lowercased() {
+                    let kind: BoundaryMatch.Kind = if case .v4 = address { .subnet } else { .ipv6Prefix }
                     matches.append(BoundaryMatch(kind: kind, value: value, site: code, span: ownSpan, dn: entry.dn))
                 } else if let adSite, value.lowercased() == adSite.lowercased() {
                     matches.append(BoundaryMatch(kind: .adSite, value: value, site: code, span: nil, dn: entry.dn))
                 }
             }
         }
+        guard case .v4(let ip, _) = address else { return matches }
         for entry in rangeEntries {
             guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
                 let low = entry.first("mSSMSRangedIPLow").flatMap(UInt32.init),
                 let high = entry.first("mSSMSRangedIPHigh").flatMap(UInt32.init),
-                let range = IPv4Range(low: IPv4Address(low), high: IPv4Address(high)), let ip = clientIPv4,
-                range.contains(ip)
+                let range = IPv4Range(low: IPv4Address(low), high: IPv4Address(high)), range.contains(ip)
             else { continue }
             matches.append(
                 BoundaryMatch(kind: .range, value: range.description, site: code, span: range.span, dn: entry.dn)
             )
         }
         return matches
+    }
+
+    /// Asks the directory over a connection; both searches go out together.
+    public static func matches(
+        for address: ClientAddress,
+        adSite: String? = nil,
+        in layout: DirectoryLayout,
+        on connection: LDAPConnection
+    ) async throws -> [BoundaryMatch] {
+        let (sites, ranges) = requests(for: address, adSite: adSite, in: layout)
+        async let siteEntries = connection.search(sites).entries
+        var rangeEntries: [LDAPEntry] = []
+        if let ranges { rangeEntries = try await connection.search(ranges).entries }
+        return matches(for: address, adSite: adSite, siteEntries: try await siteEntries, rangeEntries: rangeEntries)
+    }
+
+    /// Asks the directory within a session (one hand-off for the whole question).
+    public static func matches(
+        for address: ClientAddress,
+        adSite: String? = nil,
+        in layout: DirectoryLayout,
+        in session: LDAPSession
+    ) throws -> [BoundaryMatch] {
+        let (sites, ranges) = requests(for: address, adSite: adSite, in: layout)
+        let siteEntries = try session.search(sites).entries
+        let rangeEntries = try ranges.map { try session.search($0).entries } ?? []
+        return matches(for: address, adSite: adSite, siteEntries: siteEntries, rangeEntries: rangeEntries)
+    }
+
+    /// The value a client's own address publishes as: its subnet ID (or IPv6 prefix), and the span it counts for.
+    static func ownValue(_ address: ClientAddress) -> (value: String, span: UInt64) {
+        switch address {
+        case .v4(let ip, let length):
+            (ip.masked(to: length).description, UInt64(1) << UInt64(32 - length))
+        case .v6(let ip, let length):
+            (
+                IPv6Network(address: ip.masked(to: length), prefixLength: length).description,
+                length <= 64 ? UInt64.max : UInt64(1) << UInt64(128 - length)
+            )
+        }
     }
 
     /// Every published range containing `address`, through equality-indexed CIDR blocks.

@@ -40,7 +40,8 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
             )
     }
 
-    private func converse(_ client: ClientProfile, trace: (String) -> Void) async -> DirectoryAnswer {
+    private func converse(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer
+    {
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let connection: LDAPConnection
         do {
@@ -50,41 +51,47 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
         }
         defer { Task { await connection.close() } }
         trace("asked the directory at \(connection.server)")
+        let layout = layout
         do {
-            guard SchemaInstallation.isExtended(try await connection.subschema()) else { return .schemaNotExtended }
-            let matches = try await BoundaryLookup.matches(
-                for: client.address,
-                adSite: client.adSite,
-                in: layout,
-                on: connection
-            )
-            trace(
-                "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
-                    + (matches.isEmpty
-                        ? "none"
-                        : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
-            )
-            var residents: [SiteCode: ResidentManagementPoint] = [:]
-            let sites = Set(matches.map(\.site))
-            if !sites.isEmpty {
-                let found = try await connection.search(
-                    base: layout.systemManagement,
-                    scope: .oneLevel,
-                    filter: .and([
-                        .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
-                        .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
-                    ]),
-                    attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
-                )
-                for entry in found {
-                    guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
-                        let host = entry.first("mSSMSMPName")
-                    else { continue }
-                    let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
-                    residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
+            // The whole conversation runs on the connection's thread: one hand-off instead of one per question.
+            return try await connection.withSession { session in
+                guard SchemaInstallation.isExtended(try session.subschema(attributeTypes: false)) else {
+                    return .schemaNotExtended
                 }
+                let matches = try BoundaryLookup.matches(
+                    for: client.address,
+                    adSite: client.adSite,
+                    in: layout,
+                    in: session
+                )
+                trace(
+                    "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
+                        + (matches.isEmpty
+                            ? "none"
+                            : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
+                )
+                var residents: [SiteCode: ResidentManagementPoint] = [:]
+                let sites = Set(matches.map(\.site))
+                if !sites.isEmpty {
+                    let found = try session.search(
+                        base: layout.systemManagement,
+                        scope: .oneLevel,
+                        filter: .and([
+                            .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
+                            .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
+                        ]),
+                        attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
+                    )
+                    for entry in found {
+                        guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
+                            let host = entry.first("mSSMSMPName")
+                        else { continue }
+                        let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
+                        residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
+                    }
+                }
+                return .answered(matches, residentManagementPoints: residents)
             }
-            return .answered(matches, residentManagementPoints: residents)
         } catch {
             return .unreachable("the directory at \(connection.server) stopped answering: \(error)")
         }

@@ -168,3 +168,28 @@ extension Integration {
         }
     }
 }
+
+extension Integration.WrapperOperations {
+    @Test func aSessionRunsAWholeConversationOnTheConnectionsThread() async throws {
+        let connection = try await TestLab.connect(as: .anonymous)
+        let suffix = TestLab.layout.suffix
+        async let around = connection.search(base: suffix, scope: .base)
+        let (names, extended) = try await connection.withSession { session in
+            let children = try session.search(base: suffix, scope: .oneLevel, attributes: ["cn"])
+            let schema = try session.subschema(attributeTypes: false)
+            return (Set(children.compactMap { $0.first("cn") }), schema.objectClass("mSSMSSite") != nil)
+        }
+        #expect(names.isSuperset(of: ["Configuration", "Computers", "System"]))
+        #expect(extended)
+        #expect(try await around.count == 1)
+        await #expect(throws: LDAPError.self) {
+            try await connection.withSession { session in
+                try session.search(base: suffix.child("cn", "missing"), scope: .base)
+            }
+        }
+        await connection.close()
+        await #expect(throws: LDAPError.self) {
+            try await connection.withSession { session in try session.search(base: suffix, scope: .base) }
+        }
+    }
+}

@@ -211,17 +211,61 @@ final class LDAPHandle {
     func messageID(of message: LDAPMessageBox) -> Int32 { ldap_msgid(message.pointer) }
     func messageType(of message: LDAPMessageBox) -> Int32 { ldap_msgtype(message.pointer) }
 
+    /// Runs a search to its end on this thread (`ldap_result` with `LDAP_MSG_ALL` for its message ID), waiting at
+    /// most `timeout` for the answer. Used by ``LDAPSession``, on the session loop's thread.
+    func searchToEnd(_ request: LDAPSearchRequest, timeout: Duration) throws(LDAPError) -> LDAPSearchResult {
+        let messageID = try sendSearch(request)
+        var limit = timeval(timeout)
+        var chain: OpaquePointer?
+        let rc = ldap_result(ld, messageID, LDAP_MSG_ALL, &limit, &chain)
+        if rc == 0 {
+            ldap_abandon_ext(ld, messageID, nil, nil)
+            var error = LDAPError(code: .timeout, operation: .search, dn: request.base.string, server: uri)
+            error.filter = request.filter.string
+            throw error
+        }
+        guard rc > 0, let chain else { throw lastError(.search, dn: request.base.string) }
+        defer { ldap_msgfree(chain) }
+        var entries: [LDAPEntry] = []
+        var info = LDAPResultInfo(code: .other, matchedDN: nil, diagnosticMessage: nil)
+        var message = ldap_first_message(ld, chain)
+        while let current = message {
+            switch ldap_msgtype(current) {
+            case Self.searchEntry: entries.append(entry(from: current))
+            case Self.searchResult: info = parseResult(current)
+            default: break
+            }
+            message = ldap_next_message(ld, current)
+        }
+        guard info.code == .success else {
+            throw LDAPError(
+                code: info.code,
+                operation: .search,
+                dn: request.base.string,
+                diagnosticMessage: info.diagnosticMessage,
+                matchedDN: info.matchedDN,
+                server: uri,
+                filter: request.filter.string
+            )
+        }
+        return LDAPSearchResult(entries: entries, nextPageCookie: info.pageCookie)
+    }
+
     /// Reads a search entry: its DN and every attribute with its values.
     func entry(from message: LDAPMessageBox) -> LDAPEntry {
-        let dnPointer = ldap_get_dn(ld, message.pointer)
+        entry(from: message.pointer)
+    }
+
+    private func entry(from pointer: OpaquePointer) -> LDAPEntry {
+        let dnPointer = ldap_get_dn(ld, pointer)
         let dn = dnPointer.map { String(cString: $0) } ?? ""
         ldap_memfree(dnPointer)
         var attributes: [LDAPAttribute] = []
         var ber: OpaquePointer?
-        var name = ldap_first_attribute(ld, message.pointer, &ber)
+        var name = ldap_first_attribute(ld, pointer, &ber)
         while let current = name {
             var values: [[UInt8]] = []
-            if let list = ldap_get_values_len(ld, message.pointer, current) {
+            if let list = ldap_get_values_len(ld, pointer, current) {
                 var index = 0
                 while let value = list[index] {
                     let bytes = UnsafeRawBufferPointer(start: value.pointee.bv_val, count: Int(value.pointee.bv_len))
@@ -232,7 +276,7 @@ final class LDAPHandle {
             }
             attributes.append(LDAPAttribute(String(cString: current), values: values))
             ldap_memfree(current)
-            name = ldap_next_attribute(ld, message.pointer, ber)
+            name = ldap_next_attribute(ld, pointer, ber)
         }
         if let ber { ber_free(ber, 0) }
         return LDAPEntry(dn: dn, attributes: attributes)

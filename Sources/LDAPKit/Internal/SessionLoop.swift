@@ -46,9 +46,11 @@ final class SessionLoop: @unchecked Sendable {
     private var handle: LDAPHandle?
     private var inFlight: [Int32: InFlightRequest] = [:]
     private var sentIDs: [UInt64: Int32] = [:]
+    private var waitingWork: [@Sendable (LDAPHandle?) -> Void] = []
 
     private struct SharedState {
         var queue: [QueuedRequest] = []
+        var work: [@Sendable (LDAPHandle?) -> Void] = []
         var cancelled: [UInt64] = []
         var closing = false
         var finished = false
@@ -114,6 +116,17 @@ final class SessionLoop: @unchecked Sendable {
         }
     }
 
+    /// Queues work to run on the loop thread with the handle once nothing else is in flight; it gets nil when
+    /// the connection is gone.
+    func submitWork(_ work: @escaping @Sendable (LDAPHandle?) -> Void) {
+        let accepted = shared.withLock { state -> Bool in
+            guard state.failure == nil && !state.closing else { return false }
+            state.work.append(work)
+            return true
+        }
+        if accepted { wake() } else { work(nil) }
+    }
+
     func cancel(_ id: UInt64) {
         shared.withLock { $0.cancelled.append(id) }
         wake()
@@ -163,21 +176,31 @@ final class SessionLoop: @unchecked Sendable {
             return
         }
         while true {
-            let (requests, cancelled, closing, failed) = shared.withLock { state in
+            let (requests, work, cancelled, closing, failed) = shared.withLock { state in
                 defer {
                     state.queue.removeAll(keepingCapacity: true)
+                    state.work.removeAll()
                     state.cancelled.removeAll()
                 }
-                return (state.queue, state.cancelled, state.closing, state.failure != nil)
+                return (state.queue, state.work, state.cancelled, state.closing, state.failure != nil)
             }
+            waitingWork += work
             for request in requests { send(request) }
             for id in cancelled { cancelRequest(id) }
             if !requests.isEmpty { publishOutstanding(newlySent: requests.count) }
+            if inFlight.isEmpty && !waitingWork.isEmpty {
+                let ready = waitingWork
+                waitingWork.removeAll()
+                for item in ready { item(handle) }
+                continue
+            }
             if inFlight.isEmpty && (failed || (closing && requests.isEmpty)) { break }
             waitForActivity()
             readAnswers()
             expireRequests()
         }
+        for item in waitingWork { item(nil) }
+        waitingWork.removeAll()
         handle = nil  // unbinds
         finish()
     }
@@ -439,6 +462,11 @@ final class SessionLoop: @unchecked Sendable {
         for request in queued {
             request.completion(.failure(LDAPError(code: .userCancelled, operation: request.operation.kind)))
         }
+        let work = shared.withLock { state in
+            defer { state.work.removeAll() }
+            return state.work
+        }
+        for item in work { item(nil) }
         for waiter in waiters { waiter.resume() }
     }
 }
