@@ -56,14 +56,21 @@ struct LocateBenchmark: AsyncParsableCommand {
                 throw ValidationError("unexpected: \(check)")
             }
 
-            // The queries that resolution makes, in order (the connect probe, the subschema, the lookup, the
+            // The queries that resolution makes, in order (the connect probe, the subschema check, the lookup, the
             // resident management point), for the C loop.
             let layout = DirectoryLayout(forest: corp)
             let address = try require2(IPv4Address("10.21.1.9"))
             let queries: [(String, Int32, String, String)] = [
                 ("", 0, "(objectClass=*)", "supportedLDAPVersion"),
                 ("", 0, "(objectClass=*)", "subschemaSubentry"),
-                ("cn=Subschema", 0, "(objectClass=subschema)", "objectClasses"),
+                (
+                    "cn=Subschema", 0,
+                    LDAPFilter.and(
+                        [.equal("objectClass", "subschema")]
+                            + SchemaInstallation.configurationManagerClasses.map { .equal("objectClasses", $0) }
+                    ).string,
+                    "1.1"
+                ),
                 (
                     layout.systemManagement.string, 1,
                     "(&(objectClass=mSSMSSite)(|(mSSMSRoamingBoundaries=10.21.1.0)))",

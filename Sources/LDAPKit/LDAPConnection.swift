@@ -56,6 +56,36 @@ public final class LDAPConnection: Sendable {
         return LDAPConnection(server: try result.get(), loop: loop, operationTimeout: configuration.operationTimeout)
     }
 
+    /// Connects as ``connect(_:logger:)`` does, runs `body` on the new connection's thread right after the bind and
+    /// unbinds: a short conversation (a roaming client's) costs one hand-off there and one back, with no connection
+    /// object to keep. Connecting fails with the same ``LDAPError`` as ``connect(_:logger:)``; errors thrown by
+    /// `body` come back unchanged.
+    public static func withSession<T: Sendable>(
+        _ configuration: LDAPConnectionConfiguration,
+        logger: Logger,
+        _ body: @escaping @Sendable (LDAPSession) throws -> T
+    ) async throws -> T {
+        let loop = SessionLoop(configuration: configuration, logger: logger)
+        let timeout = configuration.operationTimeout
+        let failure = ConnectFailure()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            // Queued before the thread starts, the work runs first once the bind succeeds; the loop then unbinds
+            // and stops. When no server can be used, the loop reports why and then hands the work no handle.
+            loop.submitWork { handle in
+                guard let handle else {
+                    let error = failure.error.withLock { $0 } ?? LDAPError(code: .serverDown, operation: .search)
+                    continuation.resume(throwing: error)
+                    return
+                }
+                continuation.resume(with: Result { try body(LDAPSession(handle: handle, timeout: timeout)) })
+            }
+            loop.shutdown()
+            loop.start { connected in
+                if case .failure(let error) = connected { failure.error.withLock { $0 = error } }
+            }
+        }
+    }
+
     /// Searches (`ldap_search_ext`). With `pageSize` set, returns one page and the cookie for the next.
     public func search(_ request: LDAPSearchRequest) async throws(LDAPError) -> LDAPSearchResult {
         guard case .search(let result) = try await perform(.search(request)) else { preconditionFailure() }
@@ -189,4 +219,10 @@ public final class LDAPConnection: Sendable {
         }
         return try result.get()
     }
+}
+
+/// Why ``LDAPConnection/withSession(_:logger:_:)`` could not connect, passed from the loop's connect report to
+/// the work it then runs without a handle (both on the loop's thread, in that order).
+private final class ConnectFailure: Sendable {
+    let error = Mutex<LDAPError?>(nil)
 }

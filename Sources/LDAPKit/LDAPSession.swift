@@ -4,6 +4,9 @@ public struct LDAPSession {
     let handle: LDAPHandle
     let timeout: Duration
 
+    /// The server this session talks to.
+    public var server: LDAPURI { handle.uri }
+
     /// Searches (`ldap_search_ext` and `ldap_result` for that request).
     public func search(_ request: LDAPSearchRequest) throws(LDAPError) -> LDAPSearchResult {
         try handle.searchToEnd(request, timeout: timeout)
@@ -25,5 +28,20 @@ public struct LDAPSession {
         let root = try search(Subschema.rootRequest).entries.first
         let request = try Subschema.request(root: root, server: handle.uri, attributeTypes: attributeTypes)
         return try Subschema(from: try search(request).entries, request: request, server: handle.uri)
+    }
+
+    /// Whether the server's subschema defines every one of these object classes (names or OIDs). It first asks the
+    /// server to match them (`objectClasses` has `objectIdentifierFirstComponentMatch` equality, RFC 4517), which
+    /// answers in a few bytes; only when that finds nothing, which also happens on servers that cannot match on the
+    /// subschema, does it read the object classes and look.
+    public func definesObjectClasses(_ names: [String]) throws(LDAPError) -> Bool {
+        let root = try search(Subschema.rootRequest).entries.first
+        var request = try Subschema.request(root: root, server: handle.uri, attributeTypes: false)
+        let full = request
+        request.filter = .and([request.filter] + names.map { .equal("objectClasses", $0) })
+        request.attributes = ["1.1"]  // no attributes (RFC 4511)
+        if try !search(request).entries.isEmpty { return true }
+        let subschema = try Subschema(from: try search(full).entries, request: full, server: handle.uri)
+        return names.allSatisfy { subschema.objectClass($0) != nil }
     }
 }

@@ -43,57 +43,64 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
     private func converse(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer
     {
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
-        let connection: LDAPConnection
+        let layout = layout
         do {
-            connection = try await LDAPConnection.connect(configuration, logger: logger)
+            // The whole conversation runs on the connection's thread right after the bind: one hand-off there and
+            // one back, instead of one per question.
+            return try await LDAPConnection.withSession(configuration, logger: logger) { session in
+                trace("asked the directory at \(session.server)")
+                do {
+                    return try Self.converse(client, in: session, layout: layout, trace: trace)
+                } catch {
+                    return .unreachable("the directory at \(session.server) stopped answering: \(error)")
+                }
+            }
         } catch {
             return .unreachable("no directory answered: \(error)")
         }
-        defer { Task { await connection.close() } }
-        trace("asked the directory at \(connection.server)")
-        let layout = layout
-        do {
-            // The whole conversation runs on the connection's thread: one hand-off instead of one per question.
-            return try await connection.withSession { session in
-                guard SchemaInstallation.isExtended(try session.subschema(attributeTypes: false)) else {
-                    return .schemaNotExtended
-                }
-                let matches = try BoundaryLookup.matches(
-                    for: client.address,
-                    adSite: client.adSite,
-                    in: layout,
-                    in: session
-                )
-                trace(
-                    "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
-                        + (matches.isEmpty
-                            ? "none"
-                            : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
-                )
-                var residents: [SiteCode: ResidentManagementPoint] = [:]
-                let sites = Set(matches.map(\.site))
-                if !sites.isEmpty {
-                    let found = try session.search(
-                        base: layout.systemManagement,
-                        scope: .oneLevel,
-                        filter: .and([
-                            .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
-                            .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
-                        ]),
-                        attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
-                    )
-                    for entry in found {
-                        guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
-                            let host = entry.first("mSSMSMPName")
-                        else { continue }
-                        let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
-                        residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
-                    }
-                }
-                return .answered(matches, residentManagementPoints: residents)
-            }
-        } catch {
-            return .unreachable("the directory at \(connection.server) stopped answering: \(error)")
+    }
+
+    private static func converse(
+        _ client: ClientProfile,
+        in session: LDAPSession,
+        layout: DirectoryLayout,
+        trace: @Sendable (String) -> Void
+    ) throws -> DirectoryAnswer {
+        guard try session.definesObjectClasses(SchemaInstallation.configurationManagerClasses) else {
+            return .schemaNotExtended
         }
+        let matches = try BoundaryLookup.matches(
+            for: client.address,
+            adSite: client.adSite,
+            in: layout,
+            in: session
+        )
+        trace(
+            "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
+                + (matches.isEmpty
+                    ? "none"
+                    : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
+        )
+        var residents: [SiteCode: ResidentManagementPoint] = [:]
+        let sites = Set(matches.map(\.site))
+        if !sites.isEmpty {
+            let found = try session.search(
+                base: layout.systemManagement,
+                scope: .oneLevel,
+                filter: .and([
+                    .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
+                    .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
+                ]),
+                attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
+            )
+            for entry in found {
+                guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
+                    let host = entry.first("mSSMSMPName")
+                else { continue }
+                let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
+                residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
+            }
+        }
+        return .answered(matches, residentManagementPoints: residents)
     }
 }

@@ -193,3 +193,43 @@ extension Integration.WrapperOperations {
         }
     }
 }
+
+extension Integration.WrapperOperations {
+    @Test func aOneShotSessionConnectsConversesAndReportsWhyItCouldNotConnect() async throws {
+        let live = try TestLab.directory.configuration(as: .anonymous)
+        let suffix = TestLab.layout.suffix
+        let (server, extended, missing) = try await LDAPConnection.withSession(live, logger: TestLab.logger) {
+            session in
+            (
+                session.server,
+                try session.definesObjectClasses(SchemaInstallation.configurationManagerClasses),
+                try session.definesObjectClasses(["mSSMSSite", "noSuchClass"])
+            )
+        }
+        #expect(server == live.uris[0])
+        #expect(extended)
+        #expect(!missing)
+
+        await #expect(throws: LDAPError.self) {
+            try await LDAPConnection.withSession(live, logger: TestLab.logger) { session in
+                try session.search(base: suffix.child("cn", "missing"), scope: .base)
+            }
+        }
+
+        let port = try closedPort()
+        var dead = live
+        dead.uris = [try LDAPURI("ldap://127.0.0.1:\(port)")]
+        do {
+            _ = try await LDAPConnection.withSession(dead, logger: TestLab.logger) { _ in true }
+            Issue.record("nothing listens on port \(port)")
+        } catch let error as LDAPError {
+            #expect(error.code == .serverDown)
+            #expect(error.server?.port == port)
+        }
+
+        var failover = live
+        failover.uris = dead.uris + live.uris
+        let reached = try await LDAPConnection.withSession(failover, logger: TestLab.logger) { $0.server }
+        #expect(reached == live.uris[0])
+    }
+}
