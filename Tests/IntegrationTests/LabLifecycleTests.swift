@@ -56,4 +56,42 @@ import Testing
         await reader.close()
         try await lab.down()
     }
+
+    /// A server that dies under open connections (TCP and ldapi) gives errors, and closing them afterwards is quiet:
+    /// nothing ends the process (a SIGPIPE from a write to the dead socket would end this test's process too).
+    @Test func aDirectoryThatDiesUnderAConnectionGivesErrorsNotASignal() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-dies-\(UUID().uuidString)")
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let started = try await lab.up(forests: [TestLab.forest])
+        // Over TCP and over the ldapi socket (where the first write after the server is gone fails at once).
+        let tcp = try await lab.connect(to: TestLab.forest, as: .anonymous)
+        let socket = try await lab.connect(to: TestLab.forest, as: .localOwner)
+        for connection in [tcp, socket] {
+            #expect(try await connection.search(base: .root, scope: .base).count == 1)
+        }
+        guard let pid = started.first?.forest.pid else {
+            Issue.record("the lab recorded no pid")
+            return
+        }
+        kill(pid, SIGKILL)
+        while ProcessControl.isAlive(pid) { try await Task.sleep(for: .milliseconds(5)) }
+        for connection in [tcp, socket] {
+            for _ in 0..<3 {
+                await #expect(throws: LDAPError.self) {
+                    try await connection.search(base: .root, scope: .base)
+                }
+            }
+            await connection.close()
+        }
+        // Closing unbinds: a write to a socket nobody reads any more.
+        let unread = try await lab.up(forests: [TestLab.forest])
+        let late = try await lab.connect(to: TestLab.forest, as: .localOwner)
+        if let again = unread.first?.forest.pid { kill(again, SIGKILL) }
+        while unread.first?.forest.pid.map(ProcessControl.isAlive) == true {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        await late.close()
+        _ = try? await lab.down()
+    }
 }

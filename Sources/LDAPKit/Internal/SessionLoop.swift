@@ -165,6 +165,13 @@ final class SessionLoop: @unchecked Sendable {
     // MARK: The loop thread
 
     private func run(connected: @Sendable (Result<LDAPURI, LDAPError>) -> Void) {
+        // libldap writes to its socket with write(2): to a server that has gone away that raises SIGPIPE, which
+        // would end the whole process. Blocked on this thread (the only one that touches the handle), the write
+        // fails with EPIPE instead and libldap reports the server as down; a pending SIGPIPE dies with the thread.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         switch establish() {
         case .success(let established):
             handle = established
