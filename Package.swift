@@ -55,6 +55,8 @@ let package = Package(
             name: "SiteLocation",
             dependencies: ["SiteModel", "SiteDirectory", "LDAPKit", .product(name: "Logging", package: "swift-log")]
         ),
+        // Layer 3: site-to-site communication: routes through addresses.
+        .target(name: "SiteRouting", dependencies: ["SiteModel"]),
         // Layer 4: services: the embedded lab directory.
         .target(
             name: "SiteLab",
@@ -68,6 +70,7 @@ let package = Package(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
+                "SiteRouting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,6 +100,7 @@ let package = Package(
             name: "SiteLocationTests",
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
         ),
+        .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -18,7 +18,7 @@ struct Siteloc: AsyncParsableCommand {
             """,
         subcommands: [
             ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, LocateCommand.self,
-            ContentCommand.self, SchemaCommand.self,
+            ContentCommand.self, RouteCommand.self, SchemaCommand.self,
             ServeCommand.self, DemoCommand.self,
         ]
     )
