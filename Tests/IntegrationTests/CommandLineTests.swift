@@ -180,3 +180,42 @@ extension CommandLine {
         }
     }
 }
+
+extension CommandLine {
+    @Test func routeExitsZeroOneOrTwoWithTheSpecsJSON() throws {
+        let planned = try Self.siteloc([
+            "route", "--hierarchy", Self.example, "--from", "s01", "--to", "P02", "--at", "2026-11-23T10:00", "--json",
+        ])
+        #expect(planned.status == 0, "stderr: \(planned.error)")
+        let route = try JSONSerialization.jsonObject(with: Data(planned.output.utf8)) as? [String: Any]
+        let hops = route?["hops"] as? [[String: Any]]
+        #expect(hops?.map { "\($0["from"] ?? "")>\($0["to"] ?? "")" } == ["S01>P01", "P01>CEN", "CEN>P02"])
+        #expect(hops?.last?["waitUntil"] as? String == "2026-11-23T18:00")
+        #expect(route?["error"] is NSNull)
+
+        let unknown = try Self.siteloc(["route", "--hierarchy", Self.example, "--from", "CEN", "--to", "XYZ", "--json"])
+        #expect(unknown.status == 2)
+        #expect(unknown.output.contains(#""code" : "unknown-site""#))
+
+        try Self.withFolder { folder in
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let file = folder + "/no-address.yaml"
+            try """
+            version: 1
+            forests: [{name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}]
+            sites:
+              - {code: CEN, type: primary, forest: corp.contoso.com, server: cen.corp.contoso.com}
+              - {code: P01, type: primary, parent: CEN, forest: corp.contoso.com, server: p01.corp.contoso.com}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let missing = try Self.siteloc(["route", "--hierarchy", file, "--from", "CEN", "--to", "P01"])
+            #expect(missing.status == 1)
+            #expect(missing.output.contains("missing-address"), "output: \(missing.output)")
+        }
+
+        let badTime = try Self.siteloc([
+            "route", "--hierarchy", Self.example, "--from", "CEN", "--to", "P01", "--at", "noon",
+        ])
+        #expect(badTime.status == 2)
+        #expect(badTime.error.contains("expected ISO 8601 to the minute"))
+    }
+}
