@@ -7,6 +7,7 @@ import SiteDirectory
 import SiteLab
 import SiteLocation
 import SiteModel
+import SiteRouting
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,8 +16,8 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Checks the example hierarchy, brings up one directory per forest with what Active Directory would \
             hold, publishes every site with its own identity (twice: the second run changes nothing), finds sites \
-            the way a roaming client does, and shows a site being refused another site's objects. It grows with \
-            each capability of siteloc.
+            the way a roaming client does, shows a site being refused another site's objects and plans the routes \
+            jobs take between sites. It grows with each capability of siteloc.
             """
     )
 
@@ -155,10 +156,30 @@ struct DemoCommand: AsyncParsableCommand {
         say("try it yourself: ldapsearch -x -H \(lab.forests().first { $0.name == corp }?.uri ?? "") \\")
         say("  -b '\(layout.systemManagement)' '(objectClass=mSSMSManagementPoint)' dNSHostName mSSMSSiteCode")
 
+        step(7, "Jobs travel between sites hop by hop, each hop through an address chosen by schedule and priority")
+        let planner = RoutePlanner(hierarchy: model)
+        let monday = LocalTime.parse("2026-11-23T10:00") ?? Date()
+        for (from, to, priority) in [
+            ("CEN", "S01", JobPriority.medium), ("S01", "P02", .medium), ("S01", "P02", .high),
+        ] {
+            let route = planner.route(from: from, to: to, priority: priority, at: monday)
+            say("\(from) → \(to), a \(priority.rawValue)-priority job on Monday at 10:00:")
+            for hop in route.hops {
+                say(
+                    "  \(hop.from) → \(hop.to) by \(hop.sender.rawValue)"
+                        + (hop.waitUntil.map {
+                            ", waiting until \(LocalTime.string(from: $0)) (no address admits it before then)"
+                        } ?? "")
+                )
+            }
+            if let failure = route.failure { say("  cannot be made: \(failure.message)") }
+        }
+        say("(siteloc route --hierarchy \(hierarchy) --from S01 --to P02 --at 2026-11-23T10:00 --json)")
+
         if keep {
-            step(7, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
+            step(8, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(7, "Stop the lab")
+            step(8, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }

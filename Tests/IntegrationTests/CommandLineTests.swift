@@ -219,3 +219,20 @@ extension CommandLine {
         #expect(badTime.error.contains("expected ISO 8601 to the minute"))
     }
 }
+
+extension CommandLine {
+    /// The main job, as `make demo` runs it: the whole story on its own lab, which it stops.
+    @Test func theDemoTellsTheWholeStoryAndStopsItsLab() throws {
+        try Self.withFolder { folder in
+            let run = try Self.siteloc(["demo", "--hierarchy", Self.example, "--dir", folder])
+            #expect(run.status == 0, "stderr: \(run.error)")
+            for expected in [
+                "1. Read and check the hierarchy", "P01 changing CEN's site object: refused",
+                "CEN → P02 by standard, waiting until 2026-11-23T18:00", "8. Stop the lab",
+                "stopped corp.contoso.com, fabrikam.com",
+            ] {
+                #expect(run.output.contains(expected), "missing: \(expected)")
+            }
+        }
+    }
+}
