@@ -49,6 +49,11 @@ public struct LDAPConnectionConfiguration: Sendable {
     /// on every turn) nearly doubles the rate of one-at-a-time requests; it costs at most this much CPU time
     /// after each burst of activity. Zero never spins.
     public var spinBeforeSleeping: Duration
+    /// The most requests sent and not yet answered on the connection; more wait in the connection's queue, in
+    /// order. slapd closes a connection with more pending requests than `conn_max_pending` (100 anonymous) or
+    /// `conn_max_pending_auth` (1,000) allow, so the default stays below both. The operation timeout starts when a
+    /// request is sent.
+    public var maxOutstandingRequests: Int
 
     public init(
         uris: [LDAPURI],
@@ -56,14 +61,17 @@ public struct LDAPConnectionConfiguration: Sendable {
         operationTimeout: Duration = .seconds(30),
         authentication: Authentication = .anonymous,
         tls: TLS = TLS(),
-        spinBeforeSleeping: Duration = .microseconds(100)
+        spinBeforeSleeping: Duration = .microseconds(100),
+        maxOutstandingRequests: Int = 64
     ) {
         precondition(!uris.isEmpty, "a connection needs at least one URI")
+        precondition(maxOutstandingRequests > 0, "at least one request must be able to go out")
         self.uris = uris
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
         self.authentication = authentication
         self.tls = tls
         self.spinBeforeSleeping = spinBeforeSleeping
+        self.maxOutstandingRequests = maxOutstandingRequests
     }
 }

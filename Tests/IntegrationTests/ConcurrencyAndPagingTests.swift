@@ -45,15 +45,15 @@ extension Integration {
             }
         }
 
-        /// slapd is paused so that nothing is answered until all 100 requests have been sent on the one
-        /// connection; then it resumes and every request gets its own answer.
-        @Test func hundredOperationsInFlightOnOneConnection() async throws {
+        /// slapd is paused so that nothing is answered until the connection has sent as many of the 100 requests as
+        /// its window allows (64: slapd closes connections with more pending than `conn_max_pending`); the rest
+        /// wait in order. Then it resumes and every request gets its own answer.
+        @Test func manyOperationsInFlightOnOneConnectionUpToTheWindow() async throws {
             try await TestLab.withPrivateLab { lab, forest in
                 let pid = forest.pid!
-                let connection = try await LDAPConnection.connect(
-                    try lab.configuration(for: forest, as: .anonymous),
-                    logger: TestLab.logger
-                )
+                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                configuration.maxOutstandingRequests = 64
+                let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
                 try await pause(pid)
                 let answers = Task {
                     try await withThrowingTaskGroup(of: (Int, String?).self) { group in
@@ -73,13 +73,15 @@ extension Integration {
                     }
                 }
                 let deadline = ContinuousClock.now + .seconds(10)
-                while connection.statistics.outstanding < 100 && ContinuousClock.now < deadline {
+                while connection.statistics.outstanding < 64 && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
+                try await Task.sleep(for: .milliseconds(50))  // time for the rest to be sent, were it allowed
                 let outstanding = connection.statistics.outstanding
                 kill(pid, SIGCONT)
                 let results = try await answers.value
-                #expect(outstanding == 100)
+                #expect(outstanding == 64)
+                #expect(connection.statistics.maxOutstanding == 64)
                 #expect(results.count == 100)
                 for (number, cn) in results { #expect(cn == (number % 2 == 0 ? "System" : "Computers")) }
                 #expect(connection.statistics.outstanding == 0)

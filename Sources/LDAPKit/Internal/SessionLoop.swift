@@ -32,7 +32,7 @@ struct QueuedRequest: Sendable {
 /// be in flight on the one connection, and no blocking call ever runs on Swift's cooperative threads.
 final class SessionLoop: @unchecked Sendable {
     // Why @unchecked Sendable is sound here:
-    // - `handle`, `inFlight` and `sentIDs` are read and written only on the loop thread (in `run` and the
+    // - `handle`, `inFlight`, `backlog`, `sentIDs` and `waitingWork` are read and written only on the loop thread (in `run` and the
     //   functions it calls); no other thread touches them after `start` hands the object to that thread.
     // - Everything other threads touch lives in `shared`, a Mutex.
     // - `wakeReader`, `wakeWriter`, `configuration` and `logger` are immutable after init; writing to and reading
@@ -45,6 +45,8 @@ final class SessionLoop: @unchecked Sendable {
 
     private var handle: LDAPHandle?
     private var inFlight: [Int32: InFlightRequest] = [:]
+    /// Requests taken from the queue and not yet sent, because `maxOutstandingRequests` are in flight.
+    private var backlog: [QueuedRequest] = []
     private var sentIDs: [UInt64: Int32] = [:]
     private var waitingWork: [@Sendable (LDAPHandle?) -> Void] = []
 
@@ -192,16 +194,22 @@ final class SessionLoop: @unchecked Sendable {
                 return (state.queue, state.work, state.cancelled, state.closing, state.failure != nil)
             }
             waitingWork += work
-            for request in requests { send(request) }
+            backlog += requests
             for id in cancelled { cancelRequest(id) }
-            if !requests.isEmpty { publishOutstanding(newlySent: requests.count) }
-            if inFlight.isEmpty && !waitingWork.isEmpty {
+            let room = max(0, configuration.maxOutstandingRequests - inFlight.count)
+            if room > 0 && !backlog.isEmpty {
+                let ready = backlog.prefix(room)
+                backlog.removeFirst(ready.count)
+                for request in ready { send(request) }
+                publishOutstanding(newlySent: ready.count)
+            }
+            if inFlight.isEmpty && backlog.isEmpty && !waitingWork.isEmpty {
                 let ready = waitingWork
                 waitingWork.removeAll()
                 for item in ready { item(handle) }
                 continue
             }
-            if inFlight.isEmpty && (failed || (closing && requests.isEmpty)) { break }
+            if inFlight.isEmpty && backlog.isEmpty && (failed || (closing && requests.isEmpty)) { break }
             waitForActivity()
             readAnswers()
             expireRequests()
@@ -305,6 +313,11 @@ final class SessionLoop: @unchecked Sendable {
     }
 
     private func cancelRequest(_ id: UInt64) {
+        if let waiting = backlog.firstIndex(where: { $0.id == id }) {
+            let request = backlog.remove(at: waiting)
+            request.completion(.failure(LDAPError(code: .userCancelled, operation: request.operation.kind)))
+            return
+        }
         guard let messageID = sentIDs[id], let request = inFlight[messageID] else { return }
         handle?.abandon(messageID)
         complete(
@@ -443,7 +456,8 @@ final class SessionLoop: @unchecked Sendable {
             failure.dn = request.request.operation.dn
             complete(messageID, request, .failure(failure))
         }
-        for request in queued { request.completion(.failure(error)) }
+        for request in backlog + queued { request.completion(.failure(error)) }
+        backlog.removeAll()
         handle = nil
     }
 
