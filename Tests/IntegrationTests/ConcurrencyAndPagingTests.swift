@@ -114,6 +114,35 @@ extension Integration {
 
         /// With slapd paused, a cancelled task gets `userCancelled` at once and its request is abandoned; a task
         /// cancelled before it asks sends nothing.
+        /// A request still waiting for room in the window is taken out of the queue when its task is cancelled:
+        /// it is never sent.
+        @Test func aRequestWaitingForTheWindowCanBeCancelled() async throws {
+            try await TestLab.withPrivateLab { lab, forest in
+                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                configuration.maxOutstandingRequests = 1
+                let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
+                try await pause(forest.pid!)
+                let first = Task { try await connection.search(base: TestLab.layout.suffix, scope: .base) }
+                while connection.statistics.outstanding < 1 { try await Task.sleep(for: .milliseconds(2)) }
+                let waiting = Task { try await connection.search(base: TestLab.layout.suffix, scope: .base) }
+                try await Task.sleep(for: .milliseconds(50))
+                #expect(connection.statistics.sent == 1)
+                waiting.cancel()
+                do {
+                    _ = try await waiting.value
+                    Issue.record("a cancelled search must not return entries")
+                } catch let error as LDAPError {
+                    #expect(error.code == .userCancelled)
+                }
+                kill(forest.pid!, SIGCONT)
+                #expect(try await first.value.count == 1)
+                #expect(connection.statistics.sent == 1)
+                #expect(try await connection.search(base: TestLab.layout.suffix, scope: .base).count == 1)
+                #expect(connection.statistics.sent == 2)
+                await connection.close()
+            }
+        }
+
         @Test func cancellingATaskAbandonsItsRequest() async throws {
             try await TestLab.withPrivateLab { lab, forest in
                 let connection = try await LDAPConnection.connect(
