@@ -59,7 +59,7 @@ struct LocateBenchmark: AsyncParsableCommand {
             // The queries that resolution makes, in order (the connect probe, the subschema check, the lookup, the
             // resident management point), for the C loop.
             let layout = DirectoryLayout(forest: corp)
-            let address = try require2(IPv4Address("10.21.1.9"))
+            guard let address = IPv4Address("10.21.1.9") else { throw ValidationError("not an IPv4 address") }
             let queries: [(String, Int32, String, String)] = [
                 ("", 0, "(objectClass=*)", "supportedLDAPVersion"),
                 ("", 0, "(objectClass=*)", "subschemaSubentry"),
@@ -157,9 +157,4 @@ struct LocateBenchmark: AsyncParsableCommand {
         defer { for pointer in pointers { free(UnsafeMutablePointer(mutating: pointer)) } }
         return try pointers.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
-}
-
-func require2<T>(_ value: T?) throws -> T {
-    guard let value else { throw ValidationError("missing value") }
-    return value
 }

@@ -66,23 +66,27 @@ public final class LDAPConnection: Sendable {
         _ body: @escaping @Sendable (LDAPSession) throws -> T
     ) async throws -> T {
         let loop = SessionLoop(configuration: configuration, logger: logger)
-        let timeout = configuration.operationTimeout
-        let failure = ConnectFailure()
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            // Queued before the thread starts, the work runs first once the bind succeeds; the loop then unbinds
-            // and stops. When no server can be used, the loop reports why and then hands the work no handle.
-            loop.submitWork { handle in
-                guard let handle else {
-                    let error = failure.error.withLock { $0 } ?? LDAPError(code: .serverDown, operation: .search)
-                    continuation.resume(throwing: error)
-                    return
-                }
-                continuation.resume(with: Result { try body(LDAPSession(handle: handle, timeout: timeout)) })
-            }
+        // Queued before the thread starts, the work runs first once the bind succeeds; the loop then unbinds and
+        // stops. When no server can be used, the work gets the connect error.
+        return try await converse(on: loop, timeout: configuration.operationTimeout, body) {
             loop.shutdown()
-            loop.start { connected in
-                if case .failure(let error) = connected { failure.error.withLock { $0 = error } }
+            loop.start { _ in }
+        }
+    }
+
+    /// Runs `body` with a session once the loop hands over its handle; `queued` runs right after the work is
+    /// queued.
+    private static func converse<T: Sendable>(
+        on loop: SessionLoop,
+        timeout: Duration,
+        _ body: @escaping @Sendable (LDAPSession) throws -> T,
+        queued: () -> Void = {}
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            loop.submitWork { handle in
+                continuation.resume(with: Result { try body(LDAPSession(handle: try handle.get(), timeout: timeout)) })
             }
+            queued()
         }
     }
 
@@ -185,17 +189,7 @@ public final class LDAPConnection: Sendable {
     /// `dbQueue.read { db in … }` scopes access). It runs once nothing else is in flight, and other requests wait
     /// while it runs. The session is valid only inside `body`.
     public func withSession<T: Sendable>(_ body: @escaping @Sendable (LDAPSession) throws -> T) async throws -> T {
-        let server = server
-        let timeout = operationTimeout
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            loop.submitWork { handle in
-                guard let handle else {
-                    continuation.resume(throwing: LDAPError(code: .serverDown, operation: .search, server: server))
-                    return
-                }
-                continuation.resume(with: Result { try body(LDAPSession(handle: handle, timeout: timeout)) })
-            }
-        }
+        try await Self.converse(on: loop, timeout: operationTimeout, body)
     }
 
     /// Finishes what is in flight, unbinds and closes the connection.
@@ -219,10 +213,4 @@ public final class LDAPConnection: Sendable {
         }
         return try result.get()
     }
-}
-
-/// Why ``LDAPConnection/withSession(_:logger:_:)`` could not connect, passed from the loop's connect report to
-/// the work it then runs without a handle (both on the loop's thread, in that order).
-private final class ConnectFailure: Sendable {
-    let error = Mutex<LDAPError?>(nil)
 }

@@ -41,7 +41,7 @@ public struct LDAPSession {
         request.filter = .and([request.filter] + names.map { .equal("objectClasses", $0) })
         request.attributes = ["1.1"]  // no attributes (RFC 4511)
         if try !search(request).entries.isEmpty { return true }
-        let subschema = try Subschema(from: try search(full).entries, request: full, server: handle.uri)
-        return names.allSatisfy { subschema.objectClass($0) != nil }
+        return try Subschema(from: try search(full).entries, request: full, server: handle.uri)
+            .defines(objectClasses: names)
     }
 }

@@ -56,6 +56,11 @@ public struct Subschema: Sendable, Hashable {
         Self.find(nameOrOID, in: objectClassDefinitions)
     }
 
+    /// Whether every one of these object classes (names or OIDs) is defined.
+    public func defines(objectClasses names: [String]) -> Bool {
+        names.allSatisfy { objectClass($0) != nil }
+    }
+
     /// The attribute type with this name (compared case-insensitively) or OID.
     public func attributeType(_ nameOrOID: String) -> Element? {
         Self.find(nameOrOID, in: attributeTypeDefinitions)

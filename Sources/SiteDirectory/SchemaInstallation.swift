@@ -18,7 +18,7 @@ public enum SchemaInstallation {
 
     /// Whether clients can find Configuration Manager objects here: the four classes exist.
     public static func isExtended(_ subschema: Subschema) -> Bool {
-        configurationManagerClasses.allSatisfy { subschema.objectClass($0) != nil }
+        subschema.defines(objectClasses: configurationManagerClasses)
     }
 
     public enum Outcome: Sendable, Equatable {

@@ -236,6 +236,16 @@ public struct ScheduleEntry: Sendable {
         self.location = location
     }
 
+    /// Whether it covers the hour of the week (0 = Sunday 00:00), without building ``hoursOfWeek``: route
+    /// planning asks this for every address, hour by hour.
+    public func covers(hourOfWeek hour: Int) -> Bool {
+        let length = endHour > startHour ? endHour - startHour : 24 - startHour + endHour
+        return days.contains { day in
+            let start = Weekday.allCases.firstIndex(of: day)! * 24 + startHour
+            return (hour - start + 7 * 24) % (7 * 24) < length
+        }
+    }
+
     /// The hours of the week it covers, 0 = Sunday 00:00; a range past midnight runs into the next day.
     public var hoursOfWeek: Set<Int> {
         var hours = Set<Int>()

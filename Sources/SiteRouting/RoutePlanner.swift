@@ -115,8 +115,14 @@ public enum LocalTime {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-        return "\(parts.year ?? 0)-\(two(parts.month))-\(two(parts.day))T\(two(parts.hour)):\(two(parts.minute))"
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d",
+            parts.year ?? 0,
+            parts.month ?? 0,
+            parts.day ?? 0,
+            parts.hour ?? 0,
+            parts.minute ?? 0
+        )
     }
 }
 
@@ -152,29 +158,19 @@ public struct RoutePlanner: Sendable {
             failure: nil,
             timeZone: calendar.timeZone
         )
-        let expected =
-            "expected the code of a site in the hierarchy: \(hierarchy.sites.map(\.code.rawValue).joined(separator: ", "))"
-        for (name, text) in [("source", source), ("destination", destination)] {
-            guard let code = try? SiteCode(text), hierarchy.site(code) != nil else {
-                route.failure = RouteFailure(
-                    code: .unknownSite,
-                    from: source,
-                    to: destination,
-                    message: "the \(name) site \(text) is not in the hierarchy; \(expected)"
-                )
-                return route
-            }
-        }
-        guard let from = try? SiteCode(source), let to = try? SiteCode(destination),
-            let sites = path(from: from, to: to)
-        else {
-            route.failure = RouteFailure(
-                code: .unknownSite,
-                from: source,
-                to: destination,
-                message: "\(source) and \(destination) are not in one hierarchy"
-            )
+        func unknown(_ message: String) -> Route {
+            route.failure = RouteFailure(code: .unknownSite, from: source, to: destination, message: message)
             return route
+        }
+        guard let from = try? SiteCode(source), hierarchy.site(from) != nil else {
+            return unknown("the source site \(source) is not in the hierarchy; \(expectedSites)")
+        }
+        guard let to = try? SiteCode(destination), hierarchy.site(to) != nil else {
+            return unknown("the destination site \(destination) is not in the hierarchy; \(expectedSites)")
+        }
+        // Both sites are in the hierarchy; only a parent cycle, which validation refuses, leaves no path.
+        guard let sites = path(from: from, to: to) else {
+            return unknown("\(source) and \(destination) have no common ancestor")
         }
         route.from = from.rawValue
         route.to = to.rawValue
@@ -187,6 +183,10 @@ public struct RoutePlanner: Sendable {
             }
         }
         return route
+    }
+
+    private var expectedSites: String {
+        "expected the code of a site in the hierarchy: \(hierarchy.sites.map(\.code.rawValue).joined(separator: ", "))"
     }
 
     /// The address `sending` uses for `next`: the first by priority whose schedule admits the job at `time`,
@@ -237,7 +237,7 @@ public struct RoutePlanner: Sendable {
     /// Whether the address's schedule admits the priority in that hour of the week (0 = Sunday 00:00). Hours no
     /// entry covers admit every priority.
     public static func admits(_ address: Address, _ priority: JobPriority, hourOfWeek hour: Int) -> Bool {
-        guard let entry = address.schedule.first(where: { $0.hoursOfWeek.contains(hour) }) else { return true }
+        guard let entry = address.schedule.first(where: { $0.covers(hourOfWeek: hour) }) else { return true }
         switch (entry.allow, priority) {
         case (.all, _): return true
         case (.mediumAndHigh, .high), (.mediumAndHigh, .medium): return true

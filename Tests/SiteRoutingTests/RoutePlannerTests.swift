@@ -239,3 +239,17 @@ import Testing
         }
     }
 }
+
+extension RoutePlannerTests {
+    @Test(arguments: [
+        ScheduleEntry(days: [.mon, .tue, .wed, .thu, .fri], startHour: 8, endHour: 18, allow: .highOnly),
+        ScheduleEntry(days: [.sat], startHour: 22, endHour: 6, allow: .closed),
+        ScheduleEntry(days: Weekday.allCases, startHour: 0, endHour: 24, allow: .mediumAndHigh),
+        ScheduleEntry(days: [.sun], startHour: 23, endHour: 1, allow: .all),
+    ])
+    func coverageAgreesWithTheHoursOfTheWeek(_ entry: ScheduleEntry) {
+        for hour in 0..<(7 * 24) {
+            #expect(entry.covers(hourOfWeek: hour) == entry.hoursOfWeek.contains(hour), "hour \(hour)")
+        }
+    }
+}

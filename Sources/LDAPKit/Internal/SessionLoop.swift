@@ -32,7 +32,8 @@ struct QueuedRequest: Sendable {
 /// be in flight on the one connection, and no blocking call ever runs on Swift's cooperative threads.
 final class SessionLoop: @unchecked Sendable {
     // Why @unchecked Sendable is sound here:
-    // - `handle`, `inFlight`, `backlog`, `sentIDs` and `waitingWork` are read and written only on the loop thread (in `run` and the
+    // - `handle`, `inFlight`, `backlog`, `sentIDs` and `waitingWork` are read and written only on the loop thread
+    //   (in `run` and the
     //   functions it calls); no other thread touches them after `start` hands the object to that thread.
     // - Everything other threads touch lives in `shared`, a Mutex.
     // - `wakeReader`, `wakeWriter`, `configuration` and `logger` are immutable after init; writing to and reading
@@ -48,11 +49,14 @@ final class SessionLoop: @unchecked Sendable {
     /// Requests taken from the queue and not yet sent, because `maxOutstandingRequests` are in flight.
     private var backlog: [QueuedRequest] = []
     private var sentIDs: [UInt64: Int32] = [:]
-    private var waitingWork: [@Sendable (LDAPHandle?) -> Void] = []
+    private var waitingWork: [Work] = []
+
+    /// Work for the loop thread: it gets the handle, or why the connection cannot be used.
+    typealias Work = @Sendable (Result<LDAPHandle, LDAPError>) -> Void
 
     private struct SharedState {
         var queue: [QueuedRequest] = []
-        var work: [@Sendable (LDAPHandle?) -> Void] = []
+        var work: [Work] = []
         var cancelled: [UInt64] = []
         var closing = false
         var finished = false
@@ -118,15 +122,15 @@ final class SessionLoop: @unchecked Sendable {
         }
     }
 
-    /// Queues work to run on the loop thread with the handle once nothing else is in flight; it gets nil when
-    /// the connection is gone.
-    func submitWork(_ work: @escaping @Sendable (LDAPHandle?) -> Void) {
+    /// Queues work to run on the loop thread with the handle once nothing else is in flight; it gets the error
+    /// when the connection is gone or could not be made.
+    func submitWork(_ work: @escaping Work) {
         let accepted = shared.withLock { state -> Bool in
             guard state.failure == nil && !state.closing else { return false }
             state.work.append(work)
             return true
         }
-        if accepted { wake() } else { work(nil) }
+        if accepted { wake() } else { work(.failure(gone)) }
     }
 
     func cancel(_ id: UInt64) {
@@ -157,6 +161,12 @@ final class SessionLoop: @unchecked Sendable {
         shared.withLock {
             LDAPConnection.Statistics(outstanding: $0.outstanding, maxOutstanding: $0.maxOutstanding, sent: $0.sent)
         }
+    }
+
+    /// Why work can no longer run: the connection's failure (the connect error when none could be made), or that
+    /// it was closed.
+    private var gone: LDAPError {
+        shared.withLock { $0.failure } ?? LDAPError(code: .serverDown, operation: .search)
     }
 
     private func wake() {
@@ -206,7 +216,7 @@ final class SessionLoop: @unchecked Sendable {
             if inFlight.isEmpty && backlog.isEmpty && !waitingWork.isEmpty {
                 let ready = waitingWork
                 waitingWork.removeAll()
-                for item in ready { item(handle) }
+                for item in ready { item(handle.map { .success($0) } ?? .failure(gone)) }
                 continue
             }
             if inFlight.isEmpty && backlog.isEmpty && (failed || (closing && requests.isEmpty)) { break }
@@ -214,7 +224,7 @@ final class SessionLoop: @unchecked Sendable {
             readAnswers()
             expireRequests()
         }
-        for item in waitingWork { item(nil) }
+        for item in waitingWork { item(.failure(gone)) }
         waitingWork.removeAll()
         handle = nil  // unbinds
         finish()
@@ -487,7 +497,7 @@ final class SessionLoop: @unchecked Sendable {
             defer { state.work.removeAll() }
             return state.work
         }
-        for item in work { item(nil) }
+        for item in work { item(.failure(gone)) }
         for waiter in waiters { waiter.resume() }
     }
 }
