@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -23,6 +25,11 @@ let package = Package(
             name: "CLDAP",
             pkgConfig: "ldap",
             providers: [.apt(["libldap2-dev", "libsasl2-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSMBClient",
+            pkgConfig: "smbclient",
+            providers: [.apt(["libsmbclient-dev"])]
         ),
         // Layer 1: the libldap wrapper. The only module that imports CLDAP.
         .target(
@@ -32,6 +39,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Layer 1: the libsmbclient wrapper. The only module that imports CSMBClient.
+        .target(name: "SMBKit", dependencies: ["CSMBClient"]),
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.
         .target(name: "SiteModel"),
         .target(name: "DirectorySchema"),
@@ -57,11 +66,21 @@ let package = Package(
         ),
         // Layer 3: site-to-site communication: routes through addresses.
         .target(name: "SiteRouting", dependencies: ["SiteModel"]),
+        // Layer 4: services: the site server (keys, jobs, senders, inbox and outbox).
+        .target(
+            name: "SiteServer",
+            dependencies: [
+                "SiteModel", "SiteRouting", "SiteDirectory", "LDAPKit", "SMBKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Layer 4: services: the embedded lab directory.
         .target(
             name: "SiteLab",
             dependencies: [
-                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema",
+                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -70,7 +89,9 @@ let package = Package(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
-                "SiteRouting",
+                "SiteRouting", "SiteServer", "SMBKit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

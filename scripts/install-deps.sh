@@ -2,7 +2,7 @@
 # Installs the Debian packages siteloc builds and runs with, when any is missing.
 # `install-deps.sh container` adds what building and testing the container image needs.
 set -euo pipefail
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl)
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config)
 if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap python3-venv); fi
 missing=()
 for package in "${packages[@]}"; do

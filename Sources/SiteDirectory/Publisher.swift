@@ -39,7 +39,8 @@ public enum Publisher {
         )
     }
 
-    /// Publishes (or, with `unpublish`, removes) each site, `concurrency` sites at a time. With `dryRun` nothing
+    /// Publishes (or, with `unpublish`, removes) each site, `concurrency` sites at a time. `publicKey` gives a
+    /// site's signing key (`ed25519:…`) for `serviceBindingInformation`; a site without one keeps what is there. With `dryRun` nothing
     /// is written and the reports carry the changes that would be made.
     public static func run(
         _ sites: [Site],
@@ -48,6 +49,7 @@ public enum Publisher {
         dryRun: Bool = false,
         concurrency: Int = 8,
         connect: @escaping Connector,
+        publicKey: @escaping @Sendable (SiteCode) -> String? = { _ in nil },
         progress: (@Sendable (Int) -> Void)? = nil
     ) async throws -> [SiteReport] {
         try await withThrowingTaskGroup(of: SiteReport.self) { group in
@@ -57,10 +59,11 @@ public enum Publisher {
                 let site = sites[next]
                 next += 1
                 group.addTask {
-                    let wanted = unpublish ? [] : SitePublication.entries(for: site, in: hierarchy)
+                    let key = publicKey(site.code)
+                    let wanted = unpublish ? [] : SitePublication.entries(for: site, in: hierarchy, publicKey: key)
                     let connection = try await connect(site)
                     do {
-                        let changes = try await plan(site, wanted: wanted, publicKey: nil, on: connection)
+                        let changes = try await plan(site, wanted: wanted, publicKey: key, on: connection)
                         if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
                         await connection.close()
                         return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)

@@ -179,6 +179,7 @@ public struct Lab: Sendable {
         }
         for index in state.indices { state[index].pid = nil }
         try saveState(state)
+        await downFileShares()
         return stopped
     }
 

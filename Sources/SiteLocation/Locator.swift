@@ -109,10 +109,17 @@ public struct Location: Sendable, Codable {
 public struct Locator: Sendable {
     let hierarchy: Hierarchy
     let directory: @Sendable (ForestName) -> (any SiteDirectoryClient)?
+    let holders: (@Sendable (String) -> Set<String>)?
 
-    /// `directory` gives the client of a forest's directory, or nil when none is known.
-    public init(hierarchy: Hierarchy, directory: @escaping @Sendable (ForestName) -> (any SiteDirectoryClient)?) {
+    /// `directory` gives the client of a forest's directory, or nil when none is known. `holders` gives the
+    /// distribution points that hold a package (what site servers have placed); by default the file's lists.
+    public init(
+        hierarchy: Hierarchy,
+        holders: (@Sendable (String) -> Set<String>)? = nil,
+        directory: @escaping @Sendable (ForestName) -> (any SiteDirectoryClient)?
+    ) {
         self.hierarchy = hierarchy
+        self.holders = holders
         self.directory = directory
     }
 
@@ -282,7 +289,7 @@ public struct Locator: Sendable {
     func managementPoint(_ host: String) -> (any ManagementPoint)? {
         guard let site = hierarchy.sites.first(where: { $0.managementPoints.contains { $0.host == host.lowercased() } })
         else { return nil }
-        return SiteDatabaseManagementPoint(site: site.code, host: host, hierarchy: hierarchy)
+        return SiteDatabaseManagementPoint(site: site.code, host: host, hierarchy: hierarchy, holders: holders)
     }
 }
 

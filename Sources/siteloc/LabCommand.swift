@@ -54,7 +54,14 @@ struct LabCommand: AsyncParsableCommand {
                 } catch {
                     throw CommandFailure.unavailable(error.description)
                 }
-                return try report(results)
+                try report(results)
+                if !json, let shares = labFolder.fileShares() {
+                    print(
+                        "smb  127.0.0.1:\(shares.port)  pid \(shares.pid.map(String.init) ?? "-")  shares SMS_<CODE> for "
+                            + "\(model.sites.count) site server inboxes in \(labFolder.sitesDirectory.path)"
+                    )
+                }
+                return
             }
             if names.isEmpty && labFolder.forests().isEmpty {
                 throw CommandFailure.badInput(

@@ -6,6 +6,7 @@ import SiteDirectory
 import SiteLab
 import SiteLocation
 import SiteModel
+import SiteServer
 
 /// The client options of `locate` and `content` (spec: cli.md).
 struct ClientOptions: ParsableArguments {
@@ -96,7 +97,12 @@ struct ClientOptions: ParsableArguments {
             }
         }
         let known = clients
-        return Locator(hierarchy: model) { known[$0] }
+        // Once site servers run, management points offer the distribution points packages have arrived on.
+        let placed = PlacedContent(
+            hierarchy: model,
+            sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory
+        )
+        return Locator(hierarchy: model, holders: { placed.holders(of: $0) }, directory: { known[$0] })
     }
 }
 

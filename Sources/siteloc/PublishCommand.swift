@@ -7,6 +7,7 @@ import Logging
 import SiteDirectory
 import SiteLab
 import SiteModel
+import SiteServer
 
 /// Reads a hierarchy file; errors are bad input (exit 2), listed like `validate` lists them.
 func loadHierarchy(_ file: String) throws -> Hierarchy {
@@ -116,6 +117,7 @@ private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, 
         sites = [site]
     }
     let connect = try directory.connector(for: hierarchy, logger: .siteloc)
+    let sitesDirectory = Lab(directory: directory.labDirectory, logger: .siteloc).sitesDirectory
     let showProgress = isatty(STDERR_FILENO) == 1 && !json && sites.count > 1
     let total = sites.count
     var progress: (@Sendable (Int) -> Void)?
@@ -133,6 +135,9 @@ private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, 
             unpublish: unpublish,
             dryRun: dryRun,
             connect: connect,
+            publicKey: { code in
+                SiteFolders(site: code, sitesDirectory: sitesDirectory).readPublicKey()?.published
+            },
             progress: runProgress
         )
     } catch let failure as CommandFailure {

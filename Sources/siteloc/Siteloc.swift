@@ -18,7 +18,8 @@ struct Siteloc: AsyncParsableCommand {
             """,
         subcommands: [
             ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, LocateCommand.self,
-            ContentCommand.self, RouteCommand.self, SchemaCommand.self,
+            ContentCommand.self, RouteCommand.self, SiteCommand.self, KeysCommand.self, SendCommand.self,
+            CourierCommand.self, SchemaCommand.self,
             ServeCommand.self, DemoCommand.self,
         ]
     )

@@ -1,0 +1,196 @@
+internal import CSMBClient
+internal import Dispatch
+internal import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place that calls libsmbclient. Every call runs on one serial queue for the whole process, because
+/// libsmbclient 4.17 crashes when two threads use it at once, even through separate contexts (smb-recipe.md §5).
+/// Waiting callers are suspended, not blocked, so Swift's cooperative threads stay free.
+final class SMBExecutor: Sendable {
+    static let shared = SMBExecutor()
+
+    private let queue = DispatchQueue(label: "siteloc.smbclient")
+
+    /// A libsmbclient context and the credentials its callback reads.
+    ///
+    /// Sendable because the pointers inside are dereferenced only on `queue`, one call at a time; the values
+    /// themselves never change after creation.
+    final class Context: @unchecked Sendable {
+        let pointer: UnsafeMutablePointer<SMBCCTX>
+        let credentials: Unmanaged<CredentialBox>
+
+        init(pointer: UnsafeMutablePointer<SMBCCTX>, credentials: Unmanaged<CredentialBox>) {
+            self.pointer = pointer
+            self.credentials = credentials
+        }
+    }
+
+    /// An open remote file. Sendable for the same reason as `Context`: only touched on `queue`.
+    final class RemoteFile: @unchecked Sendable {
+        let pointer: OpaquePointer
+        init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    }
+
+    final class CredentialBox {
+        let workgroup: [CChar]
+        let user: [CChar]
+        let password: [CChar]
+
+        init(_ credentials: SMBCredentials) {
+            workgroup = Array(credentials.workgroup.utf8CString)
+            user = Array(credentials.user.utf8CString)
+            password = credentials.password.map { CChar(bitPattern: $0) } + [0]
+        }
+    }
+
+    private func run<T: Sendable>(
+        _ operation: String,
+        _ target: String,
+        _ body: @escaping @Sendable () -> T?
+    ) async throws(SMBError) -> T {
+        let result: Result<T, SMBError> = await withCheckedContinuation { continuation in
+            queue.async {
+                errno = 0
+                if let value = body() {
+                    continuation.resume(returning: .success(value))
+                } else {
+                    let code = errno
+                    let reason = code == 0 ? "unknown error" : String(cString: strerror(code))
+                    continuation.resume(
+                        returning: .failure(SMBError(operation: operation, target: target, code: code, reason: reason))
+                    )
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    func makeContext(credentials: SMBCredentials, timeoutMilliseconds: Int32) async throws(SMBError) -> Context {
+        let box = Unmanaged.passRetained(CredentialBox(credentials))
+        let boxAddress = UInt(bitPattern: box.toOpaque())
+        let pointer = try await run("init", "context") { () -> UInt? in
+            guard let context = smbc_new_context() else { return nil }
+            smbc_setDebug(context, 0)
+            smbc_setOptionUserData(context, UnsafeMutableRawPointer(bitPattern: boxAddress))
+            smbc_setFunctionAuthDataWithContext(context, authenticate)
+            smbc_setOptionNoAutoAnonymousLogin(context, 1)
+            smbc_setOptionUseKerberos(context, 0)
+            smbc_setOptionFallbackAfterKerberos(context, 1)
+            smbc_setTimeout(context, timeoutMilliseconds)
+            guard smbc_init_context(context) != nil else {
+                let code = errno
+                smbc_free_context(context, 1)
+                errno = code
+                return nil
+            }
+            return UInt(bitPattern: context)
+        }
+        return Context(pointer: UnsafeMutablePointer(bitPattern: pointer)!, credentials: box)
+    }
+
+    func free(_ context: Context) {
+        queue.async {
+            smbc_free_context(context.pointer, 1)
+            context.credentials.release()
+        }
+    }
+
+    func open(_ context: Context, url: String) async throws(SMBError) -> RemoteFile {
+        try await run("open", url) {
+            guard let open = smbc_getFunctionOpen(context.pointer),
+                let file = open(context.pointer, url, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            else { return nil }
+            return RemoteFile(file)
+        }
+    }
+
+    func write(_ context: Context, _ file: RemoteFile, _ data: Data, target: String) async throws(SMBError) {
+        _ = try await run("write", target) { () -> Bool? in
+            guard let write = smbc_getFunctionWrite(context.pointer) else { return nil }
+            return data.withUnsafeBytes { buffer -> Bool? in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(
+                        context.pointer,
+                        file.pointer,
+                        buffer.baseAddress! + offset,
+                        buffer.count - offset
+                    )
+                    if written <= 0 { return nil }
+                    offset += written
+                }
+                return true
+            }
+        }
+    }
+
+    func close(_ context: Context, _ file: RemoteFile, target: String) async throws(SMBError) {
+        _ = try await run("close", target) { () -> Bool? in
+            guard let close = smbc_getFunctionClose(context.pointer), close(context.pointer, file.pointer) == 0
+            else { return nil }
+            return true
+        }
+    }
+
+    func rename(_ context: Context, from: String, to: String) async throws(SMBError) {
+        _ = try await run("rename", "\(from) to \(to)") { () -> Bool? in
+            guard let rename = smbc_getFunctionRename(context.pointer),
+                rename(context.pointer, from, context.pointer, to) == 0
+            else { return nil }
+            return true
+        }
+    }
+
+    func unlink(_ context: Context, url: String) async throws(SMBError) {
+        _ = try await run("unlink", url) { () -> Bool? in
+            guard let unlink = smbc_getFunctionUnlink(context.pointer), unlink(context.pointer, url) == 0
+            else { return nil }
+            return true
+        }
+    }
+
+    func list(_ context: Context, url: String) async throws(SMBError) -> [String] {
+        try await run("list", url) { () -> [String]? in
+            guard let opendir = smbc_getFunctionOpendir(context.pointer),
+                let readdir = smbc_getFunctionReaddir(context.pointer),
+                let closedir = smbc_getFunctionClosedir(context.pointer),
+                let directory = opendir(context.pointer, url)
+            else { return nil }
+            defer { _ = closedir(context.pointer, directory) }
+            var names: [String] = []
+            while let entry = readdir(context.pointer, directory) {
+                guard entry.pointee.smbc_type == UInt32(SMBC_FILE) else { continue }
+                names.append(String(cString: csmb_dirent_name(entry)))
+            }
+            return names
+        }
+    }
+}
+
+/// libsmbclient asks for credentials through a C callback; the context's user data holds them.
+private func authenticate(
+    _ context: UnsafeMutablePointer<SMBCCTX>?,
+    _ server: UnsafePointer<CChar>?,
+    _ share: UnsafePointer<CChar>?,
+    _ workgroup: UnsafeMutablePointer<CChar>?,
+    _ workgroupLength: Int32,
+    _ user: UnsafeMutablePointer<CChar>?,
+    _ userLength: Int32,
+    _ password: UnsafeMutablePointer<CChar>?,
+    _ passwordLength: Int32
+) {
+    guard let context, let data = smbc_getOptionUserData(context) else { return }
+    let box = Unmanaged<SMBExecutor.CredentialBox>.fromOpaque(data).takeUnretainedValue()
+    func fill(_ destination: UnsafeMutablePointer<CChar>?, _ length: Int32, _ value: [CChar]) {
+        guard let destination, length > 0 else { return }
+        let count = min(value.count - 1, Int(length) - 1)
+        for index in 0..<count { destination[index] = value[index] }
+        destination[count] = 0
+    }
+    fill(workgroup, workgroupLength, box.workgroup)
+    fill(user, userLength, box.user)
+    fill(password, passwordLength, box.password)
+}

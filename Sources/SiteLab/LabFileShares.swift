@@ -1,0 +1,239 @@
+public import Foundation
+import Glibc
+import Logging
+public import SMBKit
+public import SiteModel
+
+/// The lab's SMB server: one private smbd on a free loopback port with a share `SMS_<CODE>` per site, each the
+/// site server's inbox folder (`<lab>/sites/<CODE>/inbox`). Every site server name of the lab resolves to it, the
+/// way each site server's SMS_<code> share would be reached on its own machine. Nothing of the system's Samba
+/// (/etc/samba, /var/lib/samba) is used or touched (smb-recipe.md).
+public struct LabFileShares: Codable, Sendable {
+    public var port: Int
+    public var pid: Int32?
+    public var user: String
+    public var folder: String
+
+    public var passwordFile: String { folder + "/password" }
+    public var configFile: String { folder + "/smb.conf" }
+    public var logFile: String { folder + "/smbd.log" }
+
+    public static func share(of site: SiteCode) -> String { "SMS_\(site.rawValue)" }
+
+    /// The SMB account's credentials (the password from its 0600 file).
+    public func credentials() throws(LabError) -> SMBCredentials {
+        guard let data = FileManager.default.contents(atPath: passwordFile) else {
+            throw LabError("no SMB password at \(passwordFile); start the lab with: siteloc lab up --hierarchy FILE")
+        }
+        var bytes = [UInt8](data)
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        return SMBCredentials(user: user, password: bytes)
+    }
+}
+
+extension Lab {
+    /// `<lab>/sites`: one folder per site server (SiteFolders).
+    public var sitesDirectory: URL { directory.appendingPathComponent("sites", isDirectory: true) }
+
+    var fileSharesFolder: String { directory.path + "/smb" }
+    private var fileSharesState: String { fileSharesFolder + "/smbd.json" }
+
+    /// The lab's smbd, if one was started.
+    public func fileShares() -> LabFileShares? {
+        guard let data = FileManager.default.contents(atPath: fileSharesState) else { return nil }
+        return try? JSONDecoder().decode(LabFileShares.self, from: data)
+    }
+
+    /// Whether the recorded smbd is alive and ours.
+    public func fileSharesRunning() -> Bool {
+        guard let shares = fileShares(), let pid = shares.pid else { return false }
+        return Self.isSmbd(pid, config: shares.configFile)
+    }
+
+    /// Starts (or reconfigures) the lab's smbd with a share for each site of the hierarchy. Shares for sites
+    /// added since the last start are picked up by a configuration reload.
+    @discardableResult
+    public func upFileShares(hierarchy: Hierarchy) async throws(LabError) -> LabFileShares {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/smbd") else {
+            throw LabError("smbd is not installed (expected /usr/sbin/smbd); install it with: apt-get install samba")
+        }
+        let folder = fileSharesFolder
+        for sub in ["", "/state", "/lock", "/cache", "/pid", "/private", "/ncalrpc", "/usershares"] {
+            try PrivateFiles.createFolder(folder + sub)
+        }
+        // smbd switches to the SMB user, which must be able to reach the shares.
+        chmod(directory.path, 0o755)
+        chmod(folder, 0o755)
+        var shares =
+            fileShares()
+            ?? LabFileShares(port: 0, pid: nil, user: Self.currentUser(), folder: folder)
+        let sites = hierarchy.sites.map(\.code)
+        for site in sites {
+            let inbox = sitesDirectory.appendingPathComponent(site.rawValue).appendingPathComponent("inbox").path
+            do {
+                try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+            } catch {
+                throw LabError("cannot create \(inbox): \(error.localizedDescription)")
+            }
+        }
+        let passwordIsNew = !FileManager.default.fileExists(atPath: shares.passwordFile)
+        if passwordIsNew { try PrivateFiles.write(shares.passwordFile, Self.randomPassword()) }
+        if shares.port == 0 { shares.port = try ProcessControl.freeLoopbackPort() }
+        try writeConfiguration(shares, sites: sites)
+        if passwordIsNew || !FileManager.default.fileExists(atPath: folder + "/private/passdb.tdb") {
+            try addSMBUser(shares)
+        }
+        if let pid = shares.pid, Self.isSmbd(pid, config: shares.configFile) {
+            kill(pid, SIGHUP)
+        } else {
+            // smbd is started in its own session, so it must not try to create one (--no-process-group); on
+            // SIGTERM it signals its own process group, which is then only itself and its children.
+            shares.pid = try ProcessControl.spawnDetached(
+                "/usr/sbin/smbd",
+                [
+                    "--foreground", "--no-process-group", "--configfile=\(shares.configFile)", "--debug-stdout", "-d",
+                    "1",
+                ],
+                logFile: shares.logFile
+            )
+        }
+        try saveFileShares(shares)
+        try await waitForShares(shares, site: sites.first)
+        logger.info("lab file shares up", metadata: ["smb.port": "\(shares.port)", "shares": "\(sites.count)"])
+        return shares
+    }
+
+    /// Stops the lab's smbd.
+    public func downFileShares() async {
+        guard var shares = fileShares(), let pid = shares.pid else { return }
+        if Self.isSmbd(pid, config: shares.configFile) { await ProcessControl.stop(pid) }
+        shares.pid = nil
+        try? saveFileShares(shares)
+    }
+
+    private func waitForShares(_ shares: LabFileShares, site: SiteCode?) async throws(LabError) {
+        guard let site, let pid = shares.pid else { return }
+        let credentials = try shares.credentials()
+        let deadline = ContinuousClock.now + .seconds(10)
+        var lastError = "no answer"
+        while ContinuousClock.now < deadline {
+            guard ProcessControl.isAlive(pid) else {
+                throw LabError(
+                    "smbd stopped at start. The end of its log (\(shares.logFile)):\n\(ProcessControl.tail(shares.logFile))"
+                )
+            }
+            do {
+                let share = try await SMBShare(
+                    host: "127.0.0.1",
+                    port: shares.port,
+                    share: LabFileShares.share(of: site),
+                    credentials: credentials,
+                    timeout: .seconds(2)
+                )
+                _ = try await share.list()
+                return
+            } catch {
+                lastError = error.description
+            }
+            try? await Task.sleep(for: .milliseconds(30))
+        }
+        throw LabError("smbd on port \(shares.port) did not answer within 10 s (\(lastError)); see \(shares.logFile)")
+    }
+
+    private func writeConfiguration(_ shares: LabFileShares, sites: [SiteCode]) throws(LabError) {
+        let folder = shares.folder
+        var text = """
+            [global]
+                server role = standalone server
+                workgroup = WORKGROUP
+                netbios name = SITELOCLAB
+                smb ports = \(shares.port)
+                interfaces = 127.0.0.1
+                bind interfaces only = yes
+                disable netbios = yes
+                server min protocol = SMB2_02
+                map to guest = never
+                restrict anonymous = 2
+                rpc start on demand helpers = no
+                passdb backend = tdbsam:\(folder)/private/passdb.tdb
+                state directory = \(folder)/state
+                lock directory = \(folder)/lock
+                cache directory = \(folder)/cache
+                pid directory = \(folder)/pid
+                private dir = \(folder)/private
+                ncalrpc dir = \(folder)/ncalrpc
+                usershare path = \(folder)/usershares
+                log file = \(folder)/log.%m
+                log level = 1
+                load printers = no
+                printing = bsd
+                printcap name = /dev/null
+                disable spoolss = yes
+
+            """
+        for site in sites {
+            text += """
+                [\(LabFileShares.share(of: site))]
+                    path = \(sitesDirectory.path)/\(site.rawValue)/inbox
+                    read only = no
+                    valid users = \(shares.user)
+                    create mask = 0664
+                    directory mask = 0775
+
+                """
+        }
+        try PrivateFiles.write(shares.configFile, text)
+    }
+
+    private func addSMBUser(_ shares: LabFileShares) throws(LabError) {
+        guard let password = FileManager.default.contents(atPath: shares.passwordFile) else {
+            throw LabError("cannot read \(shares.passwordFile)")
+        }
+        var secret = password
+        if secret.last == UInt8(ascii: "\n") { secret.removeLast() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/pdbedit")
+        process.arguments = ["-s", shares.configFile, "-a", "-u", shares.user, "-t"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        do {
+            try process.run()
+        } catch {
+            throw LabError("cannot run pdbedit (install samba): \(error)")
+        }
+        // The password goes through a pipe, never an argument.
+        input.fileHandleForWriting.write(secret + Data("\n".utf8) + secret + Data("\n".utf8))
+        try? input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LabError(
+                "pdbedit could not add the SMB user \(shares.user) (exit \(process.terminationStatus)):\n\(text)"
+            )
+        }
+    }
+
+    private func saveFileShares(_ shares: LabFileShares) throws(LabError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(shares) else { throw LabError("cannot encode the SMB state") }
+        try PrivateFiles.write(fileSharesState, String(decoding: data, as: UTF8.self))
+    }
+
+    static func isSmbd(_ pid: Int32, config: String) -> Bool {
+        guard ProcessControl.isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+        else {
+            return false
+        }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.first?.hasSuffix("smbd") == true && arguments.contains("--configfile=\(config)")
+    }
+
+    static func currentUser() -> String {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "root" }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,38 @@
+public import LDAPKit
+public import Logging
+import SiteDirectory
+public import SiteModel
+
+/// Reads sites' public keys from their forests' directories: `serviceBindingInformation` of `SMS-Site-<code>`.
+public struct DirectorySiteKeys: Sendable {
+    public let hierarchy: Hierarchy
+    public let directories: [ForestName: [LDAPURI]]
+    public let logger: Logger
+
+    public init(hierarchy: Hierarchy, directories: [ForestName: [LDAPURI]], logger: Logger) {
+        self.hierarchy = hierarchy
+        self.directories = directories
+        self.logger = logger
+    }
+
+    /// The key the directory of the site's forest holds for it; nil when the site has none published or the
+    /// directory cannot be read (the job is then refused as `unknown-key`, and the reason says what to do).
+    public func key(of code: SiteCode) async -> SitePublicKey? {
+        guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else { return nil }
+        let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: .seconds(2))
+        let base = DirectoryLayout(forest: site.forest).site(code)
+        do {
+            let values = try await LDAPConnection.withSession(configuration, logger: logger) { session in
+                try session.search(base: base, scope: .base, attributes: ["serviceBindingInformation"])
+                    .first?["serviceBindingInformation"] ?? []
+            }
+            return values.lazy.compactMap(SitePublicKey.init(published:)).first
+        } catch {
+            logger.warning(
+                "cannot read a site's key from the directory",
+                metadata: ["site": "\(code)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+}

@@ -1,0 +1,148 @@
+public import Foundation
+public import SMBKit
+public import SiteModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a `standard` sender delivers for a destination site: its site server's inbox share over SMB, or, in a
+/// single-machine lab, the inbox folder itself (local or mounted).
+public enum InboxLocation: Sendable, CustomStringConvertible {
+    case folder(URL)
+    case smb(host: String, port: Int, share: String, credentials: SMBCredentials)
+
+    public var description: String {
+        switch self {
+        case .folder(let url): url.path
+        case .smb(let host, let port, let share, _): "smb://\(host):\(port)/\(share)"
+        }
+    }
+}
+
+/// Finds the inbox of the site server an address points at (its `destination`, else the site's server).
+public typealias InboxResolver = @Sendable (_ site: SiteCode, _ server: String) -> InboxLocation?
+
+/// A delivery that did not happen, and whether the same address is worth another try.
+struct DeliveryFailure: Error, CustomStringConvertible {
+    enum Kind { case senderNotInstalled, noInbox, transport }
+    var kind: Kind
+    var description: String
+}
+
+/// Carries one job file over one address to the next site.
+struct JobCarrier: Sendable {
+    let sending: SiteCode
+    let folders: SiteFolders
+    let resolveInbox: InboxResolver
+    let calendar: Calendar
+
+    /// The name the job gets in the next inbox: unique per delivery, since renaming onto an existing SMB name is
+    /// not atomic and a redelivery after a crash must not collide with the first copy.
+    static func inboxName(_ header: JobHeader) -> String {
+        "\(header.id).\(header.signer).\(UUID().uuidString.prefix(8).lowercased()).\(JobFile.suffix)"
+    }
+
+    /// Delivers `job`, reporting the bytes sent after each block. Returns where it went.
+    func deliver(
+        _ job: JobFile,
+        to next: SiteCode,
+        server: String,
+        via address: Address,
+        progress: @escaping @Sendable (Int64) -> Void
+    ) async throws -> String {
+        switch address.sender {
+        case .standard:
+            guard let inbox = resolveInbox(next, address.destination ?? server) else {
+                throw DeliveryFailure(
+                    kind: .noInbox,
+                    description: "no inbox known for \(next) at \(address.destination ?? server)"
+                )
+            }
+            let limiter = RateLimiter(address.rateLimit, calendar: calendar)
+            let name = Self.inboxName(job.header)
+            switch inbox {
+            case .folder(let folder):
+                try await copy(job.url, into: folder, as: name, limiter: limiter, progress: progress)
+            case .smb(let host, let port, let share, let credentials):
+                do {
+                    let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
+                    try await connection.upload(
+                        job.url,
+                        as: name,
+                        temporaryName: "." + name + ".tmp",
+                        blockSize: limiter.blockSize
+                    ) { sent, took in
+                        progress(sent)
+                        try await Self.pace(limiter, blockTook: took)
+                    }
+                } catch let error as SMBError {
+                    throw DeliveryFailure(kind: .transport, description: error.description)
+                }
+            }
+            return "\(inbox)/\(name)"
+        case .courier:
+            let parcel = folders.courier.appendingPathComponent("\(job.header.id).to-\(next).parcel")
+            try await copy(
+                job.url,
+                into: folders.courier,
+                as: parcel.lastPathComponent,
+                limiter: nil,
+                progress: progress
+            )
+            return parcel.path
+        case .asyncRas, .isdnRas, .x25Ras, .snaRas:
+            throw DeliveryFailure(
+                kind: .senderNotInstalled,
+                description: "sender-not-installed: the \(address.sender.rawValue) sender is modelled for planning only"
+            )
+        }
+    }
+
+    private static func pace(_ limiter: RateLimiter?, blockTook elapsed: Duration) async throws {
+        guard let limiter else { return }
+        let pause = limiter.pause(afterBlockTaking: elapsed, at: Date())
+        if pause > .zero { try await Task.sleep(for: pause) }
+    }
+
+    /// Copies the job into a folder under a hidden temporary name, then renames it: readers see all or nothing.
+    private func copy(
+        _ source: URL,
+        into folder: URL,
+        as name: String,
+        limiter: RateLimiter?,
+        progress: @escaping @Sendable (Int64) -> Void
+    ) async throws {
+        let target = folder.appendingPathComponent(name)
+        let temporary = folder.appendingPathComponent("." + name + ".tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path)")
+        }
+        do {
+            let output = try FileHandle(forWritingTo: temporary)
+            defer { try? output.close() }
+            let input = try FileHandle(forReadingFrom: source)
+            defer { try? input.close() }
+            var sent: Int64 = 0
+            while true {
+                let started = ContinuousClock.now
+                guard let block = try input.read(upToCount: limiter?.blockSize ?? (1 << 20)), !block.isEmpty else {
+                    break
+                }
+                try output.write(contentsOf: block)
+                sent += Int64(block.count)
+                progress(sent)
+                try await Self.pace(limiter, blockTook: ContinuousClock.now - started)
+            }
+            try output.synchronize()
+        } catch {
+            unlink(temporary.path)
+            if error is CancellationError { throw error }
+            throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path): \(error)")
+        }
+        guard rename(temporary.path, target.path) == 0 else {
+            unlink(temporary.path)
+            throw DeliveryFailure(kind: .transport, description: "cannot rename into \(folder.path)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+public import Foundation
+public import SiteModel
+
+/// The folders of one site server, under `<sites>/<CODE>/` (by default `.siteloc/lab/sites/CEN`).
+///
+///     keys/site.key            the private signing key, mode 600
+///     keys/site.pub            its public key, `ed25519:<base64>`
+///     keys/peers/<CODE>.json   neighbours' keys imported with `siteloc keys import`
+///     inbox/                   jobs arrive here as `*.job` (the SMB share SMS_<CODE>); anything else is ignored
+///     outbox/<id>.job          jobs waiting to go to the next hop, with `<id>.state.json` (attempts, progress)
+///     rejected/<name>          refused jobs, with `<name>.reason.json`
+///     done/<id>.json           one record per job applied or forwarded here: the idempotence key
+///     content/<PKG>/           the content library: package.bin and placement.json
+///     courier/                 parcels written by the courier sender, to be carried by hand
+///     events.log               one JSON line per thing that happened
+///     server.json, server.lock the running server's pid and heartbeat; the lock keeps it to one per site
+public struct SiteFolders: Sendable {
+    public let site: SiteCode
+    public let root: URL
+
+    public init(site: SiteCode, sitesDirectory: URL) {
+        self.site = site
+        root = sitesDirectory.appendingPathComponent(site.rawValue, isDirectory: true)
+    }
+
+    public var keys: URL { root.appendingPathComponent("keys", isDirectory: true) }
+    public var signingKey: URL { keys.appendingPathComponent("site.key") }
+    public var publicKey: URL { keys.appendingPathComponent("site.pub") }
+    public var peers: URL { keys.appendingPathComponent("peers", isDirectory: true) }
+    public func peerKey(_ site: SiteCode) -> URL { peers.appendingPathComponent("\(site.rawValue).json") }
+    public var inbox: URL { root.appendingPathComponent("inbox", isDirectory: true) }
+    public var outbox: URL { root.appendingPathComponent("outbox", isDirectory: true) }
+    public var rejected: URL { root.appendingPathComponent("rejected", isDirectory: true) }
+    public var done: URL { root.appendingPathComponent("done", isDirectory: true) }
+    public var content: URL { root.appendingPathComponent("content", isDirectory: true) }
+    public var courier: URL { root.appendingPathComponent("courier", isDirectory: true) }
+    public var events: URL { root.appendingPathComponent("events.log") }
+    public var serverState: URL { root.appendingPathComponent("server.json") }
+    public var lock: URL { root.appendingPathComponent("server.lock") }
+
+    public func package(_ id: String) -> URL { content.appendingPathComponent(id, isDirectory: true) }
+
+    /// Whether `site init` has run here.
+    public var isInitialized: Bool { FileManager.default.fileExists(atPath: signingKey.path) }
+
+    /// Creates the folders (the inbox is world-writable for the SMB account only through smbd's own checks).
+    public func create() throws(SiteServerError) {
+        for folder in [keys, peers, inbox, outbox, rejected, done, content, courier] {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw SiteServerError("cannot create \(folder.path): \(error.localizedDescription)")
+            }
+        }
+        chmod(keys.path, 0o700)
+    }
+
+    /// Files with the given suffix in a folder, oldest name first; hidden (temporary) files never count.
+    func files(in folder: URL, suffix: String) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") && $0.hasSuffix("." + suffix) }.sorted()
+            .map { folder.appendingPathComponent($0) }
+    }
+
+    /// Creates the site's signing key pair; an existing key is kept (so `site init` can run again safely).
+    /// Returns the public key and whether it is new.
+    public func initialize() throws(SiteServerError) -> (key: SitePublicKey, created: Bool) {
+        try create()
+        if isInitialized {
+            let key = try SiteSigningKey(contentsOf: signingKey).publicKey
+            return (key, false)
+        }
+        let key = SiteSigningKey()
+        try key.write(to: signingKey)
+        try AtomicFile.write(publicKey, contents: Data((key.publicKey.published + "\n").utf8))
+        return (key.publicKey, true)
+    }
+
+    /// The site's public key, if it has been initialised.
+    public func readPublicKey() -> SitePublicKey? {
+        guard let text = try? String(contentsOf: publicKey, encoding: .utf8) else { return nil }
+        return SitePublicKey(published: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Stores a neighbour's key from a key file. The file must be for `expected` when given.
+    public func importKey(from file: URL) throws(SiteServerError) -> (SiteCode, SitePublicKey) {
+        let (site, key) = try SiteKeyFile.read(file)
+        guard site != self.site else {
+            throw SiteServerError("\(file.path) holds site \(site)'s own key; import it at a neighbouring site")
+        }
+        try create()
+        guard let data = try? Data(contentsOf: file) else { throw SiteServerError("cannot read \(file.path)") }
+        try AtomicFile.write(peerKey(site), contents: data)
+        return (site, key)
+    }
+
+    /// A neighbour's key imported by hand, if any.
+    public func importedKey(of site: SiteCode) -> SitePublicKey? {
+        guard let (code, key) = try? SiteKeyFile.read(peerKey(site)), code == site else { return nil }
+        return key
+    }
+}

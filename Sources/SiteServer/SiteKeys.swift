@@ -1,0 +1,119 @@
+import Crypto
+public import Foundation
+public import SiteModel
+
+/// A site's public signing key, as published in `serviceBindingInformation` (`ed25519:<base64>`) and exchanged in
+/// key files.
+public struct SitePublicKey: Sendable, Equatable, CustomStringConvertible {
+    public static let prefix = "ed25519:"
+
+    let key: Curve25519.Signing.PublicKey
+
+    init(_ key: Curve25519.Signing.PublicKey) { self.key = key }
+
+    /// Reads the published form; nil for anything else (other values of `serviceBindingInformation` are not keys).
+    public init?(published text: String) {
+        guard text.hasPrefix(Self.prefix), let raw = Data(base64Encoded: String(text.dropFirst(Self.prefix.count))),
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+        else { return nil }
+        self.key = key
+    }
+
+    public var published: String { Self.prefix + key.rawRepresentation.base64EncodedString() }
+    public var description: String { published }
+
+    /// The first 16 hex digits of the key's SHA-256, for people comparing keys over the phone.
+    public var fingerprint: String {
+        SHA256.hash(data: key.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.key.rawRepresentation == rhs.key.rawRepresentation }
+
+    func isValidSignature(_ signature: Data, for message: Data) -> Bool {
+        key.isValidSignature(signature, for: message)
+    }
+}
+
+/// A site's private signing key. It lives in one file readable only by its owner and never prints.
+public struct SiteSigningKey: Sendable, CustomStringConvertible {
+    let key: Curve25519.Signing.PrivateKey
+
+    public init() { key = Curve25519.Signing.PrivateKey() }
+
+    public var publicKey: SitePublicKey { SitePublicKey(key.publicKey) }
+    public var description: String { "<signing key \(publicKey.fingerprint)>" }
+
+    func signature(for message: Data) throws -> Data { try key.signature(for: message) }
+
+    /// Reads the key file, refusing one that others can read.
+    public init(contentsOf file: URL) throws(SiteServerError) {
+        var status = stat()
+        guard stat(file.path, &status) == 0 else {
+            throw SiteServerError("no signing key at \(file.path); create one with: siteloc site init --site CODE")
+        }
+        guard status.st_mode & 0o077 == 0 else {
+            throw SiteServerError(
+                "the signing key \(file.path) is readable by others (mode \(String(status.st_mode & 0o777, radix: 8)));"
+                    + " expected mode 600: chmod 600 \(file.path)"
+            )
+        }
+        guard let text = try? String(contentsOf: file, encoding: .utf8),
+            let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        else {
+            throw SiteServerError("the signing key \(file.path) is damaged; expected one base64 Ed25519 private key")
+        }
+        self.key = key
+    }
+
+    /// Writes the key to a new file created with mode 600; an existing key is never replaced.
+    func write(to file: URL) throws(SiteServerError) {
+        let text = key.rawRepresentation.base64EncodedString() + "\n"
+        try AtomicFile.create(file, contents: Data(text.utf8), mode: 0o600)
+    }
+}
+
+/// A public key file exchanged by hand between sites whose keys the directory cannot carry (another forest, or a
+/// site that does not publish), like Configuration Manager's preinst /keyforparent and /keyforchild.
+public struct SiteKeyFile: Codable, Sendable, Equatable {
+    public var format = "siteloc-site-key"
+    public var version = 1
+    public var site: String
+    public var forest: String
+    public var publicKey: String
+    public var fingerprint: String
+
+    public init(site: SiteCode, forest: ForestName, key: SitePublicKey) {
+        self.site = site.rawValue
+        self.forest = forest.rawValue
+        publicKey = key.published
+        fingerprint = key.fingerprint
+    }
+
+    /// Reads and checks a key file: its format, site code and key.
+    public static func read(_ file: URL) throws(SiteServerError) -> (SiteCode, SitePublicKey) {
+        let expected = "expected a file written by: siteloc keys export --site CODE"
+        guard let data = try? Data(contentsOf: file) else {
+            throw SiteServerError("cannot read the key file \(file.path)")
+        }
+        guard let keyFile = try? JSONDecoder().decode(SiteKeyFile.self, from: data),
+            keyFile.format == "siteloc-site-key"
+        else { throw SiteServerError("\(file.path) is not a siteloc key file; \(expected)") }
+        guard keyFile.version == 1 else {
+            throw SiteServerError("\(file.path) has key file version \(keyFile.version); this siteloc reads version 1")
+        }
+        guard let site = try? SiteCode(keyFile.site) else {
+            throw SiteServerError("\(file.path) names site '\(keyFile.site)', which is not a site code; \(expected)")
+        }
+        guard let key = SitePublicKey(published: keyFile.publicKey) else {
+            throw SiteServerError("\(file.path) holds no valid Ed25519 public key; \(expected)")
+        }
+        return (site, key)
+    }
+
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+}

@@ -1,0 +1,450 @@
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SiteModel
+import SiteRouting
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a site server finds its neighbours' public keys: the directory when both sites are in one forest, else
+/// key files imported by hand.
+public typealias DirectoryKeyLookup = @Sendable (_ site: SiteCode) async -> SitePublicKey?
+
+/// How one site server runs.
+public struct SiteServerSettings: Sendable {
+    public var site: SiteCode
+    public var hierarchy: Hierarchy
+    public var sitesDirectory: URL
+    public var resolveInbox: InboxResolver
+    /// Reads a site's published key from the directory of the site's forest; nil when there is no directory.
+    public var directoryKey: DirectoryKeyLookup?
+    /// How often the inbox and outbox are looked at.
+    public var pollInterval: Duration = .milliseconds(200)
+    /// Overrides the hierarchy's `retryDelayMinutes` (labs and tests do not want to wait minutes).
+    public var retryDelay: Duration?
+    /// Secure key exchange: on by default; off accepts unsigned jobs and logs a warning for each.
+    public var secureKeyExchange = true
+    public var calendar: Calendar = .current
+
+    public init(
+        site: SiteCode,
+        hierarchy: Hierarchy,
+        sitesDirectory: URL,
+        resolveInbox: @escaping InboxResolver,
+        directoryKey: DirectoryKeyLookup? = nil
+    ) {
+        self.site = site
+        self.hierarchy = hierarchy
+        self.sitesDirectory = sitesDirectory
+        self.resolveInbox = resolveInbox
+        self.directoryKey = directoryKey
+    }
+}
+
+/// A site server (site-communication.md, "The site server"): verifies and applies or forwards what arrives in its
+/// inbox, and delivers its outbox to the next hop through the chosen address, within the site's rate and
+/// concurrency limits. Every step is a rename or an exclusive create, so killing it at any moment loses nothing,
+/// applies nothing twice and never reads half a job.
+public final class SiteServer: Service {
+    public let settings: SiteServerSettings
+    public let folders: SiteFolders
+    private let site: Site
+    private let key: SiteSigningKey
+    private let planner: RoutePlanner
+    private let events: EventLog
+    private let logger: Logger
+    /// Jobs being delivered right now, by job id, with their next hop.
+    private let running = Mutex<[String: SiteCode]>([:])
+    private let lockDescriptor: Int32
+
+    public init(settings: SiteServerSettings, logger: Logger) throws(SiteServerError) {
+        guard let site = settings.hierarchy.site(settings.site) else {
+            throw SiteServerError("site \(settings.site) is not in the hierarchy")
+        }
+        self.settings = settings
+        self.site = site
+        self.logger = logger
+        folders = SiteFolders(site: settings.site, sitesDirectory: settings.sitesDirectory)
+        guard folders.isInitialized else {
+            throw SiteServerError(
+                "site \(settings.site) has no site server folder with a key in \(folders.root.path);"
+                    + " create it with: siteloc site init --site \(settings.site)"
+            )
+        }
+        key = try SiteSigningKey(contentsOf: folders.signingKey)
+        try folders.create()
+        planner = RoutePlanner(hierarchy: settings.hierarchy, calendar: settings.calendar)
+        events = EventLog(file: folders.events)
+        lockDescriptor = open(folders.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = SiteServerState.read(folders)?.pid
+            if lockDescriptor >= 0 { close(lockDescriptor) }
+            throw SiteServerError(
+                "the site server of \(settings.site) is already running\(holder.map { " (pid \($0))" } ?? "");"
+                    + " stop it first, or check it with: siteloc site status --site \(settings.site)"
+            )
+        }
+    }
+
+    deinit {
+        close(lockDescriptor)
+    }
+
+    public func run() async throws {
+        let started = Date()
+        if !settings.secureKeyExchange {
+            logger.warning("secure key exchange is off: unsigned jobs are accepted", metadata: ["site": "\(site.code)"])
+        }
+        logger.info("site server started", metadata: ["site": "\(site.code)", "folder": "\(folders.root.path)"])
+        events.record("started", detail: "pid \(getpid())")
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                await processInbox()
+                startDeliveries(in: &group)
+                SiteServerState(pid: getpid(), started: started, heartbeat: Date()).write(folders)
+                try? await Task.sleep(for: settings.pollInterval)
+            }
+            // Deliveries in flight stop between blocks; their jobs stay in the outbox for the next start.
+            group.cancelAll()
+        }
+        SiteServerState(pid: nil, started: started, heartbeat: Date()).write(folders)
+        events.record("stopped")
+        logger.info("site server stopped", metadata: ["site": "\(site.code)"])
+    }
+
+    // MARK: Inbox
+
+    /// Verifies, then applies or forwards, each whole job in the inbox, oldest name first. Public so tests and
+    /// benchmarks can drive a server one step at a time.
+    public func processInbox() async {
+        for file in folders.files(in: folders.inbox, suffix: JobFile.suffix) {
+            do {
+                try await process(file)
+            } catch {
+                logger.error(
+                    "cannot process a job",
+                    metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"]
+                )
+            }
+        }
+    }
+
+    private func process(_ file: URL) async throws(SiteServerError) {
+        let job: JobFile
+        do {
+            job = try JobFile.read(file)
+            try await verify(job)
+        } catch let rejection {
+            try reject(file, rejection)
+            return
+        }
+        let header = job.header
+        if FileManager.default.fileExists(atPath: doneRecord(header.id).path) {
+            events.record("duplicate", job: header, detail: "already handled here; the copy is dropped")
+            unlink(file.path)
+            return
+        }
+        if header.destination == site.code.rawValue {
+            try apply(job)
+        } else {
+            try forward(job)
+        }
+        unlink(file.path)
+    }
+
+    private func verify(_ job: JobFile) async throws(JobRejection) {
+        let header = job.header
+        guard let signer = try? SiteCode(header.signer), let sender = settings.hierarchy.site(signer) else {
+            throw JobRejection(.notNeighbour, "comes from \(header.signer), which is not a site of the hierarchy")
+        }
+        guard sender.parent == site.code || site.parent == sender.code else {
+            throw JobRejection(
+                .notNeighbour,
+                "comes from \(signer), which is neither the parent nor a child of \(site.code);"
+                    + " sites talk only to their neighbours"
+            )
+        }
+        guard (try? SiteCode(header.destination)).flatMap(settings.hierarchy.site) != nil else {
+            throw JobRejection(
+                .unknownDestination,
+                "is for \(header.destination), which is not a site of the hierarchy"
+            )
+        }
+        guard settings.hierarchy.packages.contains(where: { $0.id == header.package }) else {
+            throw JobRejection(
+                .unknownDestination,
+                "carries package \(header.package), which the hierarchy does not list"
+            )
+        }
+        if job.signature == nil, !settings.secureKeyExchange {
+            logger.warning("accepting an unsigned job: secure key exchange is off", metadata: ["job": "\(header.id)"])
+            try job.verifyPayload()
+            return
+        }
+        guard job.signature != nil else {
+            throw JobRejection(.unsigned, "is not signed; secure key exchange requires every job to be signed")
+        }
+        guard let key = await peerKey(of: signer) else {
+            throw JobRejection(
+                .unknownKey,
+                "is signed by \(signer), whose key this site does not hold: "
+                    + (sender.forest == site.forest
+                        ? "publish \(signer) with its key (siteloc site init, then siteloc publish) or import it"
+                        : "\(signer) is in another forest; exchange keys with siteloc keys export / siteloc keys import")
+            )
+        }
+        try job.verify(with: key)
+    }
+
+    /// The signer's key: from the directory when both sites are in one forest, else (or when the directory has
+    /// none, e.g. a site that does not publish) from a key file imported by hand.
+    private func peerKey(of signer: SiteCode) async -> SitePublicKey? {
+        if settings.hierarchy.site(signer)?.forest == site.forest, let lookup = settings.directoryKey,
+            let key = await lookup(signer)
+        {
+            return key
+        }
+        return folders.importedKey(of: signer)
+    }
+
+    private func reject(_ file: URL, _ rejection: JobRejection) throws(SiteServerError) {
+        let target = folders.rejected.appendingPathComponent(file.lastPathComponent)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let reason = (try? encoder.encode(rejection)) ?? Data()
+        try AtomicFile.write(
+            folders.rejected.appendingPathComponent(file.lastPathComponent + ".reason.json"),
+            contents: reason
+        )
+        guard rename(file.path, target.path) == 0 else {
+            throw SiteServerError("cannot move a rejected job to \(folders.rejected.path)")
+        }
+        let header = try? JobFile.read(target).header
+        events.record("rejected", job: header, detail: rejection.description, file: file.lastPathComponent)
+        logger.warning(
+            "job rejected",
+            metadata: [
+                "file": "\(file.lastPathComponent)", "reason": "\(rejection.code.rawValue)",
+                "why": "\(rejection.message)",
+            ]
+        )
+    }
+
+    private func doneRecord(_ id: String) -> URL { folders.done.appendingPathComponent(id + ".json") }
+
+    /// Stores the package and places it on this site's distribution points, then records the job as done. If the
+    /// server dies in between, the next start places the same content again (no visible change) and records it.
+    private func apply(_ job: JobFile) throws(SiteServerError) {
+        guard let package = settings.hierarchy.packages.first(where: { $0.id == job.header.package }) else { return }
+        let placement = try ContentLibrary(folders: folders).place(
+            package,
+            in: settings.hierarchy,
+            from: job.url,
+            offset: job.payloadOffset,
+            job: job.header.id
+        )
+        if try markDone(job.header, action: "applied") {
+            events.record(
+                "applied",
+                job: job.header,
+                detail: "placed on \(placement.distributionPoints.joined(separator: ", "))"
+            )
+            logger.info("package arrived", metadata: ["job": "\(job.header.id)", "package": "\(package.id)"])
+        }
+    }
+
+    /// Re-signs the job with this site's key into the outbox, then records it as done.
+    private func forward(_ job: JobFile) throws(SiteServerError) {
+        let outgoing = folders.outbox.appendingPathComponent(job.header.id + "." + JobFile.suffix)
+        if !FileManager.default.fileExists(atPath: outgoing.path) {
+            var header = job.header
+            header.signer = site.code.rawValue
+            try JobFile.write(header, payload: job.url, payloadOffset: job.payloadOffset, signedBy: key, to: outgoing)
+        }
+        if try markDone(job.header, action: "forwarded") {
+            events.record("forwarded", job: job.header, detail: "re-signed by \(site.code) into the outbox")
+        }
+    }
+
+    private func markDone(_ header: JobHeader, action: String) throws(SiteServerError) -> Bool {
+        let record = [
+            "job": header.id, "action": action, "from": header.signer,
+            "at": ISO8601DateFormatter().string(from: Date()),
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()
+        return try AtomicFile.create(doneRecord(header.id), contents: data)
+    }
+
+    // MARK: Outbox
+
+    /// Starts deliveries for the outbox jobs that are due, within the site's concurrency limits.
+    private func startDeliveries(in group: inout TaskGroup<Void>) {
+        let limits = site.senderSettings
+        for file in folders.files(in: folders.outbox, suffix: JobFile.suffix) {
+            guard let job = try? JobFile.read(file) else { continue }
+            let id = job.header.id
+            guard let destination = try? SiteCode(job.header.destination),
+                let path = planner.path(from: site.code, to: destination), path.count > 1
+            else {
+                OutboxState.update(folders, id) { $0.status = "undeliverable: no path to \(job.header.destination)" }
+                continue
+            }
+            let next = path[1]
+            let state = OutboxState.read(folders, id)
+            if let due = state.nextAttempt, due > Date() { continue }
+            let admitted = running.withLock { running -> Bool in
+                guard running[id] == nil, running.count < limits.maxConcurrentAllSites,
+                    running.values.count(where: { $0 == next }) < limits.maxConcurrentPerSite
+                else { return false }
+                running[id] = next
+                return true
+            }
+            guard admitted else { continue }
+            group.addTask {
+                await self.deliver(job, to: next)
+                _ = self.running.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    /// One delivery attempt of a job to the next hop, choosing the address by schedule and priority, with retries
+    /// and substitution of failed addresses recorded in the job's state.
+    private func deliver(_ job: JobFile, to next: SiteCode) async {
+        let header = job.header
+        var state = OutboxState.read(folders, header.id)
+        state.nextHop = next.rawValue
+        let choice = AddressChoice.choose(
+            planner: planner,
+            from: site.code,
+            to: next,
+            priority: header.priority,
+            at: Date(),
+            failed: Set(state.failedAddresses)
+        )
+        let address: Address
+        switch choice {
+        case .use(let chosen):
+            address = chosen
+        case .waitUntil(let time):
+            state.status =
+                "waiting for an open address until \(LocalTime.string(from: time, in: settings.calendar.timeZone))"
+            state.nextAttempt = time
+            state.write(folders, header.id)
+            return
+        case .failed(let failure):
+            state.status = "\(failure.code.rawValue): \(failure.message)"
+            state.nextAttempt = Date().addingTimeInterval(retryDelaySeconds)
+            state.write(folders, header.id)
+            return
+        case .exhausted:
+            events.record(
+                "retrying",
+                job: header,
+                detail: "every address to \(next) failed; starting over after the retry delay"
+            )
+            state.failedAddresses = []
+            state.attempts = 0
+            state.status = "every address to \(next) failed; starting over"
+            state.nextAttempt = Date().addingTimeInterval(retryDelaySeconds)
+            state.write(folders, header.id)
+            return
+        }
+        state.address = "\(address.sender.rawValue) priority \(address.priority)"
+        state.status = "sending to \(next) by \(address.sender.rawValue)"
+        state.totalBytes = (try? FileManager.default.attributesOfItem(atPath: job.url.path)[.size] as? Int64) ?? nil
+        state.write(folders, header.id)
+        let carrier = JobCarrier(
+            sending: site.code,
+            folders: folders,
+            resolveInbox: settings.resolveInbox,
+            calendar: settings.calendar
+        )
+        let progressFolders = folders
+        state.sentBytes = 0
+        state.write(folders, header.id)
+        let lastWrite = Mutex(ContinuousClock.now)
+        do {
+            let server = settings.hierarchy.site(next)?.server ?? ""
+            let target = try await carrier.deliver(job, to: next, server: server, via: address) { sent in
+                let due = lastWrite.withLock { last -> Bool in
+                    guard ContinuousClock.now - last > .milliseconds(500) else { return false }
+                    last = ContinuousClock.now
+                    return true
+                }
+                if due { OutboxState.update(progressFolders, header.id) { $0.sentBytes = sent } }
+            }
+            unlink(job.url.path)
+            OutboxState.remove(folders, header.id)
+            events.record("delivered", job: header, detail: "to \(next) by \(address.sender.rawValue) into \(target)")
+            logger.info("job delivered", metadata: ["job": "\(header.id)", "to": "\(next)"])
+        } catch is CancellationError {
+            OutboxState.update(folders, header.id) { $0.status = "interrupted; resumes when the server starts again" }
+        } catch {
+            let failure = error as? DeliveryFailure
+            state.lastError = "\(error)"
+            if failure?.kind == .senderNotInstalled {
+                state.failedAddresses.append(address.priority)
+                state.attempts = 0
+                state.nextAttempt = nil
+                state.status = "sender-not-installed for \(address.sender.rawValue); trying the next address"
+            } else if state.attempts < site.senderSettings.retries {
+                state.attempts += 1
+                state.nextAttempt = Date().addingTimeInterval(retryDelaySeconds)
+                state.status = "delivery failed; retry \(state.attempts) of \(site.senderSettings.retries)"
+            } else {
+                state.failedAddresses.append(address.priority)
+                state.attempts = 0
+                state.nextAttempt = nil
+                state.status = "address priority \(address.priority) failed after its retries; substituting"
+            }
+            state.write(folders, header.id)
+            events.record("delivery-failed", job: header, detail: "\(address.sender.rawValue) to \(next): \(error)")
+            logger.warning("delivery failed", metadata: ["job": "\(header.id)", "to": "\(next)", "error": "\(error)"])
+        }
+    }
+
+    private var retryDelaySeconds: TimeInterval {
+        if let delay = settings.retryDelay {
+            return Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        }
+        return Double(site.senderSettings.retryDelayMinutes) * 60
+    }
+}
+
+/// The address a delivery uses (site-communication.md, steps 1–4), given the addresses that already failed.
+enum AddressChoice {
+    case use(Address)
+    case waitUntil(Date)
+    case failed(RouteFailure)
+    /// Every open address failed (or may not substitute).
+    case exhausted
+
+    static func choose(
+        planner: RoutePlanner,
+        from sending: SiteCode,
+        to next: SiteCode,
+        priority: JobPriority,
+        at time: Date,
+        failed: Set<Int>
+    ) -> AddressChoice {
+        switch planner.hop(from: sending, to: next, priority: priority, at: time) {
+        case .failure(let failure):
+            return .failed(failure)
+        case .success(let hop):
+            if let until = hop.waitUntil { return .waitUntil(until) }
+        }
+        let hour = planner.hourOfWeek(time)
+        let open = (planner.hierarchy.site(sending)?.addresses ?? [])
+            .filter { $0.to == next && RoutePlanner.admits($0, priority, hourOfWeek: hour) }
+            .sorted { $0.priority < $1.priority }
+        if failed.isEmpty, let first = open.first { return .use(first) }
+        // After a failure the next open address substitutes, unless it is marked unavailable to substitute.
+        if let substitute = open.first(where: { !failed.contains($0.priority) && !$0.unavailableToSubstitute }) {
+            return .use(substitute)
+        }
+        return .exhausted
+    }
+}

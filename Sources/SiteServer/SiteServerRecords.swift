@@ -1,0 +1,120 @@
+public import Foundation
+import SiteModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `events.log`: one JSON object per line, appended with O_APPEND so lines from a dying process never interleave.
+struct EventLog: Sendable {
+    let file: URL
+
+    func record(_ event: String, job: JobHeader? = nil, detail: String? = nil, file name: String? = nil) {
+        var entry: [String: String] = ["at": ISO8601DateFormatter().string(from: Date()), "event": event]
+        if let job {
+            entry["job"] = job.id
+            entry["package"] = job.package
+            entry["from"] = job.signer
+            entry["destination"] = job.destination
+        }
+        if let detail { entry["detail"] = detail }
+        if let name { entry["file"] = name }
+        guard var line = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) else { return }
+        line.append(UInt8(ascii: "\n"))
+        let descriptor = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+}
+
+/// One line of `events.log`, as read back by `siteloc site status` and tests.
+public struct SiteEvent: Codable, Sendable {
+    public var at: String
+    public var event: String
+    public var job: String?
+    public var package: String?
+    public var from: String?
+    public var destination: String?
+    public var detail: String?
+    public var file: String?
+
+    public static func read(_ folders: SiteFolders) -> [SiteEvent] {
+        guard let text = try? String(contentsOf: folders.events, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(SiteEvent.self, from: Data($0.utf8)) }
+    }
+}
+
+/// `server.json`: the running server's pid (nil once it stopped) and its last heartbeat.
+public struct SiteServerState: Codable, Sendable {
+    public var pid: Int32?
+    public var started: Date
+    public var heartbeat: Date
+
+    func write(_ folders: SiteFolders) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(self) else { return }
+        try? AtomicFile.write(folders.serverState, contents: data)
+    }
+
+    public static func read(_ folders: SiteFolders) -> SiteServerState? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return (try? Data(contentsOf: folders.serverState)).flatMap { try? decoder.decode(Self.self, from: $0) }
+    }
+
+    /// Whether a server holds the site's lock right now (a killed server's lock is released by the kernel).
+    public static func isRunning(_ folders: SiteFolders) -> Bool {
+        let descriptor = open(folders.lock.path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+            flock(descriptor, LOCK_UN)
+            return false
+        }
+        return true
+    }
+}
+
+/// `outbox/<id>.state.json`: where a waiting job stands.
+public struct OutboxState: Codable, Sendable {
+    public var status = "queued"
+    public var nextHop: String?
+    public var address: String?
+    public var attempts = 0
+    /// Priorities of the addresses that failed after their retries (or whose sender is not installed).
+    public var failedAddresses: [Int] = []
+    public var nextAttempt: Date?
+    public var lastError: String?
+    public var sentBytes: Int64 = 0
+    public var totalBytes: Int64?
+
+    static func file(_ folders: SiteFolders, _ id: String) -> URL {
+        folders.outbox.appendingPathComponent(id + ".state.json")
+    }
+
+    public static func read(_ folders: SiteFolders, _ id: String) -> OutboxState {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return (try? Data(contentsOf: file(folders, id))).flatMap { try? decoder.decode(Self.self, from: $0) }
+            ?? OutboxState()
+    }
+
+    func write(_ folders: SiteFolders, _ id: String) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(self) else { return }
+        try? AtomicFile.write(Self.file(folders, id), contents: data)
+    }
+
+    static func update(_ folders: SiteFolders, _ id: String, _ change: (inout OutboxState) -> Void) {
+        var state = read(folders, id)
+        change(&state)
+        state.write(folders, id)
+    }
+
+    static func remove(_ folders: SiteFolders, _ id: String) {
+        unlink(file(folders, id).path)
+    }
+}

@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import Logging
+import SMBKit
+import ServiceLifecycle
+import SiteLab
+import SiteModel
+import SiteRouting
+import SiteServer
+import UnixSignals
+
+struct SiteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "site",
+        abstract: "Site servers: their folders and keys, running one, and what each is doing.",
+        subcommands: [SiteInitCommand.self, SiteRunCommand.self, SiteStatusCommand.self]
+    )
+}
+
+/// The lab folder and the site a site-server command is about.
+struct SiteOptions: ParsableArguments {
+    @Option(help: "The hierarchy file.")
+    var hierarchy: String
+
+    @Option(help: "The site's code.")
+    var site: String
+
+    @Option(name: .customLong("dir"), help: "The lab folder; site servers live in its sites/ folder.")
+    var labDirectory: String = Lab.defaultDirectory
+
+    var lab: Lab { Lab(directory: labDirectory, logger: .siteloc) }
+
+    /// The hierarchy and the site, or a bad-input failure that lists the sites.
+    func load() throws -> (Hierarchy, Site) {
+        let model = try loadHierarchy(hierarchy)
+        guard let code = try? SiteCode(site.uppercased()), let found = model.site(code) else {
+            throw CommandFailure.badInput(
+                "site '\(site)' is not in \(hierarchy); expected one of "
+                    + model.sites.map(\.code.rawValue).joined(separator: ", ")
+            )
+        }
+        return (model, found)
+    }
+}
+
+struct SiteInitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Creates a site server's folders and its signing key pair (kept if it exists).",
+        discussion: """
+            The private key goes to <dir>/sites/<CODE>/keys/site.key, readable only by its owner. `siteloc \
+            publish` then puts the public key into the site's serviceBindingInformation, where sites of the same \
+            forest find it; for a neighbour in another forest use `siteloc keys export` and `siteloc keys import`.
+            """
+    )
+
+    @OptionGroup var options: SiteOptions
+
+    func run() throws {
+        let (_, site) = try options.load()
+        let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
+        do {
+            let (key, created) = try folders.initialize()
+            print(
+                "\(created ? "created" : "kept") the signing key of \(site.code) (fingerprint \(key.fingerprint)) in "
+                    + folders.keys.path
+            )
+            print("next: siteloc publish --hierarchy \(options.hierarchy) puts the public key into the directory")
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
+}
+
+struct SiteRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract:
+            "Runs a site server until SIGTERM or SIGINT: verifies, applies and forwards jobs, delivers its outbox.",
+        discussion: """
+            Jobs arrive in <dir>/sites/<CODE>/inbox, which the lab's smbd shares as SMS_<CODE>. The standard sender \
+            delivers over SMB when the lab's smbd runs (`siteloc lab up --hierarchy FILE` starts it), else into the \
+            destination's inbox folder; --transport chooses. Killed at any moment, it resumes where it was.
+            """
+    )
+
+    @OptionGroup var options: SiteOptions
+
+    @Option(
+        help:
+            "How the standard sender reaches other site servers' inboxes: smb or folder (default: smb when the lab's smbd runs)."
+    )
+    var transport: String?
+
+    @Option(help: "Seconds between delivery retries, overriding the file's retryDelayMinutes.")
+    var retryDelay: Double?
+
+    @Option(help: "Seconds between looks at the inbox and outbox.")
+    var pollInterval: Double = 0.2
+
+    @Flag(help: "Accept unsigned jobs (turns secure key exchange off for this site; logged as a warning).")
+    var noSecureKeyExchange = false
+
+    func validate() throws {
+        if let transport, !["smb", "folder"].contains(transport) {
+            throw ValidationError("--transport must be smb or folder, not '\(transport)'")
+        }
+        if let retryDelay, retryDelay < 0 { throw ValidationError("--retry-delay must be 0 or more seconds") }
+        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
+    }
+
+    func run() async throws {
+        let (model, site) = try options.load()
+        let lab = options.lab
+        var settings = SiteServerSettings(
+            site: site.code,
+            hierarchy: model,
+            sitesDirectory: lab.sitesDirectory,
+            resolveInbox: try inboxResolver(lab: lab, transport: transport),
+            directoryKey: directoryKeys(lab: lab, hierarchy: model)
+        )
+        settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
+        settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
+        settings.secureKeyExchange = !noSecureKeyExchange
+        let server: SiteServer
+        do {
+            server = try SiteServer(settings: settings, logger: .siteloc)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: .siteloc
+            )
+        )
+        print("site server \(site.code) running in \(server.folders.root.path) (pid \(getpid()))")
+        try await group.run()
+    }
+}
+
+struct SiteStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Shows each site server: running or not, jobs waiting and their progress, rejected jobs, packages."
+    )
+
+    @Option(help: "Only this site.")
+    var site: String?
+
+    @Option(name: .customLong("dir"), help: "The lab folder.")
+    var labDirectory: String = Lab.defaultDirectory
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let sitesDirectory = Lab(directory: labDirectory, logger: .siteloc).sitesDirectory
+        var statuses = SiteStatus.all(in: sitesDirectory)
+        if let site {
+            statuses = statuses.filter { $0.site == site.uppercased() }
+            guard !statuses.isEmpty else {
+                throw CommandFailure.badInput(
+                    "no site server folder for '\(site)' in \(sitesDirectory.path); create one with: siteloc site init"
+                )
+            }
+        }
+        if json {
+            try printJSON(statuses)
+            return
+        }
+        if statuses.isEmpty { print("no site servers in \(sitesDirectory.path); create one with: siteloc site init") }
+        for status in statuses {
+            print(
+                "\(status.site)  \(status.running ? "running (pid \(status.pid.map(String.init) ?? "?"))" : "stopped")"
+                    + "  key \(status.publicKeyFingerprint ?? "none")  inbox \(status.inbox)  outbox \(status.outbox.count)"
+                    + "  applied \(status.applied)  forwarded \(status.forwarded)  rejected \(status.rejected.count)"
+            )
+            for job in status.outbox {
+                var line = "    job \(job.id) → \(job.destination) via \(job.state.nextHop ?? "?"): \(job.state.status)"
+                if let total = job.state.totalBytes, total > 0 {
+                    line += String(format: " (%.0f%%)", Double(job.state.sentBytes) * 100 / Double(total))
+                }
+                print(line)
+            }
+            for rejected in status.rejected {
+                print("    rejected \(rejected.file): \(rejected.code): \(rejected.reason)")
+            }
+            for package in status.packages {
+                print(
+                    "    package \(package.package) placed on "
+                        + (package.distributionPoints.isEmpty
+                            ? "no distribution point" : package.distributionPoints.joined(separator: ", "))
+                )
+            }
+        }
+    }
+}
+
+/// Where the standard sender finds each site server's inbox in the lab: the lab's smbd (every site server name of
+/// the lab is served by it) or the inbox folders themselves.
+func inboxResolver(lab: Lab, transport: String?) throws -> InboxResolver {
+    let useSMB = transport.map { $0 == "smb" } ?? lab.fileSharesRunning()
+    let sites = lab.sitesDirectory
+    if useSMB {
+        guard let shares = lab.fileShares(), lab.fileSharesRunning() else {
+            throw CommandFailure.unavailable(
+                "the lab's smbd is not running in \(lab.directory.path); start it with: siteloc lab up --hierarchy FILE"
+            )
+        }
+        let credentials: SMBCredentials
+        do {
+            credentials = try shares.credentials()
+        } catch {
+            throw CommandFailure.unavailable(error.description)
+        }
+        return { site, _ in
+            .smb(host: "127.0.0.1", port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
+        }
+    }
+    return { site, _ in .folder(sites.appendingPathComponent(site.rawValue).appendingPathComponent("inbox")) }
+}
+
+/// Reads neighbours' keys from each forest's directory: the file's URIs, else the lab's.
+func directoryKeys(lab: Lab, hierarchy: Hierarchy) -> DirectoryKeyLookup {
+    var directories: [ForestName: [LDAPURI]] = [:]
+    let labForests = lab.forests()
+    for forest in hierarchy.forests {
+        let uris = forest.directory.isEmpty ? labForests.filter { $0.name == forest.name }.map(\.uri) : forest.directory
+        directories[forest.name] = uris.compactMap { try? LDAPURI($0) }
+    }
+    let keys = DirectorySiteKeys(hierarchy: hierarchy, directories: directories, logger: .siteloc)
+    return { site in await keys.key(of: site) }
+}
