@@ -123,10 +123,14 @@ let package = Package(
         ),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(
+            name: "SiteServerTests",
+            dependencies: ["SiteServer", "SiteRouting", "SiteModel", "HierarchyFile"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
-                "SiteLocation",
+                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

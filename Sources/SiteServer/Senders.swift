@@ -43,6 +43,10 @@ struct JobCarrier: Sendable {
         "\(header.id).\(header.signer).\(UUID().uuidString.prefix(8).lowercased()).\(JobFile.suffix)"
     }
 
+    /// The name a job is written under before it is renamed: the same for every delivery of a job from one
+    /// sender, so a delivery cut off by a crash leaves no orphan behind once the next one starts.
+    static func temporaryName(_ header: JobHeader) -> String { ".\(header.id).\(header.signer).tmp" }
+
     /// Delivers `job`, reporting the bytes sent after each block. Returns where it went.
     func deliver(
         _ job: JobFile,
@@ -63,14 +67,21 @@ struct JobCarrier: Sendable {
             let name = Self.inboxName(job.header)
             switch inbox {
             case .folder(let folder):
-                try await copy(job.url, into: folder, as: name, limiter: limiter, progress: progress)
+                try await copy(
+                    job.url,
+                    into: folder,
+                    as: name,
+                    temporaryName: Self.temporaryName(job.header),
+                    limiter: limiter,
+                    progress: progress
+                )
             case .smb(let host, let port, let share, let credentials):
                 do {
                     let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
                     try await connection.upload(
                         job.url,
                         as: name,
-                        temporaryName: "." + name + ".tmp",
+                        temporaryName: Self.temporaryName(job.header),
                         blockSize: limiter.blockSize
                     ) { sent, took in
                         progress(sent)
@@ -87,6 +98,7 @@ struct JobCarrier: Sendable {
                 job.url,
                 into: folders.courier,
                 as: parcel.lastPathComponent,
+                temporaryName: "." + parcel.lastPathComponent + ".tmp",
                 limiter: nil,
                 progress: progress
             )
@@ -110,11 +122,12 @@ struct JobCarrier: Sendable {
         _ source: URL,
         into folder: URL,
         as name: String,
+        temporaryName: String,
         limiter: RateLimiter?,
         progress: @escaping @Sendable (Int64) -> Void
     ) async throws {
         let target = folder.appendingPathComponent(name)
-        let temporary = folder.appendingPathComponent("." + name + ".tmp")
+        let temporary = folder.appendingPathComponent(temporaryName)
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path)")
         }

@@ -1,0 +1,266 @@
+import Foundation
+import HierarchyFile
+import SiteModel
+import SiteRouting
+import Testing
+
+@testable import SiteServer
+
+/// The job file, keys and the pure delivery rules, on real files in a scratch folder (no server, no directory).
+@Suite struct JobAndKeyTests {
+    static let yaml = """
+        version: 1
+        forests:
+          - {name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}
+        sites:
+          - code: CEN
+            type: primary
+            forest: corp.contoso.com
+            server: cen-ss.corp.contoso.com
+            systems: [{host: cen-dp.corp.contoso.com, roles: [distributionPoint]}]
+            addresses:
+              - {to: P01, sender: asyncRas, priority: 1}
+              - {to: P01, sender: standard, priority: 2}
+              - {to: P01, sender: courier, priority: 3}
+          - code: P01
+            type: primary
+            parent: CEN
+            forest: corp.contoso.com
+            server: p01-ss.corp.contoso.com
+            systems: [{host: p01-dp.corp.contoso.com, roles: [distributionPoint]}]
+            addresses:
+              - {to: CEN, sender: standard, priority: 1}
+              - {to: S01, sender: standard, priority: 1}
+              - {to: S01, sender: asyncRas, priority: 2, unavailableToSubstitute: true}
+          - code: S01
+            type: secondary
+            parent: P01
+            forest: corp.contoso.com
+            server: s01-ss.corp.contoso.com
+            addresses:
+              - {to: P01, sender: standard, priority: 1}
+        packages:
+          - {id: CEN00001, sourceSite: CEN, distributionPoints: [cen-dp.corp.contoso.com, p01-dp.corp.contoso.com]}
+        """
+
+    static func hierarchy() throws -> Hierarchy {
+        let result = HierarchyReader.read(yaml)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        return result.hierarchy
+    }
+
+    /// A scratch folder removed after the test.
+    static func withFolder(_ body: (URL) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try body(folder)
+    }
+
+    /// Writes a payload and a job carrying it, signed by `key` (nil: unsigned), and returns the job file.
+    static func writeJob(
+        in folder: URL,
+        signer: String = "CEN",
+        key: SiteSigningKey?,
+        payload: Data = Data(repeating: 0xA5, count: 300_000)
+    ) throws -> URL {
+        let content = folder.appendingPathComponent("content-\(UUID().uuidString)")
+        try payload.write(to: content)
+        let (digest, bytes) = try JobFile.digest(of: content)
+        let header = JobHeader(
+            id: JobHeader.newID(package: "CEN00001", destination: try SiteCode("P01")),
+            package: "CEN00001",
+            origin: try SiteCode("CEN"),
+            destination: try SiteCode("P01"),
+            signer: try SiteCode(signer),
+            priority: .medium,
+            created: Date(),
+            payloadBytes: bytes,
+            payloadSHA256: digest
+        )
+        let job = folder.appendingPathComponent(header.id + ".job")
+        try JobFile.write(header, payload: content, signedBy: key, to: job)
+        return job
+    }
+
+    static func rejection(_ body: () throws(JobRejection) -> Void) -> JobRejection.Code? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+
+    @Test func aSignedJobReadsBackAndVerifiesWithTheSignersKey() throws {
+        try Self.withFolder { folder in
+            let key = SiteSigningKey()
+            let url = try Self.writeJob(in: folder, key: key)
+            let job = try JobFile.read(url)
+            #expect(job.header.package == "CEN00001")
+            #expect(job.header.payloadBytes == 300_000)
+            #expect(Self.rejection { () throws(JobRejection) in try job.verify(with: key.publicKey) } == nil)
+            let text = try String(decoding: Data(contentsOf: url).prefix(20), as: UTF8.self)
+            #expect(text.hasPrefix("siteloc-job 1\n{"))
+        }
+    }
+
+    @Test func everyTamperingIsRefusedWithItsOwnReason() throws {
+        try Self.withFolder { folder in
+            let key = SiteSigningKey()
+            // Signed by another key than the signer's.
+            let other = try JobFile.read(try Self.writeJob(in: folder, key: SiteSigningKey()))
+            #expect(
+                Self.rejection { () throws(JobRejection) in try other.verify(with: key.publicKey) } == .badSignature
+            )
+            // Unsigned.
+            let unsigned = try JobFile.read(try Self.writeJob(in: folder, key: nil))
+            #expect(Self.rejection { () throws(JobRejection) in try unsigned.verify(with: key.publicKey) } == .unsigned)
+            // The payload changed after signing: one byte near the end.
+            let payloadURL = try Self.writeJob(in: folder, key: key)
+            var bytes = try Data(contentsOf: payloadURL)
+            bytes[bytes.count - 10] ^= 0xFF
+            try bytes.write(to: payloadURL)
+            let payloadChanged = try JobFile.read(payloadURL)
+            #expect(
+                Self.rejection { () throws(JobRejection) in try payloadChanged.verify(with: key.publicKey) } == .altered
+            )
+            // The header changed after signing: the destination rewritten.
+            let headerURL = try Self.writeJob(in: folder, key: key)
+            let original = try String(decoding: Data(contentsOf: headerURL).prefix(400), as: UTF8.self)
+            let changed = try Data(contentsOf: headerURL)
+            let replaced = Data(
+                original.replacingOccurrences(of: "\"priority\":\"medium\"", with: "\"priority\":\"high\"").utf8
+            )
+            #expect(replaced != Data(original.utf8))
+            try (replaced + changed.dropFirst(Data(original.utf8).count)).write(to: headerURL)
+            let headerChanged = try JobFile.read(headerURL)
+            #expect(headerChanged.header.priority == .high)
+            #expect(
+                Self.rejection { () throws(JobRejection) in try headerChanged.verify(with: key.publicKey) }
+                    == .badSignature
+            )
+            // Not a job at all.
+            let junk = folder.appendingPathComponent("junk.job")
+            try Data("hello\n".utf8).write(to: junk)
+            #expect(Self.rejection { () throws(JobRejection) in _ = try JobFile.read(junk) } == .malformed)
+        }
+    }
+
+    @Test func siteInitCreatesAPrivateKeyOnceAndRefusesAReadableOne() throws {
+        try Self.withFolder { folder in
+            let folders = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: folder)
+            let (first, created) = try folders.initialize()
+            #expect(created)
+            let mode = try #require(
+                try FileManager.default.attributesOfItem(atPath: folders.signingKey.path)[.posixPermissions] as? Int
+            )
+            #expect(mode == 0o600)
+            let (again, createdAgain) = try folders.initialize()
+            #expect(!createdAgain)
+            #expect(again == first)
+            #expect(folders.readPublicKey() == first)
+            chmod(folders.signingKey.path, 0o644)
+            #expect(throws: SiteServerError.self) { try SiteSigningKey(contentsOf: folders.signingKey) }
+            do {
+                _ = try SiteSigningKey(contentsOf: folders.signingKey)
+            } catch {
+                #expect("\(error)".contains("chmod 600"))
+            }
+        }
+    }
+
+    @Test func keyFilesRoundTripAndBadOnesAreNamed() throws {
+        try Self.withFolder { folder in
+            let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: folder)
+            let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: folder)
+            let (key, _) = try cen.initialize()
+            let file = folder.appendingPathComponent("cen.key")
+            try SiteKeyFile(site: try SiteCode("CEN"), forest: try ForestName("corp.contoso.com"), key: key).encoded()
+                .write(to: file)
+            let (site, imported) = try p01.importKey(from: file)
+            #expect(site.rawValue == "CEN")
+            #expect(imported == key)
+            #expect(p01.importedKey(of: try SiteCode("CEN")) == key)
+            #expect(throws: SiteServerError.self) { try cen.importKey(from: file) }  // its own key
+            let bad = folder.appendingPathComponent("bad.key")
+            try Data("{\"format\":\"something-else\"}".utf8).write(to: bad)
+            do {
+                _ = try p01.importKey(from: bad)
+                Issue.record("a file that is not a key file was imported")
+            } catch {
+                #expect("\(error)".contains("siteloc keys export"))
+            }
+        }
+    }
+
+    @Test func rateLimitsPaceBlocks() throws {
+        let pulse = RateLimiter(.pulse(blockKB: 4, delaySeconds: 2))
+        #expect(pulse.blockSize == 4096)
+        #expect(pulse.pause(afterBlockTaking: .milliseconds(5), at: Date()) == .seconds(2))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(identifier: "UTC"))
+        let hourly = RateLimiter(.hourly([(8, 18, 25), (18, 8, 100)]), calendar: calendar)
+        let ten = try #require(calendar.date(from: DateComponents(year: 2026, month: 11, day: 23, hour: 10)))
+        let night = try #require(calendar.date(from: DateComponents(year: 2026, month: 11, day: 23, hour: 2)))
+        #expect(hourly.pause(afterBlockTaking: .milliseconds(100), at: ten) == .milliseconds(300))
+        #expect(hourly.pause(afterBlockTaking: .milliseconds(100), at: night) == .zero)
+        #expect(RateLimiter(.unlimited).pause(afterBlockTaking: .seconds(1), at: ten) == .zero)
+    }
+
+    @Test func aFailedAddressIsSubstitutedExceptByOneMarkedUnavailable() throws {
+        let planner = RoutePlanner(hierarchy: try Self.hierarchy())
+        let cen = try SiteCode("CEN")
+        let p01 = try SiteCode("P01")
+        let s01 = try SiteCode("S01")
+        func chosen(_ from: SiteCode, _ to: SiteCode, failed: Set<Int>) -> String {
+            switch AddressChoice.choose(
+                planner: planner,
+                from: from,
+                to: to,
+                priority: .medium,
+                at: Date(),
+                failed: failed
+            )
+            {
+            case .use(let address): return "\(address.sender.rawValue)/\(address.priority)"
+            case .waitUntil: return "wait"
+            case .failed(let failure): return failure.code.rawValue
+            case .exhausted: return "exhausted"
+            }
+        }
+        // CEN → P01: the RAS address comes first (not installed: it fails), then standard, then courier.
+        #expect(chosen(cen, p01, failed: []) == "asyncRas/1")
+        #expect(chosen(cen, p01, failed: [1]) == "standard/2")
+        #expect(chosen(cen, p01, failed: [1, 2]) == "courier/3")
+        #expect(chosen(cen, p01, failed: [1, 2, 3]) == "exhausted")
+        // P01 → S01: the RAS address may not substitute for the failed standard one.
+        #expect(chosen(p01, s01, failed: []) == "standard/1")
+        #expect(chosen(p01, s01, failed: [1]) == "exhausted")
+        // S01 → CEN is not a neighbour link: no address.
+        #expect(chosen(s01, cen, failed: []) == "missing-address")
+    }
+
+    @Test func placingAPackageKeepsOnlyTheSitesOwnDistributionPoints() throws {
+        let hierarchy = try Self.hierarchy()
+        try Self.withFolder { folder in
+            let folders = SiteFolders(site: try SiteCode("P01"), sitesDirectory: folder)
+            _ = try folders.initialize()
+            let source = folder.appendingPathComponent("content")
+            try Data("package content".utf8).write(to: source)
+            let package = try #require(hierarchy.packages.first)
+            let placement = try ContentLibrary(folders: folders).place(package, in: hierarchy, from: source, job: "J1")
+            #expect(placement.distributionPoints == ["p01-dp.corp.contoso.com"])
+            #expect(
+                try Data(contentsOf: ContentLibrary(folders: folders).contentFile("CEN00001"))
+                    == Data("package content".utf8)
+            )
+            // Management points see P01's point once placed, and CEN's from the file while CEN has no site server.
+            let placed = PlacedContent(hierarchy: hierarchy, sitesDirectory: folder)
+            #expect(placed.holders(of: "CEN00001") == ["p01-dp.corp.contoso.com", "cen-dp.corp.contoso.com"])
+            // CEN's site server exists but has not got the package: its point is not offered.
+            _ = try SiteFolders(site: try SiteCode("CEN"), sitesDirectory: folder).initialize()
+            #expect(placed.holders(of: "CEN00001") == ["p01-dp.corp.contoso.com"])
+        }
+    }
+}
