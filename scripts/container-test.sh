@@ -47,7 +47,7 @@ fi
 echo "== static siteloc, base image, image"
 swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
 if ! podman image exists "$BASE"; then
-    mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient0 bookworm "$WORK/base.tar"
+    mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient bookworm "$WORK/base.tar"
     podman import "$WORK/base.tar" "$BASE" >/dev/null
     rm -f "$WORK/base.tar"
 fi

@@ -108,7 +108,7 @@ public struct Location: Sendable, Codable {
 /// databases.
 public struct Locator: Sendable {
     let hierarchy: Hierarchy
-    let directory: @Sendable (ForestName) -> (any SiteDirectoryClient)?
+    public let directory: @Sendable (ForestName) -> (any SiteDirectoryClient)?
     let holders: (@Sendable (String) -> Set<String>)?
 
     /// `directory` gives the client of a forest's directory, or nil when none is known. `holders` gives the

@@ -64,6 +64,7 @@ struct JobCarrier: Sendable {
                 )
             }
             let limiter = RateLimiter(address.rateLimit, calendar: calendar)
+            let total = (try? FileManager.default.attributesOfItem(atPath: job.url.path)[.size] as? Int64) ?? 0
             let name = Self.inboxName(job.header)
             switch inbox {
             case .folder(let folder):
@@ -85,7 +86,8 @@ struct JobCarrier: Sendable {
                         blockSize: limiter.blockSize
                     ) { sent, took in
                         progress(sent)
-                        try await Self.pace(limiter, blockTook: took)
+                        // No pause after the last block: the limit paces the link, not the end of the job.
+                        if sent < total { try await Self.pace(limiter, blockTook: took) }
                     }
                 } catch let error as SMBError {
                     throw DeliveryFailure(kind: .transport, description: error.description)
@@ -127,6 +129,7 @@ struct JobCarrier: Sendable {
         progress: @escaping @Sendable (Int64) -> Void
     ) async throws {
         let target = folder.appendingPathComponent(name)
+        let total = (try? FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int64) ?? 0
         let temporary = folder.appendingPathComponent(temporaryName)
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path)")
@@ -145,7 +148,7 @@ struct JobCarrier: Sendable {
                 try output.write(contentsOf: block)
                 sent += Int64(block.count)
                 progress(sent)
-                try await Self.pace(limiter, blockTook: ContinuousClock.now - started)
+                if sent < total { try await Self.pace(limiter, blockTook: ContinuousClock.now - started) }
             }
             try output.synchronize()
         } catch {

@@ -8,6 +8,7 @@ import SiteLab
 import SiteLocation
 import SiteModel
 import SiteRouting
+import SiteServer
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,6 +61,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         step(2, "Start one directory per forest with what Active Directory would already hold")
+        // Site servers start afresh each demo: an earlier run's packages must not show up as already there.
+        try? FileManager.default.removeItem(at: lab.sitesDirectory)
         try await lab.up(hierarchy: model)
         for forest in lab.forests() where model.forest(forest.name) != nil {
             say("\(forest.name): \(forest.uri)  (functional level, trusts, one computer entry per site server)")
@@ -176,13 +179,106 @@ struct DemoCommand: AsyncParsableCommand {
         }
         say("(siteloc route --hierarchy \(hierarchy) --from S01 --to P02 --at 2026-11-23T10:00 --json)")
 
+        step(8, "Site servers carry a package hop by hop, signed and verified at every hop")
+        try await carryPackage(model: model, lab: lab, locator: locator, connector: connector)
+
         if keep {
-            step(8, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
+            step(9, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(8, "Stop the lab")
+            step(9, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }
+    }
+
+    /// Step 8: keys, publishing them, a hand exchange across the forest boundary, a site server per site (in this
+    /// process, over the lab's smbd), and a package sent from CEN arriving at S01 and P02.
+    private func carryPackage(
+        model: Hierarchy,
+        lab: Lab,
+        locator: Locator,
+        connector: @escaping Publisher.Connector
+    ) async throws {
+        let sitesDirectory = lab.sitesDirectory
+        for site in model.sites {
+            _ = try SiteFolders(site: site.code, sitesDirectory: sitesDirectory).initialize()
+        }
+        _ = try await Publisher.run(
+            model.sites,
+            in: model,
+            connect: connector,
+            publicKey: { SiteFolders(site: $0, sitesDirectory: sitesDirectory).readPublicKey()?.published }
+        )
+        say("each site server has a signing key; the published sites' public keys are in serviceBindingInformation")
+        // CEN and P02 are in different forests, and S02 does not publish: their neighbours get key files by hand.
+        for (from, to) in [("CEN", "P02"), ("P02", "CEN"), ("S02", "P02"), ("P02", "S02")] {
+            let sender = SiteFolders(site: try SiteCode(from), sitesDirectory: sitesDirectory)
+            guard let site = model.site(sender.site), let key = sender.readPublicKey() else { continue }
+            let file = lab.directory.appendingPathComponent("\(from).key")
+            try SiteKeyFile(site: site.code, forest: site.forest, key: key).encoded().write(to: file)
+            _ = try SiteFolders(site: try SiteCode(to), sitesDirectory: sitesDirectory).importKey(from: file)
+        }
+        say("keys exchanged by hand (siteloc keys export / import): CEN ↔ P02 across the forests, P02 ↔ S02")
+        let resolver = try inboxResolver(lab: lab, transport: nil)
+        let keys = directoryKeys(lab: lab, hierarchy: model)
+        var servers: [Task<Void, any Error>] = []
+        defer { for server in servers { server.cancel() } }
+        for site in model.sites {
+            var settings = SiteServerSettings(
+                site: site.code,
+                hierarchy: model,
+                sitesDirectory: sitesDirectory,
+                resolveInbox: resolver,
+                directoryKey: keys
+            )
+            settings.pollInterval = .milliseconds(50)
+            let server = try SiteServer(settings: settings, logger: .siteloc)
+            servers.append(Task { try await server.run() })
+        }
+        say(
+            "site servers running for \(model.sites.map(\.code.rawValue).joined(separator: ", ")), inboxes shared as SMS_<code>"
+        )
+        let content = lab.directory.appendingPathComponent("KB958644.msu")
+        try Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: content)
+        let sent = try PackageSending.send(
+            "CEN00002",
+            hierarchy: model,
+            sitesDirectory: sitesDirectory,
+            content: content,
+            priority: .high
+        )
+        say(
+            "siteloc send package CEN00002 --priority high: placed on \(sent.placedAtSource.joined(separator: ", ")) at CEN"
+        )
+        for job in sent.jobs { say("  job for \(job.destination): \(job.route.joined(separator: " → "))") }
+        let deadline = ContinuousClock.now + .seconds(60)
+        for job in sent.jobs {
+            let done = sitesDirectory.appendingPathComponent("\(job.destination)/done/\(job.id).json")
+            while !FileManager.default.fileExists(atPath: done.path), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        for job in sent.jobs {
+            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
+            let applied = SiteEvent.read(folders).first { $0.job == job.id && $0.event == "applied" }
+            say(
+                "  \(job.destination): \(applied.map { "arrived, signed by \($0.from ?? "?"), \($0.detail ?? "")" } ?? "not arrived")"
+            )
+        }
+        let placed = PlacedContent(hierarchy: model, sitesDirectory: sitesDirectory)
+        let update = model.packages.first { $0.id == "CEN00002" }!
+        let client = try demoClient("10.22.0.40/24", "P01", .forest("corp.contoso.com"))
+        let result = try await Locator(
+            hierarchy: model,
+            holders: { placed.holders(of: $0) },
+            directory: locator.directory
+        )
+        .content(client, package: update, advertisement: model.advertisements.first { $0.package == update.id })
+        say(
+            "a P01 client roaming in Lyon (S01) asks for CEN00002 → \(result.decision) from "
+                + result.distributionPoints.map(\.host).joined(separator: ", ")
+        )
+        say("(siteloc site status --dir \(directory) shows each server's jobs, rejections and packages)")
     }
 
     private func step(_ number: Int, _ title: String) {

@@ -113,6 +113,13 @@ struct LabCommand: AsyncParsableCommand {
                     "\(result.forest.name)  \(state)  \(result.forest.uri)  pid \(result.forest.pid.map(String.init) ?? "-")"
                 )
             }
+            let labFolder = Lab(directory: lab.directory, logger: .siteloc)
+            if let shares = labFolder.fileShares() {
+                let running = labFolder.fileSharesRunning()
+                print(
+                    "smb  \(running ? "up" : "down")  127.0.0.1:\(shares.port)  pid \(running ? shares.pid.map(String.init) ?? "-" : "-")"
+                )
+            }
         }
     }
 

@@ -228,11 +228,17 @@ extension CommandLine {
             #expect(run.status == 0, "stderr: \(run.error)")
             for expected in [
                 "1. Read and check the hierarchy", "P01 changing CEN's site object: refused",
-                "CEN → P02 by standard, waiting until 2026-11-23T18:00", "8. Stop the lab",
+                "CEN → P02 by standard, waiting until 2026-11-23T18:00",
+                "S01: arrived, signed by P01, placed on s01-mp.corp.contoso.com",
+                "P02: arrived, signed by CEN, placed on p02-dp.fabrikam.com",
+                "asks for CEN00002 → download-local from s01-mp.corp.contoso.com", "9. Stop the lab",
                 "stopped corp.contoso.com, fabrikam.com",
             ] {
                 #expect(run.output.contains(expected), "missing: \(expected)")
             }
+            // The lab's smbd stopped with the directories.
+            let smbd = try String(contentsOfFile: folder + "/smb/smbd.json", encoding: .utf8)
+            #expect(!smbd.contains("\"pid\""), "\(smbd)")
         }
     }
 }
