@@ -107,7 +107,7 @@ let package = Package(
             name: "siteloc-bench",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit", "SiteLocation",
-                "HierarchyFile",
+                "HierarchyFile", "SiteServer", "SMBKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -14,7 +14,11 @@ struct SitelocBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "siteloc-bench",
         abstract: "Benchmarks, each next to its baseline measured in the same run.",
-        subcommands: [SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self, LocateBenchmark.self],
+        subcommands: [
+            SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self, LocateBenchmark.self,
+            SMBHopBenchmark.self,
+            FanOutBenchmark.self,
+        ],
         defaultSubcommand: SearchBenchmark.self
     )
 }

@@ -20,10 +20,12 @@ enum AtomicFile {
         )
     }
 
-    /// Writes `contents` to `file`, replacing it atomically.
-    static func write(_ file: URL, contents: Data, mode: mode_t = 0o644) throws(SiteServerError) {
+    /// Writes `contents` to `file`, replacing it atomically. `durable` flushes it to disk before the rename, so it
+    /// also survives a power cut; records that only report progress skip that (a killed process loses nothing
+    /// either way: the kernel keeps what was written).
+    static func write(_ file: URL, contents: Data, mode: mode_t = 0o644, durable: Bool = true) throws(SiteServerError) {
         let temporary = temporary(for: file)
-        try writeNew(temporary, contents: contents, mode: mode)
+        try writeNew(temporary, contents: contents, mode: mode, durable: durable)
         guard rename(temporary.path, file.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary.path)
@@ -34,9 +36,14 @@ enum AtomicFile {
     /// Writes `contents` to `file`, which must not exist yet: the first writer wins, even across processes.
     /// Returns false when the file was already there.
     @discardableResult
-    static func create(_ file: URL, contents: Data, mode: mode_t = 0o644) throws(SiteServerError) -> Bool {
+    static func create(
+        _ file: URL,
+        contents: Data,
+        mode: mode_t = 0o644,
+        durable: Bool = true
+    ) throws(SiteServerError) -> Bool {
         let temporary = temporary(for: file)
-        try writeNew(temporary, contents: contents, mode: mode)
+        try writeNew(temporary, contents: contents, mode: mode, durable: durable)
         defer { unlink(temporary.path) }
         // link() refuses an existing name, so creation is exclusive and still atomic.
         if link(temporary.path, file.path) == 0 { return true }
@@ -44,7 +51,20 @@ enum AtomicFile {
         throw SiteServerError("cannot create \(file.path): \(String(cString: strerror(errno)))")
     }
 
-    private static func writeNew(_ file: URL, contents: Data, mode: mode_t) throws(SiteServerError) {
+    /// Creates `file` with `contents` unless it exists; returns false when it did. The name appears before the
+    /// contents are written, so use it for records whose existence is what counts.
+    static func createRecord(_ file: URL, contents: Data) throws(SiteServerError) -> Bool {
+        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            if errno == EEXIST { return false }
+            throw SiteServerError("cannot create \(file.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        _ = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        return true
+    }
+
+    private static func writeNew(_ file: URL, contents: Data, mode: mode_t, durable: Bool) throws(SiteServerError) {
         let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
             throw SiteServerError("cannot write \(file.path): \(String(cString: strerror(errno)))")
@@ -59,7 +79,7 @@ enum AtomicFile {
             }
             return true
         }
-        guard written, fsync(descriptor) == 0 else {
+        guard written, !durable || fsync(descriptor) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(file.path)
             throw SiteServerError("cannot write \(file.path): \(reason)")

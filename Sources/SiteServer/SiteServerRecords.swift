@@ -55,7 +55,7 @@ public struct SiteServerState: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         guard let data = try? encoder.encode(self) else { return }
-        try? AtomicFile.write(folders.serverState, contents: data)
+        try? AtomicFile.write(folders.serverState, contents: data, durable: false)
     }
 
     public static func read(_ folders: SiteFolders) -> SiteServerState? {
@@ -105,7 +105,7 @@ public struct OutboxState: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         guard let data = try? encoder.encode(self) else { return }
-        try? AtomicFile.write(Self.file(folders, id), contents: data)
+        try? AtomicFile.write(Self.file(folders, id), contents: data, durable: false)
     }
 
     static func update(_ folders: SiteFolders, _ id: String, _ change: (inout OutboxState) -> Void) {

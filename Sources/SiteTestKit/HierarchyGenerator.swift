@@ -30,6 +30,32 @@ public enum HierarchyGenerator {
         )
     }
 
+    /// A tree of `count` sites, `fanout` children under each, with a standard address on every link both ways,
+    /// a distribution point per site and one package (`CEN00001` style id of the central site) on all of them
+    /// but the central site's: sending it reaches every other site.
+    public static func tree(sites count: Int, fanout: Int = 10) -> Hierarchy {
+        var hierarchy = hierarchy(sites: count, boundariesPerSite: 1)
+        let codes = hierarchy.sites.map(\.code)
+        for index in hierarchy.sites.indices {
+            let parent = index == 0 ? nil : (index - 1) / fanout
+            hierarchy.sites[index].parent = parent.map { codes[$0] }
+            var addresses: [Address] = []
+            if let parent { addresses.append(Address(to: codes[parent], sender: .standard, priority: 1)) }
+            let children = min(count, index * fanout + 1)..<min(count, index * fanout + fanout + 1)
+            for child in children { addresses.append(Address(to: codes[child], sender: .standard, priority: 1)) }
+            hierarchy.sites[index].addresses = addresses
+        }
+        hierarchy.packages = [
+            Package(
+                id: "\(codes[0].rawValue)00001",
+                sourceSite: codes[0],
+                sizeKB: 1,
+                distributionPoints: hierarchy.sites.dropFirst().compactMap { $0.systems.last?.host }
+            )
+        ]
+        return hierarchy
+    }
+
     /// Site `index`'s boundaries: subnets 10.a.b.0/24, ranges in 172.16.0.0/12, AD sites, IPv6 /64 prefixes.
     static func boundaries(site index: Int, count: Int) -> [Boundary] {
         let subnets = (count + 1) / 2

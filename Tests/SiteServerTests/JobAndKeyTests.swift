@@ -205,6 +205,7 @@ import Testing
         let night = try #require(calendar.date(from: DateComponents(year: 2026, month: 11, day: 23, hour: 2)))
         #expect(hourly.pause(afterBlockTaking: .milliseconds(100), at: ten) == .milliseconds(300))
         #expect(hourly.pause(afterBlockTaking: .milliseconds(100), at: night) == .zero)
+        #expect(RateLimiter(.unlimited).blockSize == 8 << 20)
         #expect(RateLimiter(.unlimited).pause(afterBlockTaking: .seconds(1), at: ten) == .zero)
     }
 

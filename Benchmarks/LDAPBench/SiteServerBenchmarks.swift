@@ -1,0 +1,266 @@
+import ArgumentParser
+import Foundation
+import HierarchyFile
+import Logging
+import SMBKit
+import SiteLab
+import SiteModel
+import SiteServer
+import SiteTestKit
+
+/// One standard-sender hop over the lab's smbd against `smbclient put` of the same job file, in the same run.
+struct SMBHopBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smb",
+        abstract: "A package job over one standard-sender hop (SMB on loopback) against smbclient put of the same file."
+    )
+
+    @Option(help: "Package size in MB.")
+    var megabytes = 200
+
+    @Option(help: "Measurements of each kind; the median is reported.")
+    var rounds = 3
+
+    static let yaml = """
+        version: 1
+        forests: [{name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}]
+        sites:
+          - {code: CEN, type: primary, forest: corp.contoso.com, server: cen-ss.corp.contoso.com,
+             addresses: [{to: P01, sender: standard, priority: 1}]}
+          - {code: P01, type: primary, parent: CEN, forest: corp.contoso.com, server: p01-ss.corp.contoso.com,
+             systems: [{host: p01-dp.corp.contoso.com, roles: [distributionPoint]}],
+             addresses: [{to: CEN, sender: standard, priority: 1}]}
+        packages: [{id: CEN00001, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com]}]
+        """
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-smb-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = HierarchyReader.read(Self.yaml).hierarchy
+        let lab = Lab(directory: folder.path, logger: Logger(label: "bench"))
+        let shares = try await lab.upFileShares(hierarchy: model)
+        defer { Task { await lab.downFileShares() }.cancel() }
+        for site in model.sites {
+            _ = try SiteFolders(site: site.code, sitesDirectory: lab.sitesDirectory).initialize()
+        }
+        let content = folder.appendingPathComponent("package.bin")
+        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: content)
+        let block = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        for _ in 0..<megabytes { try handle.write(contentsOf: block) }
+        try handle.close()
+        let credentials = try shares.credentials()
+        let auth = folder.appendingPathComponent("smbclient.auth")
+        let password = try String(contentsOfFile: shares.passwordFile, encoding: .utf8)
+            .trimmingCharacters(in: .newlines)
+        _ = FileManager.default.createFile(
+            atPath: auth.path,
+            contents: Data("username = \(credentials.user)\npassword = \(password)\ndomain = WORKGROUP\n".utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        let p01Inbox = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory).inbox
+        var settings = SiteServerSettings(
+            site: try SiteCode("CEN"),
+            hierarchy: model,
+            sitesDirectory: lab.sitesDirectory,
+            resolveInbox: { site, _ in
+                .smb(
+                    host: "127.0.0.1",
+                    port: shares.port,
+                    share: LabFileShares.share(of: site),
+                    credentials: credentials
+                )
+            }
+        )
+        settings.pollInterval = .milliseconds(5)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let server = try SiteServer(settings: settings, logger: logger)
+        var sender: [Double] = []
+        var baseline: [Double] = []
+        var jobBytes = 0
+        for round in 1...rounds {
+            // The sender: `send package` queues a signed job; the server's delivery puts it into P01's share.
+            let sent = try PackageSending.send(
+                "CEN00001",
+                hierarchy: model,
+                sitesDirectory: lab.sitesDirectory,
+                content: round == 1 ? content : nil
+            )
+            guard let job = sent.jobs.first else { throw ValidationError("no job was queued") }
+            let jobFile = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: lab.sitesDirectory).outbox
+                .appendingPathComponent(job.id + ".job")
+            jobBytes = (try FileManager.default.attributesOfItem(atPath: jobFile.path)[.size] as? Int) ?? 0
+            let started = ContinuousClock.now
+            await server.runOnce()
+            sender.append(Double(jobBytes) / 1e6 / (ContinuousClock.now - started).seconds)
+            // The baseline: smbclient put of the delivered job file into the same share.
+            let delivered = try FileManager.default.contentsOfDirectory(atPath: p01Inbox.path).filter {
+                $0.hasSuffix(".job")
+            }
+            guard delivered.count == 1 else { throw ValidationError("the job did not arrive: \(delivered)") }
+            let copy = folder.appendingPathComponent("copy.job")
+            try? FileManager.default.removeItem(at: copy)
+            try FileManager.default.moveItem(at: p01Inbox.appendingPathComponent(delivered[0]), to: copy)
+            let put = Process()
+            put.executableURL = URL(fileURLWithPath: "/usr/bin/smbclient")
+            put.arguments = [
+                "//127.0.0.1/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(shares.port)", "-A", auth.path,
+                "-c", "put \(copy.path) baseline.job",
+            ]
+            put.standardOutput = FileHandle.nullDevice
+            put.standardError = FileHandle.nullDevice
+            let putStarted = ContinuousClock.now
+            try put.run()
+            put.waitUntilExit()
+            let putTook = ContinuousClock.now - putStarted
+            guard put.terminationStatus == 0 else { throw ValidationError("smbclient put failed") }
+            baseline.append(Double(jobBytes) / 1e6 / putTook.seconds)
+            try Self.empty(p01Inbox)
+            print(
+                String(
+                    format: "round %d: sender %.0f MB/s, smbclient put %.0f MB/s",
+                    round,
+                    sender.last!,
+                    baseline.last!
+                )
+            )
+        }
+        let senderMedian = sender.sorted()[sender.count / 2]
+        let baselineMedian = baseline.sorted()[baseline.count / 2]
+        print(
+            String(
+                format: "%d MB job over one standard-sender hop: %.0f MB/s; smbclient put of the same file: %.0f MB/s;"
+                    + " ratio %.2f (median of %d)",
+                jobBytes / 1_000_000,
+                senderMedian,
+                baselineMedian,
+                senderMedian / baselineMedian,
+                rounds
+            )
+        )
+    }
+
+    static func empty(_ folder: URL) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+}
+
+/// How the time to route a package to every site grows with the number of sites: a tree (10 children per site),
+/// every site server in this process delivering into folders, against plain copies of the same bytes along the
+/// same hops (write, fsync, rename) in the same run.
+struct FanOutBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout",
+        abstract: "Route one package from the central site to every other site, for growing hierarchies."
+    )
+
+    @Option(parsing: .upToNextOption, help: "Hierarchy sizes.")
+    var sites: [Int] = [100, 1_000, 10_000]
+
+    @Option(help: "Children per site.")
+    var fanout = 10
+
+    @Option(help: "Package size in bytes.")
+    var bytes = 1024
+
+    func run() async throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        for count in sites { try await measure(count) }
+    }
+
+    private func measure(_ count: Int) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-fanout-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = HierarchyGenerator.tree(sites: count, fanout: fanout)
+        let sitesDirectory = folder.appendingPathComponent("sites")
+        var keys: [SiteCode: SitePublicKey] = [:]
+        for site in model.sites {
+            keys[site.code] = try SiteFolders(site: site.code, sitesDirectory: sitesDirectory).initialize().key
+        }
+        let published = keys
+        var servers: [SiteServer] = []
+        for site in model.sites {
+            let settings = SiteServerSettings(
+                site: site.code,
+                hierarchy: model,
+                sitesDirectory: sitesDirectory,
+                resolveInbox: { code, _ in .folder(sitesDirectory.appendingPathComponent("\(code)/inbox")) },
+                directoryKey: { published[$0] }
+            )
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            servers.append(try SiteServer(settings: settings, logger: logger))
+        }
+        let content = folder.appendingPathComponent("package.bin")
+        try Data((0..<bytes).map { UInt8(truncatingIfNeeded: $0) }).write(to: content)
+
+        let started = ContinuousClock.now
+        let sent = try PackageSending.send(
+            model.packages[0].id,
+            hierarchy: model,
+            sitesDirectory: sitesDirectory,
+            content: content
+        )
+        var passes = 0
+        while true {
+            passes += 1
+            var worked = false
+            for server in servers where await server.runOnce() { worked = true }
+            if !worked { break }
+        }
+        let took = (ContinuousClock.now - started).seconds
+        let arrived = model.sites.dropFirst().filter {
+            FileManager.default.fileExists(
+                atPath: sitesDirectory.appendingPathComponent(
+                    "\($0.code)/content/\(model.packages[0].id)/placement.json"
+                ).path
+            )
+        }.count
+        let hops = sent.jobs.reduce(0) { $0 + $1.route.count - 1 }
+
+        // The baseline: the same job file copied hop by hop into folders, each copy written, flushed and renamed.
+        let jobSize = Int(bytes) + 600
+        let payload = Data(repeating: 0x5A, count: jobSize)
+        let baselineFolder = folder.appendingPathComponent("baseline")
+        for site in model.sites {
+            try FileManager.default.createDirectory(
+                at: baselineFolder.appendingPathComponent(site.code.rawValue),
+                withIntermediateDirectories: true
+            )
+        }
+        let baselineStarted = ContinuousClock.now
+        for (index, job) in sent.jobs.enumerated() {
+            for site in job.route.dropFirst() {
+                let target = baselineFolder.appendingPathComponent("\(site)/\(index).job")
+                let temporary = baselineFolder.appendingPathComponent("\(site)/.\(index).tmp")
+                let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                _ = payload.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                fsync(descriptor)
+                close(descriptor)
+                rename(temporary.path, target.path)
+            }
+        }
+        let baseline = (ContinuousClock.now - baselineStarted).seconds
+        print(
+            String(
+                format: "%6d sites: %5d jobs, %6d hops, %d passes, arrived at %d: %.2f s (%.0f µs a hop);"
+                    + " plain copies of the same hops %.2f s; ratio %.1f",
+                count,
+                sent.jobs.count,
+                hops,
+                passes,
+                arrived,
+                took,
+                took / Double(hops) * 1e6,
+                baseline,
+                took / baseline
+            )
+        )
+    }
+}
