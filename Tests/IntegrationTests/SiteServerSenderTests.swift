@@ -1,0 +1,173 @@
+import Foundation
+import HierarchyFile
+import Logging
+import SiteModel
+import SiteRouting
+import SiteServer
+import Testing
+
+/// A running site server with an address whose sender is not installed here, then a courier address: the RAS
+/// address fails with sender-not-installed, the courier substitutes for it and writes a parcel, and the parcel
+/// taken in at the destination is verified and applied there.
+@Suite(.timeLimit(.minutes(2))) struct SiteServerSenders {
+    static let yaml = """
+        version: 1
+        forests:
+          - {name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}
+        sites:
+          - code: CEN
+            type: primary
+            forest: corp.contoso.com
+            server: cen-ss.corp.contoso.com
+            addresses:
+              - {to: P01, sender: asyncRas, priority: 1}
+              - {to: P01, sender: courier, priority: 2}
+              - {to: P01, sender: standard, priority: 3}
+          - code: P01
+            type: primary
+            parent: CEN
+            forest: corp.contoso.com
+            server: p01-ss.corp.contoso.com
+            systems: [{host: p01-dp.corp.contoso.com, roles: [distributionPoint]}]
+            addresses: [{to: CEN, sender: standard, priority: 1}]
+        packages:
+          - {id: CEN00001, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com]}
+        """
+
+    @Test func aSenderNotInstalledGivesWayToTheCourierWhoseParcelIsAppliedAtTheDestination() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-senders-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = HierarchyReader.read(Self.yaml)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        let hierarchy = result.hierarchy
+        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
+        let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: directory)
+        let (cenKey, _) = try cen.initialize()
+        _ = try p01.initialize()
+        func server(_ folders: SiteFolders) throws -> SiteServer {
+            var settings = SiteServerSettings(
+                site: folders.site,
+                hierarchy: hierarchy,
+                sitesDirectory: directory,
+                resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
+                directoryKey: { $0.rawValue == "CEN" ? cenKey : nil }
+            )
+            settings.retryDelay = .milliseconds(50)
+            return try SiteServer(settings: settings, logger: Logger(label: "test"))
+        }
+        let content = directory.appendingPathComponent("content.bin")
+        try Data(repeating: 42, count: 50_000).write(to: content)
+        let sent = try PackageSending.send(
+            "CEN00001",
+            hierarchy: hierarchy,
+            sitesDirectory: directory,
+            content: content
+        )
+        let job = try #require(sent.jobs.first)
+
+        let sender = try server(cen)
+        await sender.runOnce()  // asyncRas: sender-not-installed
+        let state = SiteStatus(folders: cen).outbox.first?.state
+        #expect(state?.failedAddresses == [1], "\(String(describing: state))")
+        #expect(state?.status.contains("sender-not-installed") == true)
+        await sender.runOnce()  // the courier substitutes at once, without waiting for a retry
+        #expect(SiteStatus(folders: cen).outbox.isEmpty)
+        let parcels = try FileManager.default.contentsOfDirectory(atPath: cen.courier.path).filter {
+            $0.hasSuffix(".parcel")
+        }
+        #expect(parcels == ["\(job.id).to-P01.parcel"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p01.inbox.path).isEmpty)
+
+        let imported = try PackageSending.importParcel(cen.courier.appendingPathComponent(parcels[0]), into: p01)
+        #expect(imported.id == job.id)
+        await (try server(p01)).processInbox()
+        let status = SiteStatus(folders: p01)
+        #expect(status.rejected.isEmpty, "\(status.rejected)")
+        #expect(status.packages.map(\.distributionPoints) == [["p01-dp.corp.contoso.com"]])
+        // A parcel is a job like any other: taken in twice, it is applied once.
+        _ = try PackageSending.importParcel(cen.courier.appendingPathComponent(parcels[0]), into: p01)
+        await (try server(p01)).processInbox()
+        #expect(SiteEvent.read(p01).filter { $0.event == "applied" }.count == 1)
+        #expect(SiteEvent.read(p01).filter { $0.event == "duplicate" }.count == 1)
+    }
+}
+
+extension SiteServerSenders {
+    static let limitsYAML = """
+        version: 1
+        forests:
+          - {name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}
+        sites:
+          - code: CEN
+            type: primary
+            forest: corp.contoso.com
+            server: cen-ss.corp.contoso.com
+            senderSettings: {maxConcurrentAllSites: 2, maxConcurrentPerSite: 1, retries: 2, retryDelayMinutes: 1}
+            addresses:
+              - {to: P01, sender: standard, priority: 1, rateLimit: {pulse: {blockKB: 16, delaySeconds: 1}}}
+              - {to: P02, sender: standard, priority: 1, rateLimit: {pulse: {blockKB: 16, delaySeconds: 1}}}
+              - {to: P03, sender: standard, priority: 1, rateLimit: {pulse: {blockKB: 16, delaySeconds: 1}}}
+          - {code: P01, type: primary, parent: CEN, forest: corp.contoso.com, server: p01-ss.corp.contoso.com,
+             systems: [{host: p01-dp.corp.contoso.com, roles: [distributionPoint]}],
+             addresses: [{to: CEN, sender: standard, priority: 1}]}
+          - {code: P02, type: primary, parent: CEN, forest: corp.contoso.com, server: p02-ss.corp.contoso.com,
+             systems: [{host: p02-dp.corp.contoso.com, roles: [distributionPoint]}],
+             addresses: [{to: CEN, sender: standard, priority: 1}]}
+          - {code: P03, type: primary, parent: CEN, forest: corp.contoso.com, server: p03-ss.corp.contoso.com,
+             systems: [{host: p03-dp.corp.contoso.com, roles: [distributionPoint]}],
+             addresses: [{to: CEN, sender: standard, priority: 1}]}
+        packages:
+          - {id: CEN00001, sourceSite: CEN,
+             distributionPoints: [p01-dp.corp.contoso.com, p02-dp.corp.contoso.com, p03-dp.corp.contoso.com]}
+          - {id: CEN00002, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com]}
+        """
+
+    /// Three destinations, two packages for P01: never more than two deliveries at once, never two to one site.
+    @Test func deliveriesStayWithinTheSitesConcurrencyLimits() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-limits-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = HierarchyReader.read(Self.limitsYAML)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        let hierarchy = result.hierarchy
+        for site in hierarchy.sites { _ = try SiteFolders(site: site.code, sitesDirectory: directory).initialize() }
+        let content = directory.appendingPathComponent("content.bin")
+        try Data(repeating: 1, count: 24_000).write(to: content)  // two 16 KB blocks: one pause of a second
+        _ = try PackageSending.send("CEN00001", hierarchy: hierarchy, sitesDirectory: directory, content: content)
+        _ = try PackageSending.send("CEN00002", hierarchy: hierarchy, sitesDirectory: directory, content: content)
+        var settings = SiteServerSettings(
+            site: try SiteCode("CEN"),
+            hierarchy: hierarchy,
+            sitesDirectory: directory,
+            resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) }
+        )
+        settings.pollInterval = .milliseconds(20)
+        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        var mostAtOnce = 0
+        var mostToOneSite = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        var delivered: [String: Int] = [:]
+        repeat {
+            var inFlight = 0
+            for site in ["P01", "P02", "P03"] {
+                let names = try FileManager.default.contentsOfDirectory(
+                    atPath: directory.appendingPathComponent("\(site)/inbox").path
+                )
+                let partial = names.count { $0.hasSuffix(".tmp") }
+                delivered[site] = names.count { $0.hasSuffix(".job") }
+                inFlight += partial
+                mostToOneSite = max(mostToOneSite, partial)
+            }
+            mostAtOnce = max(mostAtOnce, inFlight)
+            try await Task.sleep(for: .milliseconds(10))
+        } while delivered.values.reduce(0, +) < 4 && ContinuousClock.now < deadline
+        #expect(delivered == ["P01": 2, "P02": 1, "P03": 1])
+        #expect(mostAtOnce == 2)
+        #expect(mostToOneSite == 1)
+    }
+}
