@@ -242,3 +242,50 @@ extension CommandLine {
         }
     }
 }
+
+extension CommandLine {
+    /// The site-server commands refuse what they cannot do with the exit status of spec/cli.md and say what to do.
+    @Test func siteServerCommandsNameTheProblemAndTheFix() throws {
+        try Self.withFolder { folder in
+            let site = ["--hierarchy", Self.example, "--dir", folder]
+            for (arguments, status, expected) in [
+                (["site", "run", "--site", "CEN"] + site, Int32(2), "siteloc site init --site CEN"),
+                (["site", "init", "--site", "ZZZ"] + site, 2, "expected one of CEN, P01, S01, P02, S02"),
+                (["send", "package", "CEN00001"] + site, 2, "siteloc site init"),
+                (
+                    ["site", "run", "--site", "CEN", "--transport", "carrier"] + site, 2,
+                    "--transport must be smb or folder"
+                ),
+                (["keys", "export", "--site", "CEN"] + site, 2, "create it with: siteloc site init --site CEN"),
+                (["site", "status", "--site", "CEN", "--dir", folder], 2, "no site server folder for 'CEN'"),
+            ] {
+                let run = try Self.siteloc(arguments)
+                #expect(run.status == status, "\(arguments): \(run.error)")
+                #expect(run.error.contains(expected), "\(arguments): \(run.error)")
+            }
+            #expect(try Self.siteloc(["site", "init", "--site", "CEN"] + site).status == 0)
+            #expect(try Self.siteloc(["site", "init", "--site", "P01"] + site).status == 0)
+            for (arguments, status, expected) in [
+                (["send", "package", "CEN00001"] + site, Int32(2), "give it with --content FILE"),
+                (["send", "package", "CEN09999"] + site, 2, "expected one of: CEN00001, CEN00002"),
+                (
+                    ["keys", "import", "--site", "P01", "--file", folder + "/none.key"] + site, 2,
+                    "cannot read the key file"
+                ),
+                (["site", "run", "--site", "CEN", "--transport", "smb"] + site, 3, "siteloc lab up --hierarchy FILE"),
+            ] {
+                let run = try Self.siteloc(arguments)
+                #expect(run.status == status, "\(arguments): \(run.error)")
+                #expect(run.error.contains(expected), "\(arguments): \(run.error)")
+            }
+            // A key of a site that is not a neighbour is not imported.
+            let key = folder + "/s02.key"
+            #expect(try Self.siteloc(["site", "init", "--site", "S02"] + site).status == 0)
+            #expect(try Self.siteloc(["keys", "export", "--site", "S02", "--output", key] + site).status == 0)
+            let refused = try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site)
+            #expect(refused.status == 2)
+            #expect(refused.error.contains("not a neighbour of P01"), "\(refused.error)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/S02.json"))
+        }
+    }
+}
