@@ -39,6 +39,11 @@ public struct Hierarchy: Sendable {
     public func forest(_ name: ForestName) -> Forest? { forests.first { $0.name == name } }
     public func children(of code: SiteCode) -> [Site] { sites.filter { $0.parent == code } }
 
+    /// Whether one site is the other's parent: the only sites that talk to each other.
+    public func areNeighbours(_ first: SiteCode, _ second: SiteCode) -> Bool {
+        site(first)?.parent == second || site(second)?.parent == first
+    }
+
     /// The site's mode: its own, or for a secondary its parent's.
     public func mode(of site: Site) -> SiteMode {
         if let mode = site.mode { return mode }

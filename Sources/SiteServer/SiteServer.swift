@@ -179,7 +179,7 @@ public final class SiteServer: Service {
         guard let signer = try? SiteCode(header.signer), let sender = settings.hierarchy.site(signer) else {
             throw JobRejection(.notNeighbour, "comes from \(header.signer), which is not a site of the hierarchy")
         }
-        guard sender.parent == site.code || site.parent == sender.code else {
+        guard settings.hierarchy.areNeighbours(sender.code, site.code) else {
             throw JobRejection(
                 .notNeighbour,
                 "comes from \(signer), which is neither the parent nor a child of \(site.code);"

@@ -65,7 +65,7 @@ struct KeysImportCommand: ParsableCommand {
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
         do {
             let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file))
-            guard let sender = model.site(from), sender.parent == site.code || site.parent == from else {
+            guard model.areNeighbours(from, site.code) else {
                 try? FileManager.default.removeItem(at: folders.peerKey(from))
                 throw CommandFailure.badInput(
                     "\(file) holds the key of \(from), which is not a neighbour of \(site.code); a site holds only its"
