@@ -94,16 +94,32 @@ public struct OutboxState: Codable, Sendable {
         folders.outbox.appendingPathComponent(id + ".state.json")
     }
 
+    /// Dates to the millisecond: a retry delay shorter than a second must survive the round trip.
+    static func formatter() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+
     public static func read(_ folders: SiteFolders, _ id: String) -> OutboxState {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = formatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
+            }
+            return date
+        }
         return (try? Data(contentsOf: file(folders, id))).flatMap { try? decoder.decode(Self.self, from: $0) }
             ?? OutboxState()
     }
 
     func write(_ folders: SiteFolders, _ id: String) {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Self.formatter().string(from: date))
+        }
         guard let data = try? encoder.encode(self) else { return }
         try? AtomicFile.write(Self.file(folders, id), contents: data, durable: false)
     }

@@ -171,3 +171,55 @@ extension SiteServerSenders {
         #expect(mostToOneSite == 1)
     }
 }
+
+extension SiteServerSenders {
+    /// A standard address whose inbox cannot be written: retried `retries` times with the retry delay between,
+    /// then the next address (the courier) substitutes for it.
+    @Test func aFailingAddressIsRetriedThenSubstituted() async throws {
+        let yaml = Self.yaml.replacingOccurrences(
+            of: "- {to: P01, sender: asyncRas, priority: 1}\n      - {to: P01, sender: courier, priority: 2}\n"
+                + "      - {to: P01, sender: standard, priority: 3}",
+            with: "- {to: P01, sender: standard, priority: 1}\n      - {to: P01, sender: courier, priority: 2}"
+        )
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-retry-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = HierarchyReader.read(yaml)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        #expect(result.hierarchy.site(try SiteCode("CEN"))?.addresses.map(\.sender) == [.standard, .courier])
+        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
+        _ = try cen.initialize()
+        let content = directory.appendingPathComponent("content.bin")
+        try Data(repeating: 3, count: 1000).write(to: content)
+        _ = try PackageSending.send(
+            "CEN00001",
+            hierarchy: result.hierarchy,
+            sitesDirectory: directory,
+            content: content
+        )
+        var settings = SiteServerSettings(
+            site: cen.site,
+            hierarchy: result.hierarchy,
+            sitesDirectory: directory,
+            resolveInbox: { _, _ in .folder(directory.appendingPathComponent("no-such-inbox")) }
+        )
+        settings.retryDelay = .milliseconds(200)
+        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        var attempts: [Int] = []
+        let started = ContinuousClock.now
+        while !SiteStatus(folders: cen).outbox.isEmpty, ContinuousClock.now - started < .seconds(10) {
+            if await server.runOnce(), let state = SiteStatus(folders: cen).outbox.first?.state {
+                attempts.append(state.attempts)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Three tries of the standard address (the first and two retries), then the courier.
+        #expect(attempts.prefix(3) == [1, 2, 0], "\(attempts)")
+        #expect(SiteEvent.read(cen).filter { $0.event == "delivery-failed" }.count == 3)
+        #expect(ContinuousClock.now - started >= .milliseconds(400), "two retry delays")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: cen.courier.path).count { $0.hasSuffix(".parcel") } == 1
+        )
+    }
+}
