@@ -4,6 +4,8 @@
 # across restarts, apply a newer schema on start, take a new admin password, load its LDIF once, and serve TLS.
 # When podman cannot run containers on this machine, it fails and says why.
 set -euo pipefail
+# No `grep -q` after a pipe: it exits at the first match, the writer dies of SIGPIPE, and pipefail turns a match
+# into a failure (a check failed that way under load).
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh container
 
@@ -94,7 +96,7 @@ count() {  # base, filter: how many entries
 }
 schema_has() {  # a name in the subschema
     ldapsearch -x -LLL -o ldif-wrap=no -H "$URI" -b cn=subschema -s base objectClasses attributeTypes \
-        | grep -q "NAME '$1'"
+        | grep "NAME '$1'" >/dev/null
 }
 
 echo "== first start"
@@ -129,7 +131,7 @@ wait_ready "$NAME"
 [ "$(count "$SUFFIX" '(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=10.10.0.0))')" = 1 ] \
     && ok "data written before the restart is there" || fail "data lost in a restart"
 schema_has mSSMSSite && ok "the schema survived the restart" || fail "schema lost in a restart"
-[ "$(wc -l < "$WORK/data/loaded-ldif")" = 1 ] && ! podman logs "$NAME" 2>&1 | tail -n 8 | grep -q "loaded" \
+[ "$(wc -l < "$WORK/data/loaded-ldif")" = 1 ] && ! podman logs "$NAME" 2>&1 | tail -n 8 | grep "loaded" >/dev/null \
     && ok "the first-start LDIF was not loaded again" || fail "the LDIF was loaded again"
 
 echo "== a newer schema is applied on start"
@@ -142,7 +144,7 @@ printf 'dn: %s\nchangetype: modify\ndelete: olcObjectClasses\n%s\n' "$schema_dn"
 schema_has sitelocSiteServer && fail "could not make the schema older"
 "${PODMAN[@]}" restart -t 10 "$NAME" >/dev/null
 wait_ready "$NAME"
-schema_has sitelocSiteServer && podman logs "$NAME" 2>&1 | grep -q "updated the siteloc schema" \
+schema_has sitelocSiteServer && podman logs "$NAME" 2>&1 | grep "updated the siteloc schema" >/dev/null \
     && ok "the older schema was brought up to date on start" || fail "schema not updated on start"
 
 echo "== a new admin password takes effect on start"
@@ -163,7 +165,7 @@ run_container "$NAME-tls" -p "127.0.0.1:$TLS_PORT:636" \
     -e SITELOC_TLS_CERTIFICATE_FILE=/run/secrets/tls.crt -e SITELOC_TLS_KEY_FILE=/run/secrets/tls.key
 wait_ready "$NAME-tls"
 LDAPTLS_CACERT="$WORK/secrets/tls.crt" ldapsearch -x -LLL -H "ldaps://127.0.0.1:$TLS_PORT" -b "$SUFFIX" \
-    '(mSSMSSiteCode=CEN)' 1.1 | grep -q "SMS-Site-CEN" && ok "ldaps on 636 serves the same data" || fail "ldaps"
+    '(mSSMSSiteCode=CEN)' 1.1 | grep "SMS-Site-CEN" >/dev/null && ok "ldaps on 636 serves the same data" || fail "ldaps"
 LDAPTLS_CACERT="$WORK/secrets/tls.crt" ldapsearch -ZZ -x -LLL -H "$URI" -b "" -s base 1.1 >/dev/null \
     && ok "StartTLS on 389" || fail "StartTLS"
 "${PODMAN[@]}" stop -t 10 "$NAME-tls" >/dev/null && ok "the container stops on SIGTERM"
@@ -185,7 +187,7 @@ for forest in "corp.contoso.com $CORP_PORT dc=corp,dc=contoso,dc=com" "fabrikam.
             >/dev/null 2>&1 && break
         sleep 0.1
     done
-    ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" -b "" -s base namingContexts | grep -q "namingContexts: $suffix" \
+    ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" -b "" -s base namingContexts | grep "namingContexts: $suffix" >/dev/null \
         && ldapwhoami -x -H "ldap://127.0.0.1:$port" -D "cn=admin,$suffix" -y "$WORK/compose/secrets/$name.password" \
             >/dev/null && ok "compose: $name answers on 127.0.0.1:$port with its own suffix and admin" \
         || fail "compose: $name"
