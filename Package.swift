@@ -66,6 +66,8 @@ let package = Package(
         ),
         // Layer 3: site-to-site communication: routes through addresses.
         .target(name: "SiteRouting", dependencies: ["SiteModel"]),
+        // Layer 3: the cross-forest rules, judged over the model and what the directories say (pure).
+        .target(name: "SiteTrust", dependencies: ["SiteModel"]),
         // Layer 4: services: the site server (keys, jobs, senders, inbox and outbox).
         .target(
             name: "SiteServer",
@@ -89,7 +91,7 @@ let package = Package(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
-                "SiteRouting", "SiteServer", "SMBKit",
+                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +124,7 @@ let package = Package(
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
         ),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
+        .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),
         .testTarget(
             name: "SiteServerTests",
             dependencies: ["SiteServer", "SiteRouting", "SiteModel", "HierarchyFile"]
@@ -130,7 +133,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
-                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit",
+                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

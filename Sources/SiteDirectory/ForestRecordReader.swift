@@ -1,0 +1,52 @@
+public import LDAPKit
+public import SiteModel
+
+/// Reads a forest's ``ForestRecord`` from its directory: three searches, anonymous reads are enough.
+public enum ForestRecordReader {
+    public static func read(
+        _ forest: ForestName,
+        siteServers: [String],
+        on connection: LDAPConnection
+    ) async throws(LDAPError) -> ForestRecord {
+        let layout = DirectoryLayout(forest: forest)
+        let partitions = try await connection.search(
+            base: layout.partitions,
+            scope: .base,
+            attributes: ["msDS-Behavior-Version"]
+        )
+        let trusts = try await connection.search(
+            base: layout.system,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "trustedDomain"),
+            attributes: ["trustPartner", "trustDirection", "trustType", "trustAttributes"]
+        )
+        let wanted = Set(siteServers.map { $0.lowercased() })
+        let computers = try await connection.search(
+            base: layout.computers,
+            scope: .oneLevel,
+            filter: .equal("objectClass", "computer"),
+            attributes: ["dNSHostName", "operatingSystem"]
+        )
+        var systems: [String: String] = [:]
+        for computer in computers {
+            guard let host = computer.first("dNSHostName")?.lowercased(), wanted.contains(host),
+                let system = computer.first("operatingSystem")
+            else { continue }
+            systems[host] = system
+        }
+        return ForestRecord(
+            forest: forest,
+            behaviorVersion: partitions.first?.first("msDS-Behavior-Version").flatMap { Int($0) },
+            trustedDomains: trusts.compactMap { entry in
+                guard let partner = entry.first("trustPartner") else { return nil }
+                return ForestRecord.TrustedDomain(
+                    partner: partner.lowercased(),
+                    direction: entry.first("trustDirection").flatMap { Int($0) } ?? 0,
+                    type: entry.first("trustType").flatMap { Int($0) } ?? 0,
+                    attributes: entry.first("trustAttributes").flatMap { Int($0) } ?? 0
+                )
+            },
+            siteServerSystems: systems
+        )
+    }
+}
