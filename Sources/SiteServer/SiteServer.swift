@@ -100,6 +100,9 @@ public final class SiteServer: Service {
         }
         logger.info("site server started", metadata: ["site": "\(site.code)", "folder": "\(folders.root.path)"])
         events.record("started", detail: "pid \(getpid())")
+        for neighbour in settings.hierarchy.sites where settings.hierarchy.areNeighbours(neighbour.code, site.code) {
+            if let refusal = crossForestRefusal(neighbour.code) { logger.error("\(refusal)") }
+        }
         await withTaskGroup(of: Void.self) { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 await processInbox()
@@ -345,6 +348,18 @@ public final class SiteServer: Service {
             at: Date(),
             failed: Set(state.failedAddresses)
         )
+        // A link into another forest cannot take keys from the directory: it carries nothing until they have been
+        // exchanged by hand (forests-and-trusts.md).
+        if let refusal = crossForestRefusal(next) {
+            if state.status != refusal {
+                events.record("link-refused", job: header, detail: refusal)
+                logger.error("link refused", metadata: ["job": "\(header.id)", "to": "\(next)", "why": "\(refusal)"])
+            }
+            state.status = refusal
+            state.nextAttempt = Date().addingTimeInterval(retryDelaySeconds)
+            state.write(folders, header.id)
+            return
+        }
         let address: Address
         switch choice {
         case .use(let chosen):
@@ -433,6 +448,17 @@ public final class SiteServer: Service {
             events.record("delivery-failed", job: header, detail: "\(address.sender.rawValue) to \(next): \(error)")
             logger.warning("delivery failed", metadata: ["job": "\(header.id)", "to": "\(next)", "error": "\(error)"])
         }
+    }
+
+    /// Why the link to `next` may not carry jobs: it crosses a forest boundary and `next`'s key was never
+    /// imported here (`siteloc keys import`), so the exchange by hand has not happened.
+    func crossForestRefusal(_ next: SiteCode) -> String? {
+        guard let neighbour = settings.hierarchy.site(next), neighbour.forest != site.forest,
+            folders.importedKey(of: next) == nil
+        else { return nil }
+        return "link refused: \(site.code) → \(next) crosses from \(site.forest) into \(neighbour.forest) and keys have"
+            + " not been exchanged; run siteloc keys export --site \(next) there and siteloc keys import --site"
+            + " \(site.code) --file … here (and the other way)"
     }
 
     private var retryDelaySeconds: TimeInterval {

@@ -209,3 +209,29 @@ extension Publishing {
         }
     }
 }
+
+extension Publishing {
+    /// Two real forests, each with its own directory and its own published site: a client finds sites only in
+    /// its own forest's directory, and a client of the other forest roams regionally.
+    @Test func roamingAcrossTwoForestsUsesOnlyTheClientsOwnForest() async throws {
+        let asked = AskedForests()
+        let locator = try Self.locator(asked: asked)
+        // A fabrikam.com client of P02 in P02's subnet: found in fabrikam.com's directory.
+        let home = try await locator.locate(try Self.client("10.30.1.1/16", assigned: "P02", forest: "fabrikam.com"))
+        #expect(home.roaming == "global" && home.roamedSite == "P02", "\(home.trace)")
+        // The same client in CEN's subnet: CEN publishes into corp.contoso.com, which this client never asks.
+        let away = try await locator.locate(try Self.client("10.10.1.1/16", assigned: "P02", forest: "fabrikam.com"))
+        #expect(away.roaming == "global" && away.roamedSite == nil, "\(away.trace)")
+        #expect(Set(asked.forests) == [try ForestName("fabrikam.com")])
+        // A corp.contoso.com client assigned to P02 (which publishes into fabrikam.com): regional roaming.
+        let other = try await locator.locate(
+            try Self.client("10.30.1.1/16", assigned: "P02", forest: "corp.contoso.com")
+        )
+        #expect(other.roaming == "regional" && other.regionalReason == "other-forest", "\(other.trace)")
+        #expect(Set(asked.forests) == [try ForestName("fabrikam.com")])
+        // And a corp.contoso.com client of CEN in CEN's subnet is found in corp.contoso.com's directory.
+        let corp = try await locator.locate(try Self.client("10.10.1.1/16", assigned: "CEN"))
+        #expect(corp.roamedSite == "CEN")
+        #expect(Set(asked.forests) == [try ForestName("fabrikam.com"), try ForestName("corp.contoso.com")])
+    }
+}

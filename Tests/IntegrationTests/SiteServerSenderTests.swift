@@ -223,3 +223,60 @@ extension SiteServerSenders {
         )
     }
 }
+
+extension SiteServerSenders {
+    /// A link into another forest carries nothing until the keys have been exchanged by hand.
+    @Test func aCrossForestLinkWithoutExchangedKeysIsRefused() async throws {
+        let yaml = """
+            version: 1
+            forests:
+              - {name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}
+              - {name: fabrikam.com, functionalLevel: windows2003, serverOS: windows2003}
+            trusts: [{forests: [corp.contoso.com, fabrikam.com], type: forest, transitive: true, direction: twoWay}]
+            sites:
+              - {code: CEN, type: primary, forest: corp.contoso.com, server: cen-ss.corp.contoso.com,
+                 addresses: [{to: P02, sender: standard, priority: 1}]}
+              - {code: P02, type: primary, parent: CEN, forest: fabrikam.com, server: p02-ss.fabrikam.com,
+                 systems: [{host: p02-dp.fabrikam.com, roles: [distributionPoint]}],
+                 addresses: [{to: CEN, sender: standard, priority: 1}]}
+            packages: [{id: CEN00001, sourceSite: CEN, distributionPoints: [p02-dp.fabrikam.com]}]
+            """
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-xforest-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = HierarchyReader.read(yaml)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
+        let p02 = SiteFolders(site: try SiteCode("P02"), sitesDirectory: directory)
+        _ = try cen.initialize()
+        let (p02Key, _) = try p02.initialize()
+        let content = directory.appendingPathComponent("content.bin")
+        try Data(repeating: 5, count: 500).write(to: content)
+        _ = try PackageSending.send(
+            "CEN00001",
+            hierarchy: result.hierarchy,
+            sitesDirectory: directory,
+            content: content
+        )
+        var settings = SiteServerSettings(
+            site: cen.site,
+            hierarchy: result.hierarchy,
+            sitesDirectory: directory,
+            resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) }
+        )
+        settings.retryDelay = .zero
+        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        await server.runOnce()
+        let held = try #require(SiteStatus(folders: cen).outbox.first)
+        #expect(held.state.status.contains("keys have not been exchanged"), "\(held.state.status)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p02.inbox.path).isEmpty)
+        // Exchanged by hand: P02's key imported at CEN; the job goes.
+        let file = directory.appendingPathComponent("p02.key")
+        try SiteKeyFile(site: p02.site, forest: try ForestName("fabrikam.com"), key: p02Key).encoded().write(to: file)
+        _ = try cen.importKey(from: file)
+        await server.runOnce()
+        #expect(SiteStatus(folders: cen).outbox.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p02.inbox.path).count { $0.hasSuffix(".job") } == 1)
+    }
+}
