@@ -174,6 +174,11 @@ echo "== two forests side by side (Docker/compose.yaml with podman-compose)"
 mkdir -p "$WORK/compose/secrets"
 cp Docker/compose.yaml "$WORK/compose/"
 cp -r Docker/ldif "$WORK/compose/"
+# What Active Directory would hold in each forest (functional level, trusts, site servers), loaded on first start.
+SITELOC=.build-static/release/siteloc
+for name in corp.contoso.com fabrikam.com; do
+    "$SITELOC" forest ldif --hierarchy examples/contoso.yaml --forest "$name" > "$WORK/compose/ldif/$name/10-forest.ldif"
+done
 printf '%s' corp-password > "$WORK/compose/secrets/corp.contoso.com.password"
 printf '%s' fabrikam-password > "$WORK/compose/secrets/fabrikam.com.password"
 CORP_PORT=$(free_port)
@@ -192,5 +197,22 @@ for forest in "corp.contoso.com $CORP_PORT dc=corp,dc=contoso,dc=com" "fabrikam.
             >/dev/null && ok "compose: $name answers on 127.0.0.1:$port with its own suffix and admin" \
         || fail "compose: $name"
 done
+
+echo "== the cross-forest rules against the two containers"
+HIERARCHY="$WORK/compose/contoso.yaml"
+sed -e "s|^  - name: corp.contoso.com$|&\n    directory: [ldap://127.0.0.1:$CORP_PORT]|" \
+    -e "s|^  - name: fabrikam.com$|&\n    directory: [ldap://127.0.0.1:$FABRIKAM_PORT]|" examples/contoso.yaml > "$HIERARCHY"
+[ "$(grep -c 'directory: \[ldap://127.0.0.1' "$HIERARCHY")" = 2 ] || fail "could not point the hierarchy at the containers"
+"$SITELOC" trust check --from-directory --hierarchy "$HIERARCHY" --json > "$WORK/trust.json" \
+    && grep '"ok" : true' "$WORK/trust.json" >/dev/null && grep '"site-link"' "$WORK/trust.json" >/dev/null \
+    && ok "trust check --from-directory: the two containers' forests may talk" || fail "trust check against the containers"
+printf 'dn: cn=Partitions,cn=Configuration,dc=fabrikam,dc=com\nchangetype: modify\nreplace: msDS-Behavior-Version\nmsDS-Behavior-Version: 1\n' \
+    | ldapmodify -x -H "ldap://127.0.0.1:$FABRIKAM_PORT" -D "cn=admin,dc=fabrikam,dc=com" \
+        -y "$WORK/compose/secrets/fabrikam.com.password" >/dev/null
+status=0
+"$SITELOC" trust check --from-directory --hierarchy "$HIERARCHY" --json > "$WORK/trust.json" || status=$?
+[ "$status" = 1 ] && grep '"rule" : "forest-functional-level"' "$WORK/trust.json" >/dev/null \
+    && ok "trust check --from-directory follows fabrikam.com's functional level lowered in its container" \
+    || fail "trust check did not follow the container's functional level (exit $status)"
 
 echo "container: $checks passed, 0 failed"

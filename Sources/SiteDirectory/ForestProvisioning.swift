@@ -40,6 +40,14 @@ public enum ForestProvisioning {
         }
     }
 
+    /// Everything of the above for a directory that has none of it yet, as changes (`siteloc forest ldif`): the
+    /// functional level, the trusts and the site servers' computer entries (without passwords).
+    public static func changes(for forest: Forest, in hierarchy: Hierarchy) -> [DirectoryChange] {
+        let (partitions, level) = functionalLevel(of: forest)
+        return [.modify(partitions, [level])] + trustedDomains(of: forest, in: hierarchy).map { .add($0) }
+            + siteServers(of: forest, in: hierarchy).map { .add($0.entry) }
+    }
+
     /// The computer entries of the site servers in `forest`, without their passwords.
     public static func siteServers(of forest: Forest, in hierarchy: Hierarchy) -> [(site: Site, entry: DesiredEntry)] {
         let layout = DirectoryLayout(forest: forest.name)

@@ -19,7 +19,7 @@ struct Siteloc: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, LocateCommand.self,
             ContentCommand.self, RouteCommand.self, SiteCommand.self, KeysCommand.self, SendCommand.self,
-            CourierCommand.self, TrustCommand.self, SchemaCommand.self,
+            CourierCommand.self, TrustCommand.self, ForestCommand.self, SchemaCommand.self,
             ServeCommand.self, DemoCommand.self,
         ]
     )
