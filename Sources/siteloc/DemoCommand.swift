@@ -9,6 +9,7 @@ import SiteLocation
 import SiteModel
 import SiteRouting
 import SiteServer
+import SiteTrust
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -182,10 +183,13 @@ struct DemoCommand: AsyncParsableCommand {
         step(8, "Site servers carry a package hop by hop, signed and verified at every hop")
         try await carryPackage(model: model, lab: lab, locator: locator, connector: connector)
 
+        step(9, "Sites may talk across forests only where the forests allow it")
+        try await checkTrusts(model: model, lab: lab)
+
         if keep {
-            step(9, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
+            step(10, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(9, "Stop the lab")
+            step(10, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }
@@ -279,6 +283,40 @@ struct DemoCommand: AsyncParsableCommand {
                 + result.distributionPoints.map(\.host).joined(separator: ", ")
         )
         say("(siteloc site status --dir \(directory) shows each server's jobs, rejections and packages)")
+    }
+
+    /// Step 9: the cross-forest rules, read from the lab's directories, then from a file that breaks two of them.
+    private func checkTrusts(model: Hierarchy, lab: Lab) async throws {
+        var records: [ForestRecord] = []
+        for forest in model.forests {
+            let connection = try await lab.connect(to: forest.name, as: .anonymous)
+            let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
+            records.append(try await ForestRecordReader.read(forest.name, siteServers: servers, on: connection))
+            await connection.close()
+        }
+        let report = TrustCheck.check(model, facts: ForestFacts(records: records, hierarchy: model))
+        for crossing in report.crossings {
+            say(
+                "\(crossing.kind.rawValue) \(crossing.from) → \(crossing.to) (\(crossing.forests.joined(separator: " → ")))"
+            )
+        }
+        say(
+            "from the directories: "
+                + (report.ok
+                    ? "allowed (Windows Server 2003 level, a two-way transitive forest trust)" : "violations?!")
+        )
+        var broken = model
+        if let index = broken.forests.firstIndex(where: { $0.name.rawValue == "fabrikam.com" }) {
+            broken.forests[index].functionalLevel = .windows2003interim
+        }
+        if let index = broken.sites.firstIndex(where: { $0.code.rawValue == "S02" }) {
+            broken.sites[index].forest = try ForestName("corp.contoso.com")
+        }
+        say("the same with fabrikam.com at windows2003interim and S02 moved into corp.contoso.com:")
+        for finding in TrustCheck.check(broken, facts: ForestFacts(hierarchy: broken)).violations {
+            say("  \(finding.rule.rawValue) (\(finding.site ?? "")): fix: \(finding.fix)")
+        }
+        say("(siteloc trust check --hierarchy \(hierarchy) --from-directory --dir \(directory))")
     }
 
     private func step(_ number: Int, _ title: String) {

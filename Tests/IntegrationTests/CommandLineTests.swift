@@ -231,7 +231,9 @@ extension CommandLine {
                 "CEN → P02 by standard, waiting until 2026-11-23T18:00",
                 "S01: arrived, signed by P01, placed on s01-mp.corp.contoso.com",
                 "P02: arrived, signed by CEN, placed on p02-dp.fabrikam.com",
-                "asks for CEN00002 → download-local from s01-mp.corp.contoso.com", "9. Stop the lab",
+                "asks for CEN00002 → download-local from s01-mp.corp.contoso.com",
+                "from the directories: allowed", "secondary-site-in-other-forest (S02)",
+                "forest-functional-level (P02)", "10. Stop the lab",
                 "stopped corp.contoso.com, fabrikam.com",
             ] {
                 #expect(run.output.contains(expected), "missing: \(expected)")
