@@ -291,3 +291,34 @@ extension CommandLine {
         }
     }
 }
+
+extension CommandLine {
+    /// `trust check` as a user runs it: a readable report with the fix, the JSON, and exit 0, 1 and 2.
+    @Test func trustCheckReportsEachViolationWithItsFixAndExitStatus() throws {
+        try Self.withFolder { folder in
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let clean = Self.example.replacingOccurrences(of: "contoso.yaml", with: "three-forests.yaml")
+            let ok = try Self.siteloc(["trust", "check", "--hierarchy", clean])
+            #expect(ok.status == 0, "\(ok.error)")
+            #expect(ok.output.contains("4 forest crossing(s)") && ok.output.contains("ok: no rule is broken"))
+            let broken = folder + "/broken.yaml"
+            try String(contentsOfFile: clean, encoding: .utf8)
+                .replacingOccurrences(
+                    of: "roles: [systemHealthValidator]",
+                    with: "roles: [systemHealthValidator, pxeServicePoint]"
+                )
+                .write(toFile: broken, atomically: true, encoding: .utf8)
+            let text = try Self.siteloc(["trust", "check", "--hierarchy", broken])
+            #expect(text.status == 1)
+            #expect(text.output.contains("violation: role-not-supported-across-forest: site system shv.fabrikam.com"))
+            #expect(text.output.contains("fix: move pxeServicePoint to a server in corp.contoso.com"), "\(text.output)")
+            let json = try Self.siteloc(["trust", "check", "--hierarchy", broken, "--json"])
+            #expect(json.status == 1)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+            #expect(object["ok"] as? Bool == false)
+            #expect((object["violations"] as? [[String: Any]])?.first?["system"] as? String == "shv.fabrikam.com")
+            let missing = try Self.siteloc(["trust", "check", "--hierarchy", folder + "/none.yaml"])
+            #expect(missing.status == 2)
+        }
+    }
+}
