@@ -30,7 +30,7 @@ checks=0
 fail() { echo "container test FAILED: $*" >&2; echo "container: $checks passed, 1 failed"; exit 1; }
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 cleanup() {
-    "${PODMAN[@]}" rm -f -t 5 "$NAME" "$NAME-tls" >/dev/null 2>&1 || true
+    "${PODMAN[@]}" rm -f -i -t 5 "$NAME" "$NAME-tls" >/dev/null 2>&1 || true
     [ ! -f "$WORK/compose/compose.yaml" ] || (cd "$WORK/compose" && "$TOOLS/bin/podman-compose" -p "$NAME" down -v) \
         >/dev/null 2>&1 || true
     rm -rf "$WORK"

@@ -39,7 +39,16 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         let model = HierarchyReader.read(Self.yaml).hierarchy
         let lab = Lab(directory: folder.path, logger: Logger(label: "bench"))
         let shares = try await lab.upFileShares(hierarchy: model)
-        defer { Task { await lab.downFileShares() }.cancel() }
+        do {
+            try await measure(model: model, lab: lab, shares: shares, folder: folder)
+        } catch {
+            await lab.downFileShares()
+            throw error
+        }
+        await lab.downFileShares()
+    }
+
+    private func measure(model: Hierarchy, lab: Lab, shares: LabFileShares, folder: URL) async throws {
         for site in model.sites {
             _ = try SiteFolders(site: site.code, sitesDirectory: lab.sitesDirectory).initialize()
         }
