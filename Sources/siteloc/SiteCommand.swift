@@ -31,6 +31,14 @@ struct SiteOptions: ParsableArguments {
 
     var lab: Lab { Lab(directory: labDirectory, logger: .siteloc) }
 
+    init() {}
+
+    init(hierarchy: String, site: String, labDirectory: String) {
+        self.hierarchy = hierarchy
+        self.site = site
+        self.labDirectory = labDirectory
+    }
+
     /// The hierarchy and the site, or a bad-input failure that lists the sites.
     func load() throws -> (Hierarchy, Site) {
         let model = try loadHierarchy(hierarchy)
@@ -85,7 +93,17 @@ struct SiteRunCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var options: SiteOptions
+    @Option(help: "The hierarchy file.")
+    var hierarchy: String
+
+    @Option(help: "The site's code.")
+    var site: String?
+
+    @Flag(help: "Run the site server of every initialised site in this one process (a lab on one machine).")
+    var all = false
+
+    @Option(name: .customLong("dir"), help: "The lab folder; site servers live in its sites/ folder.")
+    var labDirectory: String = Lab.defaultDirectory
 
     @Option(
         help:
@@ -103,6 +121,7 @@ struct SiteRunCommand: AsyncParsableCommand {
     var noSecureKeyExchange = false
 
     func validate() throws {
+        guard (site != nil) != all else { throw ValidationError("give either --site CODE or --all") }
         if let transport, !["smb", "folder"].contains(transport) {
             throw ValidationError("--transport must be smb or folder, not '\(transport)'")
         }
@@ -111,32 +130,48 @@ struct SiteRunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (model, site) = try options.load()
-        let lab = options.lab
-        var settings = SiteServerSettings(
-            site: site.code,
-            hierarchy: model,
-            sitesDirectory: lab.sitesDirectory,
-            resolveInbox: try inboxResolver(lab: lab, transport: transport),
-            directoryKey: directoryKeys(lab: lab, hierarchy: model)
-        )
-        settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
-        settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
-        settings.secureKeyExchange = !noSecureKeyExchange
-        let server: SiteServer
-        do {
-            server = try SiteServer(settings: settings, logger: .siteloc)
-        } catch {
-            throw CommandFailure.badInput(error.description)
+        let lab = Lab(directory: labDirectory, logger: .siteloc)
+        let model: Hierarchy
+        var sites: [Site]
+        if let site {
+            let (loaded, found) = try SiteOptions(hierarchy: hierarchy, site: site, labDirectory: labDirectory).load()
+            model = loaded
+            sites = [found]
+        } else {
+            model = try loadHierarchy(hierarchy)
+            sites = model.sites.filter { SiteFolders(site: $0.code, sitesDirectory: lab.sitesDirectory).isInitialized }
+            guard !sites.isEmpty else {
+                throw CommandFailure.badInput(
+                    "no site of \(hierarchy) has a site server folder in \(lab.sitesDirectory.path); create them with:"
+                        + " siteloc site init --hierarchy \(hierarchy) --site CODE"
+                )
+            }
+        }
+        let resolver = try inboxResolver(lab: lab, transport: transport)
+        let keys = directoryKeys(lab: lab, hierarchy: model)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        for site in sites {
+            var settings = SiteServerSettings(
+                site: site.code,
+                hierarchy: model,
+                sitesDirectory: lab.sitesDirectory,
+                resolveInbox: resolver,
+                directoryKey: keys
+            )
+            settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
+            settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
+            settings.secureKeyExchange = !noSecureKeyExchange
+            do {
+                let server = try SiteServer(settings: settings, logger: .siteloc)
+                services.append(.init(service: server))
+                print("site server \(site.code) running in \(server.folders.root.path) (pid \(getpid()))")
+            } catch {
+                throw CommandFailure.badInput(error.description)
+            }
         }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: .siteloc
-            )
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: .siteloc)
         )
-        print("site server \(site.code) running in \(server.folders.root.path) (pid \(getpid()))")
         try await group.run()
     }
 }

@@ -322,3 +322,47 @@ extension CommandLine {
         }
     }
 }
+
+extension CommandLine {
+    /// `site run --all`: every initialised site's server in one process, stopped cleanly by SIGTERM.
+    @Test func allSiteServersRunInOneProcessAndStopOnSigterm() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-all-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let site = ["--hierarchy", Self.example, "--dir", folder]
+        let neither = try Self.siteloc(["site", "run"] + site)
+        #expect(neither.status == 2 && neither.error.contains("give either --site CODE or --all"), "\(neither.error)")
+        for code in ["CEN", "P01"] { #expect(try Self.siteloc(["site", "init", "--site", code] + site).status == 0) }
+        // No directory here: P01 gets CEN's key by hand.
+        let key = folder + "/cen.key"
+        #expect(try Self.siteloc(["keys", "export", "--site", "CEN", "--output", key] + site).status == 0)
+        #expect(try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
+        let content = folder + "/office.bin"
+        try Data(repeating: 9, count: 10_000).write(to: URL(fileURLWithPath: content))
+        #expect(try Self.siteloc(["send", "package", "CEN00001", "--content", content] + site).status == 0)
+
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["site", "run", "--all", "--transport", "folder", "--poll-interval", "0.05"] + site
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let placement = folder + "/sites/P01/content/CEN00001/placement.json"
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: placement), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(FileManager.default.fileExists(atPath: placement))
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(
+            printed.contains("site server CEN running") && printed.contains("site server P01 running"),
+            "\(printed)"
+        )
+        let status = try Self.siteloc(["site", "status", "--dir", folder])
+        #expect(status.output.contains("CEN  stopped") && status.output.contains("P01  stopped"), "\(status.output)")
+    }
+}
