@@ -58,6 +58,10 @@ public final class SiteServer: Service {
     private let logger: Logger
     /// Jobs being delivered right now, by job id, with their next hop.
     private let running = Mutex<[String: SiteCode]>([:])
+    /// Outbox jobs already read, by file path, with their next hop (nil: no path).
+    private let outboxJobs = Mutex<[String: (job: JobFile, next: SiteCode?)]>([:])
+    /// Neighbours' keys read from the directory, so a busy link does not cost a directory search per job.
+    private let directoryKeyCache = Mutex<[SiteCode: SitePublicKey]>([:])
     private let lockDescriptor: Int32
 
     public init(settings: SiteServerSettings, logger: Logger) throws(SiteServerError) {
@@ -104,10 +108,14 @@ public final class SiteServer: Service {
             if let refusal = crossForestRefusal(neighbour.code) { logger.error("\(refusal)") }
         }
         await withTaskGroup(of: Void.self) { group in
+            var lastHeartbeat = ContinuousClock.now - .seconds(1)
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 await processInbox()
                 startDeliveries(in: &group)
-                SiteServerState(pid: getpid(), started: started, heartbeat: Date()).write(folders)
+                if ContinuousClock.now - lastHeartbeat >= .seconds(1) {
+                    SiteServerState(pid: getpid(), started: started, heartbeat: Date()).write(folders)
+                    lastHeartbeat = .now
+                }
                 try? await Task.sleep(for: settings.pollInterval)
             }
             // Deliveries in flight stop between blocks; their jobs stay in the outbox for the next start.
@@ -125,16 +133,9 @@ public final class SiteServer: Service {
     public func runOnce() async -> Bool {
         let arrived = !folders.files(in: folders.inbox, suffix: JobFile.suffix).isEmpty
         await processInbox()
-        var delivered = false
-        for file in folders.files(in: folders.outbox, suffix: JobFile.suffix) {
-            guard let job = try? JobFile.read(file), let destination = try? SiteCode(job.header.destination),
-                let path = planner.path(from: site.code, to: destination), path.count > 1
-            else { continue }
-            if let due = OutboxState.read(folders, job.header.id).nextAttempt, due > Date() { continue }
-            await deliver(job, to: path[1])
-            delivered = true
-        }
-        return arrived || delivered
+        let due = dueJobs()
+        for (job, next) in due { await deliver(job, to: next) }
+        return arrived || !due.isEmpty
     }
 
     // MARK: Inbox
@@ -218,16 +219,26 @@ public final class SiteServer: Service {
                         : "\(signer) is in another forest; exchange keys with siteloc keys export / siteloc keys import")
             )
         }
-        try job.verify(with: key)
+        do {
+            try job.verify(with: key)
+        } catch {
+            guard error.code == .badSignature, let fresh = await peerKey(of: signer, refresh: true), fresh != key else {
+                throw error
+            }
+            try job.verify(with: fresh)
+        }
     }
 
     /// The signer's key: from the directory when both sites are in one forest, else (or when the directory has
     /// none, e.g. a site that does not publish) from a key file imported by hand.
-    private func peerKey(of signer: SiteCode) async -> SitePublicKey? {
-        if settings.hierarchy.site(signer)?.forest == site.forest, let lookup = settings.directoryKey,
-            let key = await lookup(signer)
-        {
-            return key
+    /// `refresh` skips the cache: for a signature the cached key does not verify (the neighbour may have a new key).
+    private func peerKey(of signer: SiteCode, refresh: Bool = false) async -> SitePublicKey? {
+        if settings.hierarchy.site(signer)?.forest == site.forest, let lookup = settings.directoryKey {
+            if !refresh, let cached = directoryKeyCache.withLock({ $0[signer] }) { return cached }
+            if let key = await lookup(signer) {
+                directoryKeyCache.withLock { $0[signer] = key }
+                return key
+            }
         }
         return folders.importedKey(of: signer)
     }
@@ -304,23 +315,50 @@ public final class SiteServer: Service {
 
     // MARK: Outbox
 
-    /// Starts deliveries for the outbox jobs that are due, within the site's concurrency limits.
+    /// The outbox jobs that may go now, oldest first, with their next hop: not being delivered already and past
+    /// their next attempt. A job file never changes once in the outbox, so each header is read once.
+    private func dueJobs() -> [(job: JobFile, next: SiteCode)] {
+        let files = folders.files(in: folders.outbox, suffix: JobFile.suffix)
+        let busy = running.withLock { Set($0.keys) }
+        let present = Set(files.map(\.path))
+        let known = outboxJobs.withLock { cache in
+            cache = cache.filter { present.contains($0.key) }
+            return cache
+        }
+        var due: [(JobFile, SiteCode)] = []
+        let now = Date()
+        for file in files {
+            guard let entry = known[file.path] ?? read(outbox: file) else { continue }
+            guard let next = entry.next else { continue }
+            let id = entry.job.header.id
+            if busy.contains(id) { continue }
+            if let time = OutboxState.read(folders, id).nextAttempt, time > now { continue }
+            due.append((entry.job, next))
+        }
+        return due
+    }
+
+    /// Reads an outbox job and its next hop into the cache; a job with no path is marked undeliverable.
+    private func read(outbox file: URL) -> (job: JobFile, next: SiteCode?)? {
+        guard let job = try? JobFile.read(file) else { return nil }
+        let path = (try? SiteCode(job.header.destination)).flatMap { planner.path(from: site.code, to: $0) }
+        let next = path.flatMap { $0.count > 1 ? $0[1] : nil }
+        if next == nil {
+            OutboxState.update(folders, job.header.id) {
+                $0.status = "undeliverable: no path to \(job.header.destination)"
+            }
+        }
+        outboxJobs.withLock { $0[file.path] = (job, next) }
+        return (job, next)
+    }
+
+    /// Starts deliveries for the due outbox jobs, within the site's concurrency limits.
     private func startDeliveries(in group: inout TaskGroup<Void>) {
         let limits = site.senderSettings
-        for file in folders.files(in: folders.outbox, suffix: JobFile.suffix) {
-            guard let job = try? JobFile.read(file) else { continue }
+        for (job, next) in dueJobs() {
             let id = job.header.id
-            guard let destination = try? SiteCode(job.header.destination),
-                let path = planner.path(from: site.code, to: destination), path.count > 1
-            else {
-                OutboxState.update(folders, id) { $0.status = "undeliverable: no path to \(job.header.destination)" }
-                continue
-            }
-            let next = path[1]
-            let state = OutboxState.read(folders, id)
-            if let due = state.nextAttempt, due > Date() { continue }
             let admitted = running.withLock { running -> Bool in
-                guard running[id] == nil, running.count < limits.maxConcurrentAllSites,
+                guard running.count < limits.maxConcurrentAllSites,
                     running.values.count(where: { $0 == next }) < limits.maxConcurrentPerSite
                 else { return false }
                 running[id] = next
