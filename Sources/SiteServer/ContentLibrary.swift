@@ -78,19 +78,16 @@ public struct ContentLibrary: Sendable {
             sha256: digest,
             placed: now
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(placement) else { throw SiteServerError("cannot encode placement") }
+        guard let data = try? RecordCoding.encoder(pretty: true).encode(placement) else {
+            throw SiteServerError("cannot encode placement")
+        }
         try AtomicFile.write(placementFile(package.id), contents: data)
         return placement
     }
 
     public func placement(_ package: String) -> PackagePlacement? {
         guard let data = try? Data(contentsOf: placementFile(package)) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(PackagePlacement.self, from: data)
+        return try? RecordCoding.decoder().decode(PackagePlacement.self, from: data)
     }
 
     public func placements() -> [PackagePlacement] {

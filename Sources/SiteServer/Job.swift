@@ -100,11 +100,9 @@ public struct JobFile: Sendable {
         guard lines.count == 3, String(decoding: lines[0], as: UTF8.self) == magic else {
             throw JobRejection(.malformed, "is not a siteloc job (expected '\(magic)' and a header on the first lines)")
         }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         let header: JobHeader
         do {
-            header = try decoder.decode(JobHeader.self, from: lines[1])
+            header = try RecordCoding.decoder().decode(JobHeader.self, from: lines[1])
         } catch {
             throw JobRejection(.malformed, "has a header that cannot be read: \(error)")
         }
@@ -138,10 +136,9 @@ public struct JobFile: Sendable {
         signedBy key: SiteSigningKey?,
         to url: URL
     ) throws(SiteServerError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        guard let json = try? encoder.encode(header) else { throw SiteServerError("cannot encode job \(header.id)") }
+        guard let json = try? RecordCoding.encoder().encode(header) else {
+            throw SiteServerError("cannot encode job \(header.id)")
+        }
         let signed = Data((magic + "\n").utf8) + json + Data("\n".utf8)
         let signatureLine: String
         if let key {

@@ -245,9 +245,7 @@ public final class SiteServer: Service {
 
     private func reject(_ file: URL, _ rejection: JobRejection) throws(SiteServerError) {
         let target = folders.rejected.appendingPathComponent(file.lastPathComponent)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let reason = (try? encoder.encode(rejection)) ?? Data()
+        let reason = (try? RecordCoding.encoder(pretty: true).encode(rejection)) ?? Data()
         try AtomicFile.write(
             folders.rejected.appendingPathComponent(file.lastPathComponent + ".reason.json"),
             contents: reason
@@ -305,7 +303,7 @@ public final class SiteServer: Service {
     private func markDone(_ header: JobHeader, action: String) throws(SiteServerError) -> Bool {
         let record = [
             "job": header.id, "action": action, "from": header.signer,
-            "at": ISO8601DateFormatter().string(from: Date()),
+            "at": RecordCoding.string(Date()),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()
         // Not flushed: after a power cut a lost record means one more (idempotent) apply, or a duplicate copy

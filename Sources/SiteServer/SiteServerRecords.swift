@@ -5,12 +5,47 @@ import SiteModel
 import Glibc
 #endif
 
+/// How every site-server file writes JSON: sorted keys, and dates in ISO 8601 to the millisecond (a retry delay
+/// under a second must survive being written down); both forms of date are read.
+enum RecordCoding {
+    static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting =
+            pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(string(date))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = milliseconds().date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
+            }
+            return date
+        }
+        return decoder
+    }
+
+    static func string(_ date: Date) -> String { milliseconds().string(from: date) }
+
+    private static func milliseconds() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
+
 /// `events.log`: one JSON object per line, appended with O_APPEND so lines from a dying process never interleave.
 struct EventLog: Sendable {
     let file: URL
 
     func record(_ event: String, job: JobHeader? = nil, detail: String? = nil, file name: String? = nil) {
-        var entry: [String: String] = ["at": ISO8601DateFormatter().string(from: Date()), "event": event]
+        var entry: [String: String] = ["at": RecordCoding.string(Date()), "event": event]
         if let job {
             entry["job"] = job.id
             entry["package"] = job.package
@@ -52,16 +87,14 @@ public struct SiteServerState: Codable, Sendable {
     public var heartbeat: Date
 
     func write(_ folders: SiteFolders) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(self) else { return }
+        guard let data = try? RecordCoding.encoder().encode(self) else { return }
         try? AtomicFile.write(folders.serverState, contents: data, durable: false)
     }
 
     public static func read(_ folders: SiteFolders) -> SiteServerState? {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return (try? Data(contentsOf: folders.serverState)).flatMap { try? decoder.decode(Self.self, from: $0) }
+        (try? Data(contentsOf: folders.serverState)).flatMap {
+            try? RecordCoding.decoder().decode(Self.self, from: $0)
+        }
     }
 
     /// Whether a server holds the site's lock right now (a killed server's lock is released by the kernel).
@@ -94,33 +127,13 @@ public struct OutboxState: Codable, Sendable {
         folders.outbox.appendingPathComponent(id + ".state.json")
     }
 
-    /// Dates to the millisecond: a retry delay shorter than a second must survive the round trip.
-    static func formatter() -> ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }
-
     public static func read(_ folders: SiteFolders, _ id: String) -> OutboxState {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = formatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: text))
-            }
-            return date
-        }
-        return (try? Data(contentsOf: file(folders, id))).flatMap { try? decoder.decode(Self.self, from: $0) }
+        (try? Data(contentsOf: file(folders, id))).flatMap { try? RecordCoding.decoder().decode(Self.self, from: $0) }
             ?? OutboxState()
     }
 
     func write(_ folders: SiteFolders, _ id: String) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Self.formatter().string(from: date))
-        }
-        guard let data = try? encoder.encode(self) else { return }
+        guard let data = try? RecordCoding.encoder().encode(self) else { return }
         try? AtomicFile.write(Self.file(folders, id), contents: data, durable: false)
     }
 
