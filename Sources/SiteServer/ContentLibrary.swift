@@ -44,28 +44,23 @@ public struct ContentLibrary: Sendable {
             throw SiteServerError("cannot create \(folder.path): \(error.localizedDescription)")
         }
         let target = contentFile(package.id)
-        if source.standardizedFileURL != target.standardizedFileURL {
-            let temporary = AtomicFile.temporary(for: target)
-            do {
-                _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)
-                let output = try FileHandle(forWritingTo: temporary)
-                defer { try? output.close() }
-                let input = try FileHandle(forReadingFrom: source)
-                defer { try? input.close() }
-                try input.seek(toOffset: offset)
-                while let block = try input.read(upToCount: 1 << 20), !block.isEmpty {
-                    try output.write(contentsOf: block)
-                }
-                try output.synchronize()
-            } catch {
-                try? FileManager.default.removeItem(at: temporary)
-                throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(error)")
-            }
-            guard rename(temporary.path, target.path) == 0 else {
-                throw SiteServerError("cannot store package \(package.id) in \(folder.path)")
-            }
+        let temporary = AtomicFile.temporary(for: target)
+        let digest: String
+        let bytes: Int64
+        do {
+            _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)
+            let output = try FileHandle(forWritingTo: temporary)
+            defer { try? output.close() }
+            (digest, bytes) = try JobFile.stream(source, from: offset, into: output)
+            try output.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(error)")
         }
-        let (digest, bytes) = try JobFile.digest(of: target)
+        guard rename(temporary.path, target.path) == 0 else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw SiteServerError("cannot store package \(package.id) in \(folder.path)")
+        }
         let ownPoints = Set(
             hierarchy.site(folders.site)?.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) ?? []
         )

@@ -160,12 +160,7 @@ public struct JobFile: Sendable {
             let output = try FileHandle(forWritingTo: temporary)
             defer { try? output.close() }
             try output.seekToEnd()
-            let input = try FileHandle(forReadingFrom: payload)
-            defer { try? input.close() }
-            try input.seek(toOffset: offset)
-            while let block = try input.read(upToCount: 1 << 20), !block.isEmpty {
-                try output.write(contentsOf: block)
-            }
+            _ = try stream(payload, from: offset, into: output)
             try output.synchronize()
         } catch let error as SiteServerError {
             unlink(temporary.path)
@@ -183,6 +178,16 @@ public struct JobFile: Sendable {
 
     /// The SHA-256 (hex) and size of a file's bytes from `offset` on, read in blocks.
     public static func digest(of url: URL, from offset: UInt64 = 0) throws(SiteServerError) -> (String, Int64) {
+        try stream(url, from: offset, into: nil)
+    }
+
+    /// Reads a file from `offset` to its end in blocks, writing them to `output` when given, and returns the
+    /// SHA-256 (hex) and size of what it read: copying and hashing in one pass.
+    static func stream(
+        _ url: URL,
+        from offset: UInt64 = 0,
+        into output: FileHandle?
+    ) throws(SiteServerError) -> (String, Int64) {
         do {
             let input = try FileHandle(forReadingFrom: url)
             defer { try? input.close() }
@@ -191,11 +196,12 @@ public struct JobFile: Sendable {
             var count: Int64 = 0
             while let block = try input.read(upToCount: 1 << 20), !block.isEmpty {
                 hash.update(data: block)
+                try output?.write(contentsOf: block)
                 count += Int64(block.count)
             }
             return (hash.finalize().map { String(format: "%02x", $0) }.joined(), count)
         } catch {
-            throw SiteServerError("cannot read \(url.path): \(error)")
+            throw SiteServerError("cannot copy \(url.path): \(error)")
         }
     }
 
