@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HierarchyFile
+import LDAPKit
 import Logging
 import SMBKit
 import SiteLab
@@ -60,8 +61,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         try handle.close()
         let credentials = try shares.credentials()
         let auth = folder.appendingPathComponent("smbclient.auth")
-        let password = try String(contentsOfFile: shares.passwordFile, encoding: .utf8)
-            .trimmingCharacters(in: .newlines)
+        let password = String(decoding: try shares.password().bytes, as: UTF8.self)
         _ = FileManager.default.createFile(
             atPath: auth.path,
             contents: Data("username = \(credentials.user)\npassword = \(password)\ndomain = WORKGROUP\n".utf8),

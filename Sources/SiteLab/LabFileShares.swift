@@ -1,5 +1,6 @@
 public import Foundation
 import Glibc
+public import LDAPKit
 import Logging
 public import SMBKit
 public import SiteModel
@@ -22,12 +23,16 @@ public struct LabFileShares: Codable, Sendable {
 
     /// The SMB account's credentials (the password from its 0600 file).
     public func credentials() throws(LabError) -> SMBCredentials {
-        guard let data = FileManager.default.contents(atPath: passwordFile) else {
-            throw LabError("no SMB password at \(passwordFile); start the lab with: siteloc lab up --hierarchy FILE")
+        SMBCredentials(user: user, password: try password().bytes)
+    }
+
+    /// The SMB password, read as every password file of siteloc is.
+    public func password() throws(LabError) -> Secret {
+        do {
+            return try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
+        } catch {
+            throw LabError("\(error); start the lab with: siteloc lab up --hierarchy FILE")
         }
-        var bytes = [UInt8](data)
-        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-        return SMBCredentials(user: user, password: bytes)
     }
 }
 
@@ -186,34 +191,13 @@ extension Lab {
     }
 
     private func addSMBUser(_ shares: LabFileShares) throws(LabError) {
-        guard let password = FileManager.default.contents(atPath: shares.passwordFile) else {
-            throw LabError("cannot read \(shares.passwordFile)")
-        }
-        var secret = password
-        if secret.last == UInt8(ascii: "\n") { secret.removeLast() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pdbedit")
-        process.arguments = ["-s", shares.configFile, "-a", "-u", shares.user, "-t"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        do {
-            try process.run()
-        } catch {
-            throw LabError("cannot run pdbedit (install samba): \(error)")
-        }
-        // The password goes through a pipe, never an argument.
-        input.fileHandleForWriting.write(secret + Data("\n".utf8) + secret + Data("\n".utf8))
-        try? input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LabError(
-                "pdbedit could not add the SMB user \(shares.user) (exit \(process.terminationStatus)):\n\(text)"
-            )
-        }
+        let secret = Data(try shares.password().bytes) + Data("\n".utf8)
+        // The password goes through standard input, never an argument.
+        _ = try ProcessControl.run(
+            "/usr/bin/pdbedit",
+            ["-s", shares.configFile, "-a", "-u", shares.user, "-t"],
+            input: secret + secret
+        )
     }
 
     private func saveFileShares(_ shares: LabFileShares) throws(LabError) {
@@ -224,12 +208,7 @@ extension Lab {
     }
 
     static func isSmbd(_ pid: Int32, config: String) -> Bool {
-        guard ProcessControl.isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
-        else {
-            return false
-        }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.first?.hasSuffix("smbd") == true && arguments.contains("--configfile=\(config)")
+        ProcessControl.runs(pid, program: "smbd", with: "--configfile=\(config)")
     }
 
     static func currentUser() -> String {

@@ -62,11 +62,16 @@ enum ProcessControl {
 
     /// Whether `pid` is a slapd serving this configuration folder (so a recycled pid is not mistaken for ours).
     static func isSlapd(_ pid: pid_t, servingConfig configFolder: String) -> Bool {
+        runs(pid, program: "slapd", with: configFolder)
+    }
+
+    /// Whether `pid` is alive and runs `program` with `argument` among its arguments.
+    static func runs(_ pid: pid_t, program: String, with argument: String) -> Bool {
         guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
             return false
         }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.first?.hasSuffix("slapd") == true && arguments.contains(configFolder)
+        return arguments.first?.hasSuffix(program) == true && arguments.contains(argument)
     }
 
     /// Sends SIGTERM and waits for the process to end; SIGKILL after `grace`.
@@ -83,18 +88,24 @@ enum ProcessControl {
     }
 
     /// Runs a tool to completion and returns its standard output; the error names the tool and shows its output.
-    static func run(_ executable: String, _ arguments: [String]) throws(LabError) -> String {
+    /// `input` goes to the tool's standard input (how secrets reach a tool: never as an argument).
+    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws(LabError) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        process.standardInput = FileHandle.nullDevice
+        let inputPipe = input.map { _ in Pipe() }
+        process.standardInput = inputPipe ?? FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw LabError("cannot run \(executable): \(error)")
+        }
+        if let input, let inputPipe {
+            inputPipe.fileHandleForWriting.write(input)
+            try? inputPipe.fileHandleForWriting.close()
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
