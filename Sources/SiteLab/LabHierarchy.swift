@@ -13,6 +13,18 @@ extension Lab {
         )
     }
 
+    /// Where a forest's directory is (cli.md, "Where the directory is"): `override` when given, else the forest's
+    /// `directory` URIs in the file, else this lab's; empty when none of them knows it.
+    public func directoryURIs(for forest: Forest, override: [LDAPURI] = []) throws(LabError) -> [LDAPURI] {
+        if !override.isEmpty { return override }
+        do {
+            if !forest.directory.isEmpty { return try forest.directory.map { try LDAPURI($0) } }
+            return try forests().filter { $0.name == forest.name }.map { try LDAPURI($0.uri) }
+        } catch {
+            throw LabError("forest \(forest.name): \(error)")
+        }
+    }
+
     /// Connects as a site's identity to its forest's directory: `directories` when given, else the forest's
     /// `directory` URIs from the file, else this lab's; the password from `identities/<code>.password` when an
     /// identity folder is given, else from the lab (spec: cli.md, "Where the directory is").
@@ -23,16 +35,7 @@ extension Lab {
     ) throws(LabError) -> Publisher.Connector {
         var urisByForest: [ForestName: [LDAPURI]] = [:]
         for forest in hierarchy.forests {
-            do {
-                urisByForest[forest.name] =
-                    !directories.isEmpty
-                    ? directories
-                    : !forest.directory.isEmpty
-                        ? try forest.directory.map { try LDAPURI($0) }
-                        : try forests().filter { $0.name == forest.name }.map { try LDAPURI($0.uri) }
-            } catch {
-                throw LabError("forest \(forest.name): \(error)")
-            }
+            urisByForest[forest.name] = try directoryURIs(for: forest, override: directories)
         }
         let known = urisByForest
         let logger = logger

@@ -82,21 +82,32 @@ public struct SiteFolders: Sendable {
         return SitePublicKey(published: text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Stores a neighbour's key from a key file. The file must be for `expected` when given.
-    public func importKey(from file: URL) throws(SiteServerError) -> (SiteCode, SitePublicKey) {
-        let (site, key) = try SiteKeyFile.read(file)
+    /// Stores a neighbour's key from a key file. With `hierarchy`, a key of a site that is not this site's parent or
+    /// child is refused before anything is written.
+    public func importKey(
+        from file: URL,
+        neighbourIn hierarchy: Hierarchy? = nil
+    ) throws(SiteServerError) -> (
+        SiteCode, SitePublicKey
+    ) {
+        let (site, key, keyFile) = try SiteKeyFile.read(file)
         guard site != self.site else {
             throw SiteServerError("\(file.path) holds site \(site)'s own key; import it at a neighbouring site")
         }
+        if let hierarchy, !hierarchy.areNeighbours(site, self.site) {
+            throw SiteServerError(
+                "\(file.path) holds the key of \(site), which is not a neighbour of \(self.site); a site holds only its"
+                    + " parent's and children's keys"
+            )
+        }
         try create()
-        guard let data = try? Data(contentsOf: file) else { throw SiteServerError("cannot read \(file.path)") }
-        try AtomicFile.write(peerKey(site), contents: data)
+        try AtomicFile.write(peerKey(site), contents: keyFile.encoded())
         return (site, key)
     }
 
     /// A neighbour's key imported by hand, if any.
     public func importedKey(of site: SiteCode) -> SitePublicKey? {
-        guard let (code, key) = try? SiteKeyFile.read(peerKey(site)), code == site else { return nil }
+        guard let (code, key, _) = try? SiteKeyFile.read(peerKey(site)), code == site else { return nil }
         return key
     }
 }

@@ -91,7 +91,9 @@ public struct SiteKeyFile: Codable, Sendable, Equatable {
     }
 
     /// Reads and checks a key file: its format, site code and key.
-    public static func read(_ file: URL) throws(SiteServerError) -> (SiteCode, SitePublicKey) {
+    public static func read(
+        _ file: URL
+    ) throws(SiteServerError) -> (site: SiteCode, key: SitePublicKey, file: SiteKeyFile) {
         let expected = "expected a file written by: siteloc keys export --site CODE"
         guard let data = try? Data(contentsOf: file) else {
             throw SiteServerError("cannot read the key file \(file.path)")
@@ -108,7 +110,7 @@ public struct SiteKeyFile: Codable, Sendable, Equatable {
         guard let key = SitePublicKey(published: keyFile.publicKey) else {
             throw SiteServerError("\(file.path) holds no valid Ed25519 public key; \(expected)")
         }
-        return (site, key)
+        return (site, key, keyFile)
     }
 
     public func encoded() -> Data {

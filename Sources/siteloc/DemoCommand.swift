@@ -223,22 +223,11 @@ struct DemoCommand: AsyncParsableCommand {
             _ = try SiteFolders(site: try SiteCode(to), sitesDirectory: sitesDirectory).importKey(from: file)
         }
         say("keys exchanged by hand (siteloc keys export / import): CEN ↔ P02 across the forests, P02 ↔ S02")
-        let resolver = try inboxResolver(lab: lab, transport: nil)
-        let keys = directoryKeys(lab: lab, hierarchy: model)
-        var servers: [Task<Void, any Error>] = []
-        defer { for server in servers { server.cancel() } }
-        for site in model.sites {
-            var settings = SiteServerSettings(
-                site: site.code,
-                hierarchy: model,
-                sitesDirectory: sitesDirectory,
-                resolveInbox: resolver,
-                directoryKey: keys
-            )
-            settings.pollInterval = .milliseconds(50)
-            let server = try SiteServer(settings: settings, logger: .siteloc)
-            servers.append(Task { try await server.run() })
+        let servers = try makeSiteServers(model.sites, hierarchy: model, lab: lab, transport: nil) {
+            $0.pollInterval = .milliseconds(50)
         }
+        let running = servers.map { server in Task { try await server.run() } }
+        defer { for task in running { task.cancel() } }
         say(
             "site servers running for \(model.sites.map(\.code.rawValue).joined(separator: ", ")), inboxes shared as SMS_<code>"
         )
@@ -287,13 +276,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// Step 9: the cross-forest rules, read from the lab's directories, then from a file that breaks two of them.
     private func checkTrusts(model: Hierarchy, lab: Lab) async throws {
-        var records: [ForestRecord] = []
-        for forest in model.forests {
-            let connection = try await lab.connect(to: forest.name, as: .anonymous)
-            let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
-            records.append(try await ForestRecordReader.read(forest.name, siteServers: servers, on: connection))
-            await connection.close()
-        }
+        let records = try await readForestRecords(model, lab: lab, timeout: .seconds(2))
         let report = TrustCheck.check(model, facts: ForestFacts(records: records, hierarchy: model))
         for crossing in report.crossings {
             say(

@@ -64,16 +64,9 @@ struct KeysImportCommand: ParsableCommand {
         let (model, site) = try options.load()
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
         do {
-            let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file))
-            guard model.areNeighbours(from, site.code) else {
-                try? FileManager.default.removeItem(at: folders.peerKey(from))
-                throw CommandFailure.badInput(
-                    "\(file) holds the key of \(from), which is not a neighbour of \(site.code); a site holds only its"
-                        + " parent's and children's keys"
-                )
-            }
+            let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file), neighbourIn: model)
             print("imported the key of \(from) (fingerprint \(key.fingerprint)) at \(site.code)")
-        } catch let error as SiteServerError {
+        } catch {
             throw CommandFailure.badInput(error.description)
         }
     }

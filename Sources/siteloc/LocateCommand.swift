@@ -78,15 +78,11 @@ struct ClientOptions: ParsableArguments {
     func locator(for model: Hierarchy) throws -> Locator {
         let override: [LDAPURI]
         do { override = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
-        let labForests = Lab(directory: labDirectory, logger: .siteloc).forests()
+        let lab = Lab(directory: labDirectory, logger: .siteloc)
         let timeout = Duration.milliseconds(Int(connectTimeout * 1000))
         var clients: [ForestName: LDAPSiteDirectoryClient] = [:]
         for forest in model.forests {
-            let texts =
-                !override.isEmpty
-                ? override.map(\.string)
-                : !forest.directory.isEmpty ? forest.directory : labForests.filter { $0.name == forest.name }.map(\.uri)
-            let uris = texts.compactMap { try? LDAPURI($0) }
+            let uris = (try? lab.directoryURIs(for: forest, override: override)) ?? []
             if !uris.isEmpty {
                 clients[forest.name] = LDAPSiteDirectoryClient(
                     uris: uris,

@@ -147,28 +147,15 @@ struct SiteRunCommand: AsyncParsableCommand {
                 )
             }
         }
-        let resolver = try inboxResolver(lab: lab, transport: transport)
-        let keys = directoryKeys(lab: lab, hierarchy: model)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        for site in sites {
-            var settings = SiteServerSettings(
-                site: site.code,
-                hierarchy: model,
-                sitesDirectory: lab.sitesDirectory,
-                resolveInbox: resolver,
-                directoryKey: keys
-            )
+        let servers = try makeSiteServers(sites, hierarchy: model, lab: lab, transport: transport) { settings in
             settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
             settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
             settings.secureKeyExchange = !noSecureKeyExchange
-            do {
-                let server = try SiteServer(settings: settings, logger: .siteloc)
-                services.append(.init(service: server))
-                print("site server \(site.code) running in \(server.folders.root.path) (pid \(getpid()))")
-            } catch {
-                throw CommandFailure.badInput(error.description)
-            }
         }
+        for server in servers {
+            print("site server \(server.settings.site) running in \(server.folders.root.path) (pid \(getpid()))")
+        }
+        let services = servers.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: .siteloc)
         )
@@ -234,6 +221,35 @@ struct SiteStatusCommand: ParsableCommand {
     }
 }
 
+/// The site servers of `sites` in the lab, as `site run` makes them; `configure` adjusts each one's settings.
+func makeSiteServers(
+    _ sites: [Site],
+    hierarchy: Hierarchy,
+    lab: Lab,
+    transport: String?,
+    configure: (inout SiteServerSettings) -> Void = { _ in }
+) throws -> [SiteServer] {
+    let resolver = try inboxResolver(lab: lab, transport: transport)
+    let keys = directoryKeys(lab: lab, hierarchy: hierarchy)
+    var servers: [SiteServer] = []
+    for site in sites {
+        var settings = SiteServerSettings(
+            site: site.code,
+            hierarchy: hierarchy,
+            sitesDirectory: lab.sitesDirectory,
+            resolveInbox: resolver,
+            directoryKey: keys
+        )
+        configure(&settings)
+        do {
+            servers.append(try SiteServer(settings: settings, logger: .siteloc))
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
+    return servers
+}
+
 /// Where the standard sender finds each site server's inbox in the lab: the lab's smbd (every site server name of
 /// the lab is served by it) or the inbox folders themselves.
 func inboxResolver(lab: Lab, transport: String?) throws -> InboxResolver {
@@ -261,10 +277,8 @@ func inboxResolver(lab: Lab, transport: String?) throws -> InboxResolver {
 /// Reads neighbours' keys from each forest's directory: the file's URIs, else the lab's.
 func directoryKeys(lab: Lab, hierarchy: Hierarchy) -> DirectoryKeyLookup {
     var directories: [ForestName: [LDAPURI]] = [:]
-    let labForests = lab.forests()
     for forest in hierarchy.forests {
-        let uris = forest.directory.isEmpty ? labForests.filter { $0.name == forest.name }.map(\.uri) : forest.directory
-        directories[forest.name] = uris.compactMap { try? LDAPURI($0) }
+        directories[forest.name] = (try? lab.directoryURIs(for: forest)) ?? []
     }
     let keys = DirectorySiteKeys(hierarchy: hierarchy, directories: directories, logger: .siteloc)
     return { site in await keys.key(of: site) }

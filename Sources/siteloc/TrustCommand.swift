@@ -45,7 +45,17 @@ struct TrustCheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try loadHierarchy(hierarchy)
-        let facts = fromDirectory ? try await directoryFacts(model) : ForestFacts(hierarchy: model)
+        let facts =
+            fromDirectory
+            ? ForestFacts(
+                records: try await readForestRecords(
+                    model,
+                    lab: Lab(directory: labDirectory, logger: .siteloc),
+                    timeout: .milliseconds(Int(connectTimeout * 1000))
+                ),
+                hierarchy: model
+            )
+            : ForestFacts(hierarchy: model)
         let report = TrustCheck.check(model, facts: facts)
         if json {
             try printJSON(report)
@@ -53,40 +63,6 @@ struct TrustCheckCommand: AsyncParsableCommand {
             print(Self.text(report, source: fromDirectory ? "the forests' directories" : hierarchy))
         }
         if !report.ok { throw ExitCode(ExitStatus.problemsFound.rawValue) }
-    }
-
-    /// Reads every forest's record; a forest whose directory cannot be read is exit 3, naming it and the URIs.
-    private func directoryFacts(_ model: Hierarchy) async throws -> ForestFacts {
-        let labForests = Lab(directory: labDirectory, logger: .siteloc).forests()
-        var records: [ForestRecord] = []
-        for forest in model.forests {
-            let texts =
-                forest.directory.isEmpty ? labForests.filter { $0.name == forest.name }.map(\.uri) : forest.directory
-            guard !texts.isEmpty else {
-                throw CommandFailure.unavailable(
-                    "no directory for forest \(forest.name): list it under the forest's directory in the file, or"
-                        + " start the lab with: siteloc lab up --hierarchy \(hierarchy)"
-                )
-            }
-            let uris = try texts.map { text in
-                do { return try LDAPURI(text) } catch { throw CommandFailure.badInput("\(error)") }
-            }
-            let configuration = LDAPConnectionConfiguration(
-                uris: uris,
-                connectTimeout: .milliseconds(Int(connectTimeout * 1000))
-            )
-            let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
-            do {
-                let connection = try await LDAPConnection.connect(configuration, logger: .siteloc)
-                defer { Task { await connection.close() } }
-                records.append(try await ForestRecordReader.read(forest.name, siteServers: servers, on: connection))
-            } catch {
-                throw CommandFailure.unavailable(
-                    "cannot read forest \(forest.name) from its directory (tried \(texts.joined(separator: ", "))): \(error)"
-                )
-            }
-        }
-        return ForestFacts(records: records, hierarchy: model)
     }
 
     static func text(_ report: TrustReport, source: String) -> String {
@@ -113,4 +89,42 @@ struct TrustCheckCommand: AsyncParsableCommand {
         )
         return lines.joined(separator: "\n")
     }
+}
+
+/// Reads every forest's record from its directory (the file's URIs, else the lab's); a forest whose directory
+/// cannot be read is exit 3, naming it and the URIs tried.
+func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async throws -> [ForestRecord] {
+    var records: [ForestRecord] = []
+    for forest in model.forests {
+        let uris: [LDAPURI]
+        do { uris = try lab.directoryURIs(for: forest) } catch { throw CommandFailure.badInput(error.description) }
+        guard !uris.isEmpty else {
+            throw CommandFailure.unavailable(
+                "no directory for forest \(forest.name): list it under the forest's directory in the file, or start"
+                    + " the lab with: siteloc lab up --hierarchy FILE"
+            )
+        }
+        let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
+        do {
+            let connection = try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout),
+                logger: .siteloc
+            )
+            let record: ForestRecord
+            do {
+                record = try await ForestRecordReader.read(forest.name, siteServers: servers, on: connection)
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+            records.append(record)
+        } catch {
+            throw CommandFailure.unavailable(
+                "cannot read forest \(forest.name) from its directory (tried "
+                    + uris.map(\.string).joined(separator: ", ") + "): \(error)"
+            )
+        }
+    }
+    return records
 }
