@@ -1,6 +1,4 @@
 import Foundation
-import HierarchyFile
-import Logging
 import SiteModel
 import SiteRouting
 import SiteServer
@@ -43,95 +41,24 @@ import Testing
           - {id: CEN00001, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com, s01-dp.corp.contoso.com]}
         """
 
-    struct Sites {
-        let directory: URL
-        let hierarchy: Hierarchy
-        var keys: [String: SiteSigningKey] = [:]
-
-        func folders(_ code: String) throws -> SiteFolders {
-            SiteFolders(site: try SiteCode(code), sitesDirectory: directory)
-        }
-
-        /// A job for `destination` carrying `payload`, as `signer` would send it, signed by `key` (nil: unsigned),
-        /// written straight into `site`'s inbox.
-        func drop(
-            into site: String,
-            signer: String,
-            destination: String,
-            key: SiteSigningKey?,
-            payload: Data = Data(repeating: 7, count: 100_000),
-            alter: Bool = false
-        ) throws -> String {
-            let content = directory.appendingPathComponent("payload-\(UUID().uuidString)")
-            try payload.write(to: content)
-            let (digest, bytes) = try JobFile.digest(of: content)
-            let header = JobHeader(
-                id: JobHeader.newID(package: "CEN00001", destination: try SiteCode(destination)),
-                package: "CEN00001",
-                origin: try SiteCode("CEN"),
-                destination: try SiteCode(destination),
-                signer: try SiteCode(signer),
-                priority: .medium,
-                created: Date(),
-                payloadBytes: bytes,
-                payloadSHA256: digest
-            )
-            // Written beside the inbox first, so the server never sees the job before it is complete.
-            let staging = directory.appendingPathComponent("\(header.id).job")
-            try JobFile.write(header, payload: content, signedBy: key, to: staging)
-            if alter {
-                let handle = try FileHandle(forUpdating: staging)
-                try handle.seek(toOffset: try handle.seekToEnd() - 5)
-                try handle.write(contentsOf: Data([0xFF]))
-                try handle.close()
-            }
-            try FileManager.default.moveItem(
-                at: staging,
-                to: try folders(site).inbox.appendingPathComponent("\(header.id).\(signer).test.job")
-            )
-            return header.id
-        }
-    }
-
     /// Site folders with keys for CEN, P01, S01 and P02; P01 holds the keys of all three others (so P02's job is
     /// refused for not being a neighbour, not for a missing key).
-    static func makeSites(in directory: URL) throws -> Sites {
-        let result = HierarchyReader.read(yaml)
-        try #require(result.errors.isEmpty, "\(result.errors)")
-        var sites = Sites(directory: directory, hierarchy: result.hierarchy)
-        for code in ["CEN", "P01", "S01", "P02"] {
-            let folders = try sites.folders(code)
-            _ = try folders.initialize()
-            sites.keys[code] = try SiteSigningKey(contentsOf: folders.signingKey)
-        }
+    static func makeSites() throws -> SiteFolderFixture {
+        let sites = try SiteFolderFixture(yaml)
         for (receiver, senders) in [("P01", ["CEN", "S01", "P02"]), ("S01", ["P01"]), ("CEN", ["P01"])] {
-            for sender in senders {
-                let file = directory.appendingPathComponent("\(sender).key")
-                let folders = try sites.folders(sender)
-                try SiteKeyFile(
-                    site: try SiteCode(sender),
-                    forest: try ForestName("corp.contoso.com"),
-                    key: try #require(folders.readPublicKey())
-                ).encoded().write(to: file)
-                _ = try sites.folders(receiver).importKey(from: file)
-            }
+            for sender in senders { try sites.exchangeKey(from: sender, to: receiver) }
         }
         return sites
     }
 
-    static func server(_ code: String, _ sites: Sites) throws -> SiteServer {
-        let directory = sites.directory
-        var settings = SiteServerSettings(
-            site: try SiteCode(code),
-            hierarchy: sites.hierarchy,
-            sitesDirectory: directory,
-            resolveInbox: { site, _ in
-                .folder(directory.appendingPathComponent(site.rawValue).appendingPathComponent("inbox"))
+    static func server(_ code: String, _ sites: SiteFolderFixture) throws -> SiteServer {
+        try sites.server(
+            code,
+            configure: {
+                $0.pollInterval = .milliseconds(20)
+                $0.retryDelay = .milliseconds(100)
             }
         )
-        settings.pollInterval = .milliseconds(20)
-        settings.retryDelay = .milliseconds(100)
-        return try SiteServer(settings: settings, logger: Logger(label: "test"))
     }
 
     static func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () throws -> Bool) async throws
@@ -147,11 +74,8 @@ import Testing
     }
 
     @Test func unsignedWrongKeyAlteredAndNonNeighbourJobsAreRejectedWithTheirReasons() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-refusal-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let sites = try Self.makeSites(in: directory)
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
         let p01 = try Self.server("P01", sites)
         let running = Task { try await p01.run() }
         defer { running.cancel() }
@@ -159,11 +83,21 @@ import Testing
         // Four jobs for S01 that P01 must not forward, one for P01 itself it must not apply, and one good job.
         var expected: [String: JobRejection.Code] = [:]
         expected[try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: nil)] = .unsigned
-        expected[try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: sites.keys["S01"])] = .badSignature
-        expected[try sites.drop(into: "P01", signer: "CEN", destination: "P01", key: sites.keys["CEN"], alter: true)] =
+        expected[try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: try sites.signingKey("S01"))] =
+            .badSignature
+        expected[
+            try sites.drop(
+                into: "P01",
+                signer: "CEN",
+                destination: "P01",
+                key: try sites.signingKey("CEN"),
+                alter: true
+            )
+        ] =
             .altered
-        expected[try sites.drop(into: "P01", signer: "P02", destination: "S01", key: sites.keys["P02"])] = .notNeighbour
-        let good = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: sites.keys["CEN"])
+        expected[try sites.drop(into: "P01", signer: "P02", destination: "S01", key: try sites.signingKey("P02"))] =
+            .notNeighbour
+        let good = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: try sites.signingKey("CEN"))
 
         let p01Folders = try sites.folders("P01")
         let s01Folders = try sites.folders("S01")
@@ -199,11 +133,8 @@ import Testing
     }
 
     @Test func aSecondServerForTheSameSiteIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-refusal-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let sites = try Self.makeSites(in: directory)
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
         let first = try Self.server("P01", sites)
         #expect(throws: SiteServerError.self) { _ = try Self.server("P01", sites) }
         _ = first

@@ -1,6 +1,4 @@
 import Foundation
-import HierarchyFile
-import Logging
 import SiteModel
 import SiteRouting
 import SiteServer
@@ -35,36 +33,18 @@ import Testing
         """
 
     @Test func aSenderNotInstalledGivesWayToTheCourierWhoseParcelIsAppliedAtTheDestination() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-senders-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = HierarchyReader.read(Self.yaml)
-        try #require(result.errors.isEmpty, "\(result.errors)")
-        let hierarchy = result.hierarchy
-        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
-        let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: directory)
-        let (cenKey, _) = try cen.initialize()
-        _ = try p01.initialize()
+        let sites = try SiteFolderFixture(Self.yaml)
+        defer { sites.remove() }
+        let cen = try sites.folders("CEN")
+        let p01 = try sites.folders("P01")
         func server(_ folders: SiteFolders) throws -> SiteServer {
-            var settings = SiteServerSettings(
-                site: folders.site,
-                hierarchy: hierarchy,
-                sitesDirectory: directory,
-                resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
-                directoryKey: { $0.rawValue == "CEN" ? cenKey : nil }
+            try sites.server(
+                folders.site.rawValue,
+                directoryKeys: true,
+                configure: { $0.retryDelay = .milliseconds(50) }
             )
-            settings.retryDelay = .milliseconds(50)
-            return try SiteServer(settings: settings, logger: Logger(label: "test"))
         }
-        let content = directory.appendingPathComponent("content.bin")
-        try Data(repeating: 42, count: 50_000).write(to: content)
-        let sent = try PackageSending.send(
-            "CEN00001",
-            hierarchy: hierarchy,
-            sitesDirectory: directory,
-            content: content
-        )
+        let sent = try sites.send("CEN00001", bytes: 50_000, byte: 42)
         let job = try #require(sent.jobs.first)
 
         let sender = try server(cen)
@@ -126,26 +106,13 @@ extension SiteServerSenders {
 
     /// Three destinations, two packages for P01: never more than two deliveries at once, never two to one site.
     @Test func deliveriesStayWithinTheSitesConcurrencyLimits() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-limits-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = HierarchyReader.read(Self.limitsYAML)
-        try #require(result.errors.isEmpty, "\(result.errors)")
-        let hierarchy = result.hierarchy
-        for site in hierarchy.sites { _ = try SiteFolders(site: site.code, sitesDirectory: directory).initialize() }
-        let content = directory.appendingPathComponent("content.bin")
-        try Data(repeating: 1, count: 24_000).write(to: content)  // two 16 KB blocks: one pause of a second
-        _ = try PackageSending.send("CEN00001", hierarchy: hierarchy, sitesDirectory: directory, content: content)
-        _ = try PackageSending.send("CEN00002", hierarchy: hierarchy, sitesDirectory: directory, content: content)
-        var settings = SiteServerSettings(
-            site: try SiteCode("CEN"),
-            hierarchy: hierarchy,
-            sitesDirectory: directory,
-            resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) }
-        )
-        settings.pollInterval = .milliseconds(20)
-        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        let sites = try SiteFolderFixture(Self.limitsYAML)
+        defer { sites.remove() }
+        let directory = sites.directory
+        // Two 16 KB blocks each: one pause of a second.
+        try sites.send("CEN00001", bytes: 24_000, byte: 1)
+        try sites.send("CEN00002", bytes: 24_000, byte: 1)
+        let server = try sites.server("CEN", configure: { $0.pollInterval = .milliseconds(20) })
         let running = Task { try await server.run() }
         defer { running.cancel() }
         var mostAtOnce = 0
@@ -181,31 +148,17 @@ extension SiteServerSenders {
                 + "      - {to: P01, sender: standard, priority: 3}",
             with: "- {to: P01, sender: standard, priority: 1}\n      - {to: P01, sender: courier, priority: 2}"
         )
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-retry-\(UUID().uuidString)"
+        let sites = try SiteFolderFixture(yaml, initialize: ["CEN"])
+        defer { sites.remove() }
+        #expect(sites.hierarchy.site(try SiteCode("CEN"))?.addresses.map(\.sender) == [.standard, .courier])
+        let cen = try sites.folders("CEN")
+        try sites.send("CEN00001", bytes: 1000, byte: 3)
+        let directory = sites.directory
+        let server = try sites.server(
+            "CEN",
+            resolveInbox: { _, _ in .folder(directory.appendingPathComponent("no-such-inbox")) },
+            configure: { $0.retryDelay = .milliseconds(200) }
         )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = HierarchyReader.read(yaml)
-        try #require(result.errors.isEmpty, "\(result.errors)")
-        #expect(result.hierarchy.site(try SiteCode("CEN"))?.addresses.map(\.sender) == [.standard, .courier])
-        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
-        _ = try cen.initialize()
-        let content = directory.appendingPathComponent("content.bin")
-        try Data(repeating: 3, count: 1000).write(to: content)
-        _ = try PackageSending.send(
-            "CEN00001",
-            hierarchy: result.hierarchy,
-            sitesDirectory: directory,
-            content: content
-        )
-        var settings = SiteServerSettings(
-            site: cen.site,
-            hierarchy: result.hierarchy,
-            sitesDirectory: directory,
-            resolveInbox: { _, _ in .folder(directory.appendingPathComponent("no-such-inbox")) }
-        )
-        settings.retryDelay = .milliseconds(200)
-        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
         var attempts: [Int] = []
         let started = ContinuousClock.now
         while !SiteStatus(folders: cen).outbox.isEmpty, ContinuousClock.now - started < .seconds(10) {
@@ -241,40 +194,18 @@ extension SiteServerSenders {
                  addresses: [{to: CEN, sender: standard, priority: 1}]}
             packages: [{id: CEN00001, sourceSite: CEN, distributionPoints: [p02-dp.fabrikam.com]}]
             """
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-xforest-\(UUID().uuidString)"
-        )
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = HierarchyReader.read(yaml)
-        try #require(result.errors.isEmpty, "\(result.errors)")
-        let cen = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: directory)
-        let p02 = SiteFolders(site: try SiteCode("P02"), sitesDirectory: directory)
-        _ = try cen.initialize()
-        let (p02Key, _) = try p02.initialize()
-        let content = directory.appendingPathComponent("content.bin")
-        try Data(repeating: 5, count: 500).write(to: content)
-        _ = try PackageSending.send(
-            "CEN00001",
-            hierarchy: result.hierarchy,
-            sitesDirectory: directory,
-            content: content
-        )
-        var settings = SiteServerSettings(
-            site: cen.site,
-            hierarchy: result.hierarchy,
-            sitesDirectory: directory,
-            resolveInbox: { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) }
-        )
-        settings.retryDelay = .zero
-        let server = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        let sites = try SiteFolderFixture(yaml)
+        defer { sites.remove() }
+        let cen = try sites.folders("CEN")
+        let p02 = try sites.folders("P02")
+        try sites.send("CEN00001", bytes: 500, byte: 5)
+        let server = try sites.server("CEN", configure: { $0.retryDelay = .zero })
         await server.runOnce()
         let held = try #require(SiteStatus(folders: cen).outbox.first)
         #expect(held.state.status.contains("keys have not been exchanged"), "\(held.state.status)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: p02.inbox.path).isEmpty)
         // Exchanged by hand: P02's key imported at CEN; the job goes.
-        let file = directory.appendingPathComponent("p02.key")
-        try SiteKeyFile(site: p02.site, forest: try ForestName("fabrikam.com"), key: p02Key).encoded().write(to: file)
-        _ = try cen.importKey(from: file)
+        try sites.exchangeKey(from: "P02", to: "CEN")
         await server.runOnce()
         #expect(SiteStatus(folders: cen).outbox.isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: p02.inbox.path).count { $0.hasSuffix(".job") } == 1)

@@ -1,0 +1,121 @@
+import Foundation
+import HierarchyFile
+import Logging
+import SiteModel
+import SiteRouting
+import SiteServer
+import Testing
+
+/// Site-server folders for every site of a hierarchy in a scratch folder, with keys: what the site-server tests
+/// stand on. Servers deliver into each other's inbox folders; `remove()` deletes everything.
+struct SiteFolderFixture {
+    let directory: URL
+    let hierarchy: Hierarchy
+    /// Each site's public key, as the directory would give it.
+    let keys: [SiteCode: SitePublicKey]
+
+    init(_ yaml: String, initialize only: [String]? = nil) throws {
+        let result = HierarchyReader.read(yaml)
+        try #require(result.errors.isEmpty, "\(result.errors)")
+        hierarchy = result.hierarchy
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-sites-\(UUID().uuidString)")
+        var keys: [SiteCode: SitePublicKey] = [:]
+        for site in hierarchy.sites where only?.contains(site.code.rawValue) ?? true {
+            keys[site.code] = try SiteFolders(site: site.code, sitesDirectory: directory).initialize().key
+        }
+        self.keys = keys
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    func folders(_ code: String) throws -> SiteFolders {
+        SiteFolders(site: try SiteCode(code), sitesDirectory: directory)
+    }
+
+    func inbox(_ code: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: try folders(code).inbox.path)
+    }
+
+    /// `send package` with `bytes` bytes of content.
+    @discardableResult
+    func send(_ package: String, bytes: Int, byte: UInt8 = 7) throws -> PackageSending.Sent {
+        let content = directory.appendingPathComponent("content-\(package).bin")
+        try Data(repeating: byte, count: bytes).write(to: content)
+        return try PackageSending.send(package, hierarchy: hierarchy, sitesDirectory: directory, content: content)
+    }
+
+    /// A site server delivering into the other sites' inbox folders; `directoryKeys` lets it read neighbours' keys
+    /// as from a directory.
+    func server(
+        _ code: String,
+        directoryKeys: Bool = false,
+        resolveInbox: InboxResolver? = nil,
+        configure: (inout SiteServerSettings) -> Void = { _ in }
+    ) throws -> SiteServer {
+        let directory = directory
+        let keys = keys
+        var settings = SiteServerSettings(
+            site: try SiteCode(code),
+            hierarchy: hierarchy,
+            sitesDirectory: directory,
+            resolveInbox: resolveInbox ?? { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
+            directoryKey: directoryKeys ? { @Sendable site in keys[site] } : nil
+        )
+        configure(&settings)
+        return try SiteServer(settings: settings, logger: Logger(label: "test"))
+    }
+
+    func signingKey(_ code: String) throws -> SiteSigningKey {
+        try SiteSigningKey(contentsOf: try folders(code).signingKey)
+    }
+
+    /// What `siteloc keys export` at `sender` and `siteloc keys import` at `receiver` do.
+    func exchangeKey(from sender: String, to receiver: String) throws {
+        let site = try #require(hierarchy.site(try SiteCode(sender)))
+        let file = directory.appendingPathComponent("\(sender).key")
+        try SiteKeyFile(site: site.code, forest: site.forest, key: try #require(keys[site.code])).encoded().write(
+            to: file
+        )
+        _ = try folders(receiver).importKey(from: file)
+    }
+
+    /// A job for `destination` carrying `payload`, as `signer` would send it, signed by `key` (nil: unsigned),
+    /// written straight into `site`'s inbox; `alter` changes a byte of the payload after signing.
+    func drop(
+        into site: String,
+        signer: String,
+        destination: String,
+        key: SiteSigningKey?,
+        payload: Data = Data(repeating: 7, count: 100_000),
+        alter: Bool = false
+    ) throws -> String {
+        let content = directory.appendingPathComponent("payload-\(UUID().uuidString)")
+        try payload.write(to: content)
+        let (digest, bytes) = try JobFile.digest(of: content)
+        let header = JobHeader(
+            id: JobHeader.newID(package: "CEN00001", destination: try SiteCode(destination)),
+            package: "CEN00001",
+            origin: try SiteCode("CEN"),
+            destination: try SiteCode(destination),
+            signer: try SiteCode(signer),
+            priority: .medium,
+            created: Date(),
+            payloadBytes: bytes,
+            payloadSHA256: digest
+        )
+        // Written beside the inbox first, so the server never sees the job before it is complete.
+        let staging = directory.appendingPathComponent("\(header.id).job")
+        try JobFile.write(header, payload: content, signedBy: key, to: staging)
+        if alter {
+            let handle = try FileHandle(forUpdating: staging)
+            try handle.seek(toOffset: try handle.seekToEnd() - 5)
+            try handle.write(contentsOf: Data([0xFF]))
+            try handle.close()
+        }
+        try FileManager.default.moveItem(
+            at: staging,
+            to: try folders(site).inbox.appendingPathComponent("\(header.id).\(signer).test.job")
+        )
+        return header.id
+    }
+}
