@@ -242,6 +242,7 @@ public struct JobRejection: Error, Sendable, Codable, CustomStringConvertible {
         case altered
         case notNeighbour = "not-neighbour"
         case unknownDestination = "unknown-destination"
+        case unknownPackage = "unknown-package"
     }
 
     public var code: Code

@@ -198,7 +198,7 @@ public final class SiteServer: Service {
         }
         guard settings.hierarchy.packages.contains(where: { $0.id == header.package }) else {
             throw JobRejection(
-                .unknownDestination,
+                .unknownPackage,
                 "carries package \(header.package), which the hierarchy does not list"
             )
         }
