@@ -44,6 +44,18 @@ public struct Hierarchy: Sendable {
         site(first)?.parent == second || site(second)?.parent == first
     }
 
+    /// Whether `code` is `root` or below it. Walks up from `code`, at most once per site, so a file with a cycle
+    /// cannot make it loop.
+    public func isInSubtree(_ code: SiteCode, of root: SiteCode) -> Bool {
+        var current: SiteCode? = code
+        for _ in 0...sites.count {
+            guard let at = current else { return false }
+            if at == root { return true }
+            current = site(at)?.parent
+        }
+        return false
+    }
+
     /// The site's mode: its own, or for a secondary its parent's.
     public func mode(of site: Site) -> SiteMode {
         if let mode = site.mode { return mode }

@@ -4,15 +4,29 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     public let rawValue: String
 
+    /// A site code as a person types it: ASCII letters in either case and digits. Only ASCII is upper-cased, so
+    /// text that becomes a code only through Unicode case mapping (`ßa` → `SSA`) is refused.
     public init(_ text: String) throws(SiteCodeError) {
-        let upper = text.uppercased()
-        guard upper.utf8.count == 3,
-            upper.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) })
+        guard text.utf8.count == 3, text.utf8.allSatisfy({ Self.isCodeByte($0) || ($0 >= 0x61 && $0 <= 0x7A) })
         else { throw SiteCodeError(text: text, reason: "expected exactly 3 characters A-Z or 0-9") }
+        let upper = String(decoding: text.utf8.map { $0 >= 0x61 ? $0 - 0x20 : $0 }, as: UTF8.self)
         guard !Self.reserved.contains(upper) else {
             throw SiteCodeError(text: text, reason: "is reserved (AUX, CON, NUL, PRN and SMS cannot be site codes)")
         }
         rawValue = upper
+    }
+
+    /// A site code exactly as it must stand in a file or message that crosses a site boundary: three characters
+    /// A-Z or 0-9, upper case, not reserved. Nothing is mapped, so a received value is either the code or refused.
+    public init(exactly text: String) throws(SiteCodeError) {
+        guard text.utf8.count == 3, text.utf8.allSatisfy(Self.isCodeByte) else {
+            throw SiteCodeError(text: text, reason: "expected exactly 3 characters A-Z or 0-9, upper case")
+        }
+        try self.init(text)
+    }
+
+    private static func isCodeByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
     }
 
     public var description: String { rawValue }

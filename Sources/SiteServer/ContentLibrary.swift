@@ -9,6 +9,8 @@ public struct PackagePlacement: Codable, Sendable, Equatable {
     public var job: String?
     public var bytes: Int64
     public var sha256: String
+    /// When the source site created this version (the job's `created`): a version never goes backwards.
+    public var created: Date?
     public var placed: Date
 }
 
@@ -35,21 +37,17 @@ public struct ContentLibrary: Sendable {
         from source: URL,
         offset: UInt64 = 0,
         job: String?,
+        created: Date,
         now: Date = Date()
     ) throws(SiteServerError) -> PackagePlacement {
         let folder = folders.package(package.id)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw SiteServerError("cannot create \(folder.path): \(error.localizedDescription)")
-        }
+        try RegularFile.createDirectory(folder)
         let target = contentFile(package.id)
         let temporary = AtomicFile.temporary(for: target)
         let digest: String
         let bytes: Int64
         do {
-            _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)
-            let output = try FileHandle(forWritingTo: temporary)
+            let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
             (digest, bytes) = try JobFile.stream(source, from: offset, into: output)
             try output.synchronize()
@@ -71,6 +69,7 @@ public struct ContentLibrary: Sendable {
             job: job,
             bytes: bytes,
             sha256: digest,
+            created: JobHeader.wholeMilliseconds(created),
             placed: now
         )
         guard let data = try? RecordCoding.encoder(pretty: true).encode(placement) else {
@@ -81,7 +80,9 @@ public struct ContentLibrary: Sendable {
     }
 
     public func placement(_ package: String) -> PackagePlacement? {
-        guard let data = try? Data(contentsOf: placementFile(package)) else { return nil }
+        guard let handle = try? RegularFile.openForReading(placementFile(package)),
+            let data = try? handle.readToEnd()
+        else { return nil }
         return try? RecordCoding.decoder().decode(PackagePlacement.self, from: data)
     }
 

@@ -8,6 +8,10 @@ import Glibc
 #endif
 
 /// What a job says about itself. The signer signs these exact bytes; the payload is covered by its SHA-256.
+///
+/// Every field that comes from the outside is checked to its exact form when a header is read (site codes upper
+/// case, ids of letters, digits and `-`, the digest as 64 hex digits), so none of them can carry a path, a line
+/// break or a second spelling of a site into a file name, a log line or a comparison.
 public struct JobHeader: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable { case package }
 
@@ -17,14 +21,21 @@ public struct JobHeader: Codable, Sendable, Equatable {
     public var kind: Kind
     public var package: String
     /// The site that created the job and the site it is for.
-    public var origin: String
-    public var destination: String
+    public var origin: SiteCode
+    public var destination: SiteCode
     /// The site that signed this copy: the previous hop (each forwarding site re-signs).
-    public var signer: String
+    public var signer: SiteCode
     public var priority: JobPriority
+    /// When the origin created this version of the content: a version never goes backwards (`stale`).
     public var created: Date
     public var payloadBytes: Int64
+    /// The payload's SHA-256 (hex): for a package, its version.
     public var payloadSHA256: String
+    /// The origin's Ed25519 signature (base64) over ``originStatement``; it travels unchanged to the destination.
+    public var originSignature: String?
+    /// Set by the site that handed this copy over, under its own signature: that it, or a site before it whose
+    /// signature it verified, checked the origin's signature.
+    public var originVerified: Bool
 
     public init(
         id: String,
@@ -40,13 +51,40 @@ public struct JobHeader: Codable, Sendable, Equatable {
         self.id = id
         kind = .package
         self.package = package
-        self.origin = origin.rawValue
-        self.destination = destination.rawValue
-        self.signer = signer.rawValue
+        self.origin = origin
+        self.destination = destination
+        self.signer = signer
         self.priority = priority
-        self.created = created
+        self.created = Self.wholeMilliseconds(created)
         self.payloadBytes = payloadBytes
         self.payloadSHA256 = payloadSHA256
+        originSignature = nil
+        originVerified = false
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        kind = try container.decode(Kind.self, forKey: .kind)
+        package = try container.decode(String.self, forKey: .package)
+        origin = try container.decode(SiteCode.self, forKey: .origin)
+        destination = try container.decode(SiteCode.self, forKey: .destination)
+        signer = try container.decode(SiteCode.self, forKey: .signer)
+        priority = try container.decode(JobPriority.self, forKey: .priority)
+        created = try container.decode(Date.self, forKey: .created)
+        payloadBytes = try container.decode(Int64.self, forKey: .payloadBytes)
+        payloadSHA256 = try container.decode(String.self, forKey: .payloadSHA256)
+        originSignature = try container.decodeIfPresent(String.self, forKey: .originSignature)
+        originVerified = try container.decodeIfPresent(Bool.self, forKey: .originVerified) ?? false
+        let problems = [
+            Self.isSafeID(id) ? nil : "id (letters, digits and -, at most 64)",
+            Self.isPackageID(package) ? nil : "package (8 characters A-Z or 0-9)",
+            payloadBytes >= 0 ? nil : "payloadBytes (not negative)",
+            Self.isHexDigest(payloadSHA256) ? nil : "payloadSHA256 (64 hex digits, lower case)",
+        ].compactMap { $0 }
+        if let first = problems.first {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not of the form \(first)"))
+        }
     }
 
     /// A job id: the package, the destination and 12 random hex digits.
@@ -56,24 +94,66 @@ public struct JobHeader: Codable, Sendable, Equatable {
     }
 
     /// Job ids go into file names, so only letters, digits and `-` are accepted from the outside.
-    var hasSafeID: Bool {
-        !id.isEmpty && id.count <= 64
-            && id.utf8.allSatisfy {
-                $0 == UInt8(ascii: "-") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0)
-            }
+    static func isSafeID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || isDigit($0) || isUpper($0) || isLower($0) }
+    }
+
+    static func isPackageID(_ id: String) -> Bool {
+        id.utf8.count == 8 && id.utf8.allSatisfy { isDigit($0) || isUpper($0) }
+    }
+
+    static func isHexDigest(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { isDigit($0) || (97...102).contains($0) }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) }
+    private static func isUpper(_ byte: UInt8) -> Bool { (65...90).contains(byte) }
+    private static func isLower(_ byte: UInt8) -> Bool { (97...122).contains(byte) }
+
+    /// What the origin signs: the fields that say what the job is, and the payload's digest. The forwarding
+    /// fields (signer, priority, originVerified) are left out, so the statement is the same on every hop.
+    public var originStatement: Data {
+        let fields = [
+            "siteloc-origin 1", id, kind.rawValue, package, origin.rawValue, destination.rawValue,
+            String(Self.milliseconds(created)), String(payloadBytes), payloadSHA256,
+        ]
+        return Data(fields.joined(separator: "\n").utf8)
+    }
+
+    /// Signs the header as its origin.
+    public mutating func signAsOrigin(with key: SiteSigningKey) throws(SiteServerError) {
+        guard let signature = try? key.signature(for: originStatement) else {
+            throw SiteServerError("cannot sign job \(id) as its origin")
+        }
+        originSignature = signature.base64EncodedString()
+    }
+
+    /// Whether the origin signature is the origin's, given its key.
+    func hasValidOriginSignature(_ key: SitePublicKey) -> Bool {
+        guard let text = originSignature, let signature = Data(base64Encoded: text) else { return false }
+        return key.isValidSignature(signature, for: originStatement)
+    }
+
+    /// Dates travel as ISO 8601 to the millisecond; the origin signs the whole milliseconds, so the creation time is
+    /// kept at whole milliseconds from the start.
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    static func wholeMilliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
     }
 }
 
 /// A job file: three text lines and the payload.
 ///
-///     siteloc-job 1
+///     siteloc-job 2
 ///     {"created":…,"id":…}            the header, JSON on one line
 ///     <base64 Ed25519 signature of the two lines above, or "-" when unsigned>
 ///     <payload bytes to the end of the file>
 ///
 /// `head -3` shows what a job is; the payload streams, so a 200 MB package never has to fit in memory.
 public struct JobFile: Sendable {
-    static let magic = "siteloc-job 1"
+    static let magic = "siteloc-job 2"
     public static let suffix = "job"
 
     public var header: JobHeader
@@ -86,8 +166,11 @@ public struct JobFile: Sendable {
 
     /// Reads the three lines of a job file. A file that is not a job is `malformed`.
     public static func read(_ url: URL) throws(JobRejection) -> JobFile {
-        guard let handle = try? FileHandle(forReadingFrom: url) else {
-            throw JobRejection(.malformed, "cannot be read")
+        let handle: FileHandle
+        do {
+            handle = try RegularFile.openForReading(url)
+        } catch {
+            throw JobRejection(.malformed, "is not a job file one can read: \(error)")
         }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 64 * 1024)) ?? Data()
@@ -104,10 +187,7 @@ public struct JobFile: Sendable {
         do {
             header = try RecordCoding.decoder().decode(JobHeader.self, from: lines[1])
         } catch {
-            throw JobRejection(.malformed, "has a header that cannot be read: \(error)")
-        }
-        guard header.hasSafeID else {
-            throw JobRejection(.malformed, "has an id with characters other than A-Z, 0-9, -")
+            throw JobRejection(.malformed, "has a header that cannot be read: \(Self.summary(of: error))")
         }
         let signatureLine = String(decoding: lines[2], as: UTF8.self)
         let signature: Data?
@@ -124,6 +204,24 @@ public struct JobFile: Sendable {
             signature: signature,
             payloadOffset: UInt64(start - head.startIndex),
             url: url
+        )
+    }
+
+    /// What was wrong with a header, short and without control characters: it goes into logs and reason files.
+    static func summary(of error: any Error) -> String {
+        let text: String
+        switch error {
+        case DecodingError.keyNotFound(let key, _): text = "the field \(key.stringValue) is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            text = "the field \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
+        case DecodingError.dataCorrupted(let context):
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            text = field.isEmpty ? context.debugDescription : "the field \(field) is not valid"
+        case let error as SiteCodeError: text = "a site field is not a site code (\(error.reason))"
+        default: text = "not JSON of a job header"
+        }
+        return String(
+            text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) }.prefix(200)
         )
     }
 
@@ -151,15 +249,9 @@ public struct JobFile: Sendable {
         }
         let temporary = AtomicFile.temporary(for: url)
         do {
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary.path,
-                    contents: signed + Data((signatureLine + "\n").utf8)
-                )
-            else { throw SiteServerError("cannot write \(temporary.path)") }
-            let output = try FileHandle(forWritingTo: temporary)
+            let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
-            try output.seekToEnd()
+            try output.write(contentsOf: signed + Data((signatureLine + "\n").utf8))
             _ = try stream(payload, from: offset, into: output)
             try output.synchronize()
         } catch let error as SiteServerError {
@@ -188,9 +280,9 @@ public struct JobFile: Sendable {
         from offset: UInt64 = 0,
         into output: FileHandle?
     ) throws(SiteServerError) -> (String, Int64) {
+        let input = try RegularFile.openForReading(url)
+        defer { try? input.close() }
         do {
-            let input = try FileHandle(forReadingFrom: url)
-            defer { try? input.close() }
             try input.seek(toOffset: offset)
             var hash = SHA256()
             var count: Int64 = 0
@@ -243,6 +335,8 @@ public struct JobRejection: Error, Sendable, Codable, CustomStringConvertible {
         case notNeighbour = "not-neighbour"
         case unknownDestination = "unknown-destination"
         case unknownPackage = "unknown-package"
+        case badOrigin = "bad-origin"
+        case stale
     }
 
     public var code: Code

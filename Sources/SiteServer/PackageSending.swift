@@ -2,6 +2,10 @@ public import Foundation
 public import SiteModel
 public import SiteRouting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `siteloc send package ID`: at the package's source site, one signed job into the outbox for every other site
 /// whose distribution points the package lists; the source site's own distribution points get it at once.
 public enum PackageSending {
@@ -40,7 +44,7 @@ public enum PackageSending {
             guard FileManager.default.isReadableFile(atPath: content.path) else {
                 throw SiteServerError("cannot read the package content \(content.path); expected a readable file")
             }
-            placement = try library.place(package, in: hierarchy, from: content, job: nil, now: now)
+            placement = try library.place(package, in: hierarchy, from: content, job: nil, created: now, now: now)
         } else if let existing = library.placement(package.id) {
             placement = existing
         } else {
@@ -58,17 +62,18 @@ public enum PackageSending {
                 }
         }
         for site in destinations {
-            let header = JobHeader(
+            var header = JobHeader(
                 id: JobHeader.newID(package: package.id, destination: site.code),
                 package: package.id,
                 origin: package.sourceSite,
                 destination: site.code,
                 signer: package.sourceSite,
                 priority: priority,
-                created: now,
+                created: placement.created ?? placement.placed,
                 payloadBytes: placement.bytes,
                 payloadSHA256: placement.sha256
             )
+            try header.signAsOrigin(with: key)
             try JobFile.write(
                 header,
                 payload: library.contentFile(package.id),
@@ -96,16 +101,22 @@ public enum PackageSending {
             throw SiteServerError("\(parcel.path) is not a courier parcel: \(error.message)")
         }
         try folders.create()
+        // The name is made only of the header's id and signer, which reading the parcel checked to their exact form.
         let name = JobCarrier.inboxName(job.header)
         let temporary = folders.inbox.appendingPathComponent("." + name + ".tmp")
         do {
-            try FileManager.default.copyItem(at: parcel, to: temporary)
+            let input = try RegularFile.openForReading(parcel)
+            defer { try? input.close() }
+            let output = try RegularFile.createForWriting(temporary)
+            defer { try? output.close() }
+            while let block = try input.read(upToCount: 1 << 20), !block.isEmpty { try output.write(contentsOf: block) }
+            try output.synchronize()
         } catch {
-            throw SiteServerError(
-                "cannot copy \(parcel.path) into \(folders.inbox.path): \(error.localizedDescription)"
-            )
+            unlink(temporary.path)
+            throw SiteServerError("cannot copy \(parcel.path) into \(folders.inbox.path): \(error)")
         }
         guard rename(temporary.path, folders.inbox.appendingPathComponent(name).path) == 0 else {
+            unlink(temporary.path)
             throw SiteServerError("cannot move the parcel into \(folders.inbox.path)")
         }
         return job.header

@@ -131,13 +131,13 @@ struct JobCarrier: Sendable {
         let target = folder.appendingPathComponent(name)
         let total = (try? FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int64) ?? 0
         let temporary = folder.appendingPathComponent(temporaryName)
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path)")
-        }
+        // What a cut-off delivery left under the temporary name goes first; the new file is created exclusively,
+        // so a link planted under that name in the next inbox is never written through.
+        unlink(temporary.path)
         do {
-            let output = try FileHandle(forWritingTo: temporary)
+            let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
-            let input = try FileHandle(forReadingFrom: source)
+            let input = try RegularFile.openForReading(source)
             defer { try? input.close() }
             var sent: Int64 = 0
             while true {

@@ -5,7 +5,7 @@ public import SiteModel
 ///
 ///     keys/site.key            the private signing key, mode 600
 ///     keys/site.pub            its public key, `ed25519:<base64>`
-///     keys/peers/<CODE>.json   neighbours' keys imported with `siteloc keys import`
+///     keys/peers/<CODE>.json   other sites' keys imported with `siteloc keys import`
 ///     inbox/                   jobs arrive here as `*.job` (the SMB share SMS_<CODE>); anything else is ignored
 ///     outbox/<id>.job          jobs waiting to go to the next hop, with `<id>.state.json` (attempts, progress)
 ///     rejected/<name>          refused jobs, with `<name>.reason.json`
@@ -45,12 +45,8 @@ public struct SiteFolders: Sendable {
 
     /// Creates the folders (the inbox is world-writable for the SMB account only through smbd's own checks).
     public func create() throws(SiteServerError) {
-        for folder in [keys, peers, inbox, outbox, rejected, done, content, courier] {
-            do {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            } catch {
-                throw SiteServerError("cannot create \(folder.path): \(error.localizedDescription)")
-            }
+        for folder in [root, keys, peers, inbox, outbox, rejected, done, content, courier] {
+            try RegularFile.createDirectory(folder)
         }
         chmod(keys.path, 0o700)
     }
@@ -78,26 +74,28 @@ public struct SiteFolders: Sendable {
 
     /// The site's public key, if it has been initialised.
     public func readPublicKey() -> SitePublicKey? {
-        guard let text = try? String(contentsOf: publicKey, encoding: .utf8) else { return nil }
+        guard let data = RegularFile.contents(of: publicKey, limit: 4096) else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
         return SitePublicKey(published: text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Stores a neighbour's key from a key file. With `hierarchy`, a key of a site that is not this site's parent or
-    /// child is refused before anything is written.
+    /// Stores another site's key from a key file. A neighbour's key verifies the jobs it hands over; any site's key
+    /// verifies the origin signature of the jobs it creates. With `hierarchy`, a key of a site the hierarchy does not
+    /// have is refused before anything is written.
     public func importKey(
         from file: URL,
-        neighbourIn hierarchy: Hierarchy? = nil
+        knownIn hierarchy: Hierarchy? = nil
     ) throws(SiteServerError) -> (
         SiteCode, SitePublicKey
     ) {
         let (site, key, keyFile) = try SiteKeyFile.read(file)
         guard site != self.site else {
-            throw SiteServerError("\(file.path) holds site \(site)'s own key; import it at a neighbouring site")
+            throw SiteServerError("\(file.path) holds site \(site)'s own key; import it at another site")
         }
-        if let hierarchy, !hierarchy.areNeighbours(site, self.site) {
+        if let hierarchy, hierarchy.site(site) == nil {
             throw SiteServerError(
-                "\(file.path) holds the key of \(site), which is not a neighbour of \(self.site); a site holds only its"
-                    + " parent's and children's keys"
+                "\(file.path) holds the key of \(site), which is not a site of the hierarchy; expected the key of one"
+                    + " of: \(hierarchy.sites.map(\.code.rawValue).joined(separator: ", "))"
             )
         }
         try create()
@@ -105,7 +103,7 @@ public struct SiteFolders: Sendable {
         return (site, key)
     }
 
-    /// A neighbour's key imported by hand, if any.
+    /// A site's key imported by hand, if any.
     public func importedKey(of site: SiteCode) -> SitePublicKey? {
         guard let (code, key, _) = try? SiteKeyFile.read(peerKey(site)), code == site else { return nil }
         return key

@@ -57,8 +57,10 @@ public struct SiteSigningKey: Sendable, CustomStringConvertible {
                     + " expected mode 600: chmod 600 \(file.path)"
             )
         }
-        guard let text = try? String(contentsOf: file, encoding: .utf8),
-            let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+        guard let data = RegularFile.contents(of: file, limit: 4096),
+            let raw = Data(
+                base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            ),
             let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
         else {
             throw SiteServerError("the signing key \(file.path) is damaged; expected one base64 Ed25519 private key")
@@ -95,8 +97,8 @@ public struct SiteKeyFile: Codable, Sendable, Equatable {
         _ file: URL
     ) throws(SiteServerError) -> (site: SiteCode, key: SitePublicKey, file: SiteKeyFile) {
         let expected = "expected a file written by: siteloc keys export --site CODE"
-        guard let data = try? Data(contentsOf: file) else {
-            throw SiteServerError("cannot read the key file \(file.path)")
+        guard let data = RegularFile.contents(of: file, limit: 64 * 1024) else {
+            throw SiteServerError("cannot read the key file \(file.path); expected a regular file of at most 64 KiB")
         }
         guard let keyFile = try? JSONDecoder().decode(SiteKeyFile.self, from: data),
             keyFile.format == "siteloc-site-key"

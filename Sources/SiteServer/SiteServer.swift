@@ -157,9 +157,10 @@ public final class SiteServer: Service {
 
     private func process(_ file: URL) async throws(SiteServerError) {
         let job: JobFile
+        let originVerified: Bool
         do {
             job = try JobFile.read(file)
-            try await verify(job)
+            originVerified = try await verify(job)
         } catch let rejection {
             try reject(file, rejection)
             return
@@ -170,18 +171,29 @@ public final class SiteServer: Service {
             unlink(file.path)
             return
         }
-        if header.destination == site.code.rawValue {
-            try apply(job)
+        if header.destination == site.code {
+            do {
+                try apply(job)
+            } catch let rejection as JobRejection {
+                try reject(file, rejection)
+                return
+            } catch {
+                throw error as? SiteServerError ?? SiteServerError("cannot apply job \(header.id): \(error)")
+            }
         } else {
-            try forward(job)
+            try forward(job, originVerified: originVerified)
         }
         unlink(file.path)
     }
 
-    private func verify(_ job: JobFile) async throws(JobRejection) {
+    /// Checks the hop (neighbour, signature, payload) and the origin (site-communication.md, "Origin
+    /// authenticity"). Returns whether the origin's signature is known to be good: checked here, or vouched for by
+    /// the neighbour that signed this copy.
+    private func verify(_ job: JobFile) async throws(JobRejection) -> Bool {
         let header = job.header
-        guard let signer = try? SiteCode(header.signer), let sender = settings.hierarchy.site(signer) else {
-            throw JobRejection(.notNeighbour, "comes from \(header.signer), which is not a site of the hierarchy")
+        let signer = header.signer
+        guard let sender = settings.hierarchy.site(signer) else {
+            throw JobRejection(.notNeighbour, "comes from \(signer), which is not a site of the hierarchy")
         }
         guard settings.hierarchy.areNeighbours(sender.code, site.code) else {
             throw JobRejection(
@@ -190,13 +202,13 @@ public final class SiteServer: Service {
                     + " sites talk only to their neighbours"
             )
         }
-        guard (try? SiteCode(header.destination)).flatMap(settings.hierarchy.site) != nil else {
+        guard settings.hierarchy.site(header.destination) != nil else {
             throw JobRejection(
                 .unknownDestination,
                 "is for \(header.destination), which is not a site of the hierarchy"
             )
         }
-        guard settings.hierarchy.packages.contains(where: { $0.id == header.package }) else {
+        guard let package = settings.hierarchy.packages.first(where: { $0.id == header.package }) else {
             throw JobRejection(
                 .unknownPackage,
                 "carries package \(header.package), which the hierarchy does not list"
@@ -205,12 +217,12 @@ public final class SiteServer: Service {
         if job.signature == nil, !settings.secureKeyExchange {
             logger.warning("accepting an unsigned job: secure key exchange is off", metadata: ["job": "\(header.id)"])
             try job.verifyPayload()
-            return
+            return try await verifyOrigin(header, package: package, from: sender) || header.originVerified
         }
         guard job.signature != nil else {
             throw JobRejection(.unsigned, "is not signed; secure key exchange requires every job to be signed")
         }
-        guard let key = await peerKey(of: signer) else {
+        guard let key = await siteKey(of: signer) else {
             throw JobRejection(
                 .unknownKey,
                 "is signed by \(signer), whose key this site does not hold: "
@@ -222,25 +234,81 @@ public final class SiteServer: Service {
         do {
             try job.verify(with: key)
         } catch {
-            guard error.code == .badSignature, let fresh = await peerKey(of: signer, refresh: true), fresh != key else {
+            guard error.code == .badSignature, let fresh = await siteKey(of: signer, refresh: true), fresh != key else {
                 throw error
             }
             try job.verify(with: fresh)
         }
+        let verifiedHere = try await verifyOrigin(header, package: package, from: sender)
+        // The neighbour's word counts only because its own signature, just verified, covers it.
+        let verified = verifiedHere || header.originVerified
+        if header.destination == site.code, !verified {
+            throw JobRejection(
+                .badOrigin,
+                "says it comes from \(header.origin), whose key this site does not hold, and \(signer) did not vouch"
+                    + " for its origin signature; import \(header.origin)'s key with siteloc keys import"
+            )
+        }
+        return verified
     }
 
-    /// The signer's key: from the directory when both sites are in one forest, else (or when the directory has
+    /// The origin rules: a package comes from its source site, through a neighbour on the way from there, signed
+    /// by the origin. Returns whether the origin signature was checked here (false when the origin's key cannot be
+    /// had here).
+    private func verifyOrigin(
+        _ header: JobHeader,
+        package: Package,
+        from sender: Site
+    ) async throws(JobRejection) -> Bool {
+        let origin = header.origin
+        guard origin == package.sourceSite else {
+            throw JobRejection(
+                .badOrigin,
+                "says it comes from \(origin), but package \(package.id) comes only from its source site"
+                    + " \(package.sourceSite)"
+            )
+        }
+        let hierarchy = settings.hierarchy
+        if sender.parent == site.code {
+            guard hierarchy.isInSubtree(origin, of: sender.code) else {
+                throw JobRejection(
+                    .badOrigin,
+                    "came up from \(sender.code) but says it comes from \(origin), which is not below \(sender.code)"
+                )
+            }
+        } else if hierarchy.isInSubtree(origin, of: site.code) {
+            throw JobRejection(
+                .badOrigin,
+                "came down from \(sender.code) but says it comes from \(origin), which is this site or below it"
+            )
+        }
+        guard let key = await siteKey(of: origin) else { return false }
+        guard header.hasValidOriginSignature(key) else {
+            if let fresh = await siteKey(of: origin, refresh: true), fresh != key, header.hasValidOriginSignature(fresh)
+            {
+                return true
+            }
+            throw JobRejection(
+                .badOrigin,
+                "carries an origin signature that \(origin)'s key (\(key.fingerprint)) does not verify:"
+                    + (header.originSignature == nil ? " it has none" : " not signed by \(origin), or changed since")
+            )
+        }
+        return true
+    }
+
+    /// A site's key: from the directory when the site is in this site's forest, else (or when the directory has
     /// none, e.g. a site that does not publish) from a key file imported by hand.
-    /// `refresh` skips the cache: for a signature the cached key does not verify (the neighbour may have a new key).
-    private func peerKey(of signer: SiteCode, refresh: Bool = false) async -> SitePublicKey? {
-        if settings.hierarchy.site(signer)?.forest == site.forest, let lookup = settings.directoryKey {
-            if !refresh, let cached = directoryKeyCache.withLock({ $0[signer] }) { return cached }
-            if let key = await lookup(signer) {
-                directoryKeyCache.withLock { $0[signer] = key }
+    /// `refresh` skips the cache: for a signature the cached key does not verify (the site may have a new key).
+    private func siteKey(of other: SiteCode, refresh: Bool = false) async -> SitePublicKey? {
+        if settings.hierarchy.site(other)?.forest == site.forest, let lookup = settings.directoryKey {
+            if !refresh, let cached = directoryKeyCache.withLock({ $0[other] }) { return cached }
+            if let key = await lookup(other) {
+                directoryKeyCache.withLock { $0[other] = key }
                 return key
             }
         }
-        return folders.importedKey(of: signer)
+        return folders.importedKey(of: other)
     }
 
     private func reject(_ file: URL, _ rejection: JobRejection) throws(SiteServerError) {
@@ -268,31 +336,54 @@ public final class SiteServer: Service {
 
     /// Stores the package and places it on this site's distribution points, then records the job as done. If the
     /// server dies in between, the next start places the same content again (no visible change) and records it.
-    private func apply(_ job: JobFile) throws(SiteServerError) {
-        guard let package = settings.hierarchy.packages.first(where: { $0.id == job.header.package }) else { return }
-        let placement = try ContentLibrary(folders: folders).place(
+    /// A version this site already holds is not placed again; an older one is refused (`stale`).
+    private func apply(_ job: JobFile) throws {
+        let header = job.header
+        guard let package = settings.hierarchy.packages.first(where: { $0.id == header.package }) else { return }
+        let library = ContentLibrary(folders: folders)
+        if let current = library.placement(package.id) {
+            let currentCreated = current.created ?? current.placed
+            if current.sha256 == header.payloadSHA256 {
+                if try markDone(header, action: "already-held") {
+                    events.record("duplicate", job: header, detail: "this version is already placed here")
+                }
+                return
+            }
+            if JobHeader.milliseconds(currentCreated) >= JobHeader.milliseconds(header.created) {
+                throw JobRejection(
+                    .stale,
+                    "carries a version of \(package.id) created \(RecordCoding.string(header.created)), not newer than"
+                        + " the one placed here (created \(RecordCoding.string(currentCreated))); a version never goes"
+                        + " backwards"
+                )
+            }
+        }
+        let placement = try library.place(
             package,
             in: settings.hierarchy,
             from: job.url,
             offset: job.payloadOffset,
-            job: job.header.id
+            job: header.id,
+            created: header.created
         )
-        if try markDone(job.header, action: "applied") {
+        if try markDone(header, action: "applied") {
             events.record(
                 "applied",
-                job: job.header,
+                job: header,
                 detail: "placed on \(placement.distributionPoints.joined(separator: ", "))"
             )
-            logger.info("package arrived", metadata: ["job": "\(job.header.id)", "package": "\(package.id)"])
+            logger.info("package arrived", metadata: ["job": "\(header.id)", "package": "\(package.id)"])
         }
     }
 
-    /// Re-signs the job with this site's key into the outbox, then records it as done.
-    private func forward(_ job: JobFile) throws(SiteServerError) {
+    /// Re-signs the job with this site's key into the outbox, saying whether the origin was verified, then records
+    /// it as done.
+    private func forward(_ job: JobFile, originVerified: Bool) throws(SiteServerError) {
         let outgoing = folders.outbox.appendingPathComponent(job.header.id + "." + JobFile.suffix)
         if !FileManager.default.fileExists(atPath: outgoing.path) {
             var header = job.header
-            header.signer = site.code.rawValue
+            header.signer = site.code
+            header.originVerified = originVerified
             try JobFile.write(header, payload: job.url, payloadOffset: job.payloadOffset, signedBy: key, to: outgoing)
         }
         if try markDone(job.header, action: "forwarded") {
@@ -302,7 +393,7 @@ public final class SiteServer: Service {
 
     private func markDone(_ header: JobHeader, action: String) throws(SiteServerError) -> Bool {
         let record = [
-            "job": header.id, "action": action, "from": header.signer,
+            "job": header.id, "action": action, "from": header.signer.rawValue,
             "at": RecordCoding.string(Date()),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()
@@ -339,7 +430,7 @@ public final class SiteServer: Service {
     /// Reads an outbox job and its next hop into the cache; a job with no path is marked undeliverable.
     private func read(outbox file: URL) -> (job: JobFile, next: SiteCode?)? {
         guard let job = try? JobFile.read(file) else { return nil }
-        let path = (try? SiteCode(job.header.destination)).flatMap { planner.path(from: site.code, to: $0) }
+        let path = planner.path(from: site.code, to: job.header.destination)
         let next = path.flatMap { $0.count > 1 ? $0[1] : nil }
         if next == nil {
             OutboxState.update(folders, job.header.id) {

@@ -49,8 +49,8 @@ struct EventLog: Sendable {
         if let job {
             entry["job"] = job.id
             entry["package"] = job.package
-            entry["from"] = job.signer
-            entry["destination"] = job.destination
+            entry["from"] = job.signer.rawValue
+            entry["destination"] = job.destination.rawValue
         }
         if let detail { entry["detail"] = detail }
         if let name { entry["file"] = name }
@@ -92,7 +92,7 @@ public struct SiteServerState: Codable, Sendable {
     }
 
     public static func read(_ folders: SiteFolders) -> SiteServerState? {
-        (try? Data(contentsOf: folders.serverState)).flatMap {
+        RegularFile.contents(of: folders.serverState).flatMap {
             try? RecordCoding.decoder().decode(Self.self, from: $0)
         }
     }
@@ -128,7 +128,7 @@ public struct OutboxState: Codable, Sendable {
     }
 
     public static func read(_ folders: SiteFolders, _ id: String) -> OutboxState {
-        (try? Data(contentsOf: file(folders, id))).flatMap { try? RecordCoding.decoder().decode(Self.self, from: $0) }
+        RegularFile.contents(of: file(folders, id)).flatMap { try? RecordCoding.decoder().decode(Self.self, from: $0) }
             ?? OutboxState()
     }
 

@@ -43,12 +43,12 @@ public struct SiteStatus: Sendable, Encodable {
             return OutgoingJob(
                 id: header.id,
                 package: header.package,
-                destination: header.destination,
+                destination: header.destination.rawValue,
                 state: OutboxState.read(folders, header.id)
             )
         }
         rejected = folders.files(in: folders.rejected, suffix: JobFile.suffix).map { file in
-            let reason = (try? Data(contentsOf: URL(fileURLWithPath: file.path + ".reason.json")))
+            let reason = RegularFile.contents(of: URL(fileURLWithPath: file.path + ".reason.json"))
                 .flatMap { try? JSONDecoder().decode(JobRejection.self, from: $0) }
             return RejectedJob(
                 file: file.lastPathComponent,

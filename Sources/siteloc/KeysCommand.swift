@@ -52,19 +52,23 @@ struct KeysExportCommand: ParsableCommand {
 struct KeysImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Imports a neighbour's key file at a site (--site is the receiving site)."
+        abstract: "Imports another site's key file at a site (--site is the receiving site).",
+        discussion: """
+            A neighbour's key verifies the jobs it hands over (needed across a forest boundary, where the directory \
+            cannot carry it); any site's key lets this site check the origin signature of the packages it creates.
+            """
     )
 
     @OptionGroup var options: SiteOptions
 
-    @Option(help: "The key file written by `siteloc keys export` at the neighbour.")
+    @Option(help: "The key file written by `siteloc keys export` at the other site.")
     var file: String
 
     func run() throws {
         let (model, site) = try options.load()
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
         do {
-            let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file), neighbourIn: model)
+            let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file), knownIn: model)
             print("imported the key of \(from) (fingerprint \(key.fingerprint)) at \(site.code)")
         } catch {
             throw CommandFailure.badInput(error.description)

@@ -280,14 +280,20 @@ extension CommandLine {
                 #expect(run.status == status, "\(arguments): \(run.error)")
                 #expect(run.error.contains(expected), "\(arguments): \(run.error)")
             }
-            // A key of a site that is not a neighbour is not imported.
+            // Any site's key may be imported (it checks the origin of what that site creates); a key of a site the
+            // hierarchy does not have is refused and not stored.
             let key = folder + "/s02.key"
             #expect(try Self.siteloc(["site", "init", "--site", "S02"] + site).status == 0)
             #expect(try Self.siteloc(["keys", "export", "--site", "S02", "--output", key] + site).status == 0)
-            let refused = try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site)
+            #expect(try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
+            #expect(FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/S02.json"))
+            let stranger = folder + "/zzz.key"
+            try String(contentsOfFile: key, encoding: .utf8).replacingOccurrences(of: "\"S02\"", with: "\"ZZZ\"")
+                .write(toFile: stranger, atomically: true, encoding: .utf8)
+            let refused = try Self.siteloc(["keys", "import", "--site", "P01", "--file", stranger] + site)
             #expect(refused.status == 2)
-            #expect(refused.error.contains("not a neighbour of P01"), "\(refused.error)")
-            #expect(!FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/S02.json"))
+            #expect(refused.error.contains("ZZZ, which is not a site of the hierarchy"), "\(refused.error)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/ZZZ.json"))
         }
     }
 }

@@ -80,29 +80,40 @@ struct SiteFolderFixture {
     }
 
     /// A job for `destination` carrying `payload`, as `signer` would send it, signed by `key` (nil: unsigned),
-    /// written straight into `site`'s inbox; `alter` changes a byte of the payload after signing.
+    /// written straight into `site`'s inbox; `alter` changes a byte of the payload after signing. The job says it
+    /// comes from `origin` and carries an origin signature by `originKey` (by default the origin's own key), or none
+    /// with `originUnsigned`.
+    @discardableResult
     func drop(
         into site: String,
         signer: String,
         destination: String,
         key: SiteSigningKey?,
+        origin: String = "CEN",
+        originKey: SiteSigningKey? = nil,
+        originUnsigned: Bool = false,
+        package: String = "CEN00001",
+        created: Date = Date(),
         payload: Data = Data(repeating: 7, count: 100_000),
-        alter: Bool = false
+        alter: Bool = false,
+        change: (inout JobHeader) -> Void = { _ in }
     ) throws -> String {
         let content = directory.appendingPathComponent("payload-\(UUID().uuidString)")
         try payload.write(to: content)
         let (digest, bytes) = try JobFile.digest(of: content)
-        let header = JobHeader(
-            id: JobHeader.newID(package: "CEN00001", destination: try SiteCode(destination)),
-            package: "CEN00001",
-            origin: try SiteCode("CEN"),
+        var header = JobHeader(
+            id: JobHeader.newID(package: package, destination: try SiteCode(destination)),
+            package: package,
+            origin: try SiteCode(origin),
             destination: try SiteCode(destination),
             signer: try SiteCode(signer),
             priority: .medium,
-            created: Date(),
+            created: created,
             payloadBytes: bytes,
             payloadSHA256: digest
         )
+        if !originUnsigned { try header.signAsOrigin(with: try originKey ?? signingKey(origin)) }
+        change(&header)
         // Written beside the inbox first, so the server never sees the job before it is complete.
         let staging = directory.appendingPathComponent("\(header.id).job")
         try JobFile.write(header, payload: content, signedBy: key, to: staging)

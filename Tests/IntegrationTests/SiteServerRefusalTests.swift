@@ -125,7 +125,7 @@ import Testing
         #expect(SiteEvent.read(p01Folders).filter { $0.event == "rejected" }.count == 4)
         // The forwarded copy is re-signed by P01, and S01 (which holds only P01's key) accepts it.
         let forwarded = try JobFile.read(s01Folders.inbox.appendingPathComponent(delivered[0]))
-        #expect(forwarded.header.signer == "P01")
+        #expect(forwarded.header.signer.rawValue == "P01")
         let s01 = try Self.server("S01", sites)
         await s01.processInbox()
         #expect(SiteStatus(folders: s01Folders).packages.map(\.distributionPoints) == [["s01-dp.corp.contoso.com"]])

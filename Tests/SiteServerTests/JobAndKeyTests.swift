@@ -101,7 +101,7 @@ import Testing
             #expect(job.header.payloadBytes == 300_000)
             #expect(Self.rejection { () throws(JobRejection) in try job.verify(with: key.publicKey) } == nil)
             let text = try String(decoding: Data(contentsOf: url).prefix(20), as: UTF8.self)
-            #expect(text.hasPrefix("siteloc-job 1\n{"))
+            #expect(text.hasPrefix("siteloc-job 2\n{"))
         }
     }
 
@@ -250,7 +250,13 @@ import Testing
             let source = folder.appendingPathComponent("content")
             try Data("package content".utf8).write(to: source)
             let package = try #require(hierarchy.packages.first)
-            let placement = try ContentLibrary(folders: folders).place(package, in: hierarchy, from: source, job: "J1")
+            let placement = try ContentLibrary(folders: folders).place(
+                package,
+                in: hierarchy,
+                from: source,
+                job: "J1",
+                created: Date()
+            )
             #expect(placement.distributionPoints == ["p01-dp.corp.contoso.com"])
             #expect(
                 try Data(contentsOf: ContentLibrary(folders: folders).contentFile("CEN00001"))

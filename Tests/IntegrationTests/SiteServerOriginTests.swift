@@ -1,0 +1,168 @@
+import Foundation
+import SiteModel
+import SiteServer
+import Testing
+
+/// Origin authenticity (site-communication.md): holding one site's key is not enough to change a package anywhere.
+/// A package comes only from its source site, only along the way down from it or up from below, signed by the
+/// origin end to end; and a version never goes backwards.
+@Suite(.timeLimit(.minutes(2))) struct SiteServerOrigin {
+    /// P01 holds the keys of CEN, S01 and P02; S01 holds P01's (and CEN's only where a test imports it).
+    static func makeSites() throws -> SiteFolderFixture {
+        let sites = try SiteFolderFixture(SiteServerRefusal.yaml)
+        for (receiver, senders) in [("P01", ["CEN", "S01", "P02"]), ("S01", ["P01"]), ("CEN", ["P01"])] {
+            for sender in senders { try sites.exchangeKey(from: sender, to: receiver) }
+        }
+        return sites
+    }
+
+    /// Runs one pass of `site`'s server over its inbox and returns the reasons of what it refused, by job id.
+    static func refusals(at site: String, _ sites: SiteFolderFixture) async throws -> [String: String] {
+        let server = try SiteServerRefusal.server(site, sites)
+        await server.processInbox()
+        var found: [String: String] = [:]
+        for rejected in SiteStatus(folders: try sites.folders(site)).rejected {
+            found[String(rejected.file.prefix { $0 != "." })] = rejected.code
+        }
+        return found
+    }
+
+    @Test func oneSitesKeyCannotReplaceAPackageAnywhere() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let s01Key = try sites.signingKey("S01")
+        var expected: [String: String] = [:]
+        // The review's attack: with S01's key, a job saying it comes from CEN, for CEN, handed to P01 by S01.
+        expected[
+            try sites.drop(
+                into: "P01",
+                signer: "S01",
+                destination: "CEN",
+                key: s01Key,
+                origin: "CEN",
+                originKey: s01Key
+            )
+        ] = "bad-origin"
+        // The same, honest about its origin: S01 is not the package's source site.
+        expected[
+            try sites.drop(
+                into: "P01",
+                signer: "S01",
+                destination: "CEN",
+                key: s01Key,
+                origin: "S01",
+                originKey: s01Key
+            )
+        ] = "bad-origin"
+        // From the right neighbour, with the right origin, but the origin signature made with another key.
+        expected[
+            try sites.drop(
+                into: "P01",
+                signer: "CEN",
+                destination: "S01",
+                key: try sites.signingKey("CEN"),
+                originKey: s01Key
+            )
+        ] = "bad-origin"
+        // No origin signature at all.
+        expected[
+            try sites.drop(
+                into: "P01",
+                signer: "CEN",
+                destination: "S01",
+                key: try sites.signingKey("CEN"),
+                originUnsigned: true
+            )
+        ] = "bad-origin"
+        let refused = try await Self.refusals(at: "P01", sites)
+        #expect(refused == expected)
+        let p01 = try sites.folders("P01")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p01.outbox.path).isEmpty)
+        #expect(SiteStatus(folders: p01).packages.isEmpty)
+    }
+
+    @Test func aParentIsTrustedForAnOriginOnlyWhenTheChildCannotCheckItItself() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let p01Key = try sites.signingKey("P01")
+        // S01 cannot get CEN's key: it applies only what P01 vouches for under its own signature.
+        let unvouched = try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key)
+        let vouched = try sites.drop(
+            into: "S01",
+            signer: "P01",
+            destination: "S01",
+            key: p01Key,
+            created: Date().addingTimeInterval(1)
+        ) { $0.originVerified = true }
+        #expect(try await Self.refusals(at: "S01", sites) == [unvouched: "bad-origin"])
+        #expect(SiteStatus(folders: try sites.folders("S01")).packages.map(\.job) == [vouched])
+
+        // Once S01 holds CEN's key (imported by hand: any site's key may be), P01's word no longer covers a forgery.
+        try sites.exchangeKey(from: "CEN", to: "S01")
+        let forged = try sites.drop(
+            into: "S01",
+            signer: "P01",
+            destination: "S01",
+            key: p01Key,
+            originKey: p01Key,
+            created: Date().addingTimeInterval(2),
+            payload: Data(repeating: 9, count: 1000)
+        ) { $0.originVerified = true }
+        let refused = try await Self.refusals(at: "S01", sites)
+        #expect(refused[forged] == "bad-origin")
+        #expect(SiteStatus(folders: try sites.folders("S01")).packages.map(\.job) == [vouched])
+    }
+
+    @Test func aForwardingSiteVouchesOnlyForWhatItChecked() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        // P01 holds CEN's key, so it checks the origin and says so to S01.
+        let id = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: try sites.signingKey("CEN"))
+        let p01 = try SiteServerRefusal.server("P01", sites)
+        await p01.processInbox()
+        let outgoing = try sites.folders("P01").outbox.appendingPathComponent("\(id).job")
+        let forwarded = try JobFile.read(outgoing)
+        #expect(forwarded.header.originVerified)
+        #expect(forwarded.header.signer.rawValue == "P01")
+        #expect(forwarded.header.origin.rawValue == "CEN")
+    }
+
+    @Test func aVersionNeverGoesBackwardsAndTheSameVersionIsNotAppliedTwice() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        try sites.exchangeKey(from: "CEN", to: "S01")
+        let p01Key = try sites.signingKey("P01")
+        let now = Date()
+        let first = try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key, created: now)
+        #expect(try await Self.refusals(at: "S01", sites).isEmpty)
+        // The same version again under a new id: not placed again.
+        _ = try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key, created: now)
+        // Other content created before the version placed: refused, whatever its signatures.
+        let older = try sites.drop(
+            into: "S01",
+            signer: "P01",
+            destination: "S01",
+            key: p01Key,
+            created: now.addingTimeInterval(-3600),
+            payload: Data(repeating: 1, count: 500)
+        )
+        #expect(try await Self.refusals(at: "S01", sites) == [older: "stale"])
+        let s01 = try sites.folders("S01")
+        #expect(SiteStatus(folders: s01).packages.map(\.job) == [first])
+        #expect(SiteEvent.read(s01).filter { $0.event == "applied" }.count == 1)
+        #expect(SiteEvent.read(s01).filter { $0.event == "duplicate" }.count == 1)
+        // Newer content replaces it.
+        let newer = try sites.drop(
+            into: "S01",
+            signer: "P01",
+            destination: "S01",
+            key: p01Key,
+            created: now.addingTimeInterval(60),
+            payload: Data(repeating: 2, count: 700)
+        )
+        #expect(try await Self.refusals(at: "S01", sites) == [older: "stale"])
+        let placed = try #require(SiteStatus(folders: s01).packages.first)
+        #expect(placed.job == newer)
+        #expect(placed.bytes == 700)
+    }
+}
