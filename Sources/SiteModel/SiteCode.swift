@@ -34,7 +34,7 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     public init(from decoder: any Decoder) throws {
-        self = try SiteCode(try decoder.singleValueContainer().decode(String.self))
+        self = try SiteCode(exactly: try decoder.singleValueContainer().decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -116,8 +116,6 @@ func readPassword(file: String?) throws -> Secret {
             throw CommandFailure.badInput(error.description)
         }
     }
-    if let value = optionOrEnvironment(nil, "SITELOC_BIND_PASSWORD") {
-        return Secret(value)
-    }
+    if let value = EnvironmentSecrets.values["SITELOC_BIND_PASSWORD"] { return value }
     throw CommandFailure.badInput("a password is needed: give --password-file FILE or set SITELOC_BIND_PASSWORD")
 }

@@ -79,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CommandFailure.badInput(error.description)
             }
         } else {
-            password = setting(nil, "SITELOC_ADMIN_PASSWORD").map { Secret($0) }
+            password = EnvironmentSecrets.values["SITELOC_ADMIN_PASSWORD"]
         }
 
         let settings = DirectoryServer.Settings(

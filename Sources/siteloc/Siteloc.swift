@@ -27,8 +27,9 @@ struct Siteloc: AsyncParsableCommand {
     /// Runs the command and exits with the status of spec/cli.md: bad input is 2 (argument-parser's own choice
     /// would be 64), a directory that cannot be used is 3.
     static func main() async {
+        _ = EnvironmentSecrets.values
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = ControlEscapingLogHandler(inner: StreamLogHandler.standardError(label: label))
             handler.logLevel =
                 ProcessInfo.processInfo.environment["SITELOC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
                 ?? .warning

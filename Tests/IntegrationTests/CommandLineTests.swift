@@ -1,4 +1,5 @@
 import Foundation
+import SiteTestKit
 import Testing
 
 /// `siteloc` run as a user runs it: exit statuses of spec/cli.md, JSON output, and errors that say what to do.
@@ -346,13 +347,17 @@ extension CommandLine {
         let content = folder + "/office.bin"
         try Data(repeating: 9, count: 10_000).write(to: URL(fileURLWithPath: content))
         #expect(try Self.siteloc(["send", "package", "CEN00001", "--content", content] + site).status == 0)
+        // A FIFO in CEN's inbox stalls nothing; a file name with a line break forges no log line.
+        #expect(mkfifo(folder + "/sites/CEN/inbox/stall.CEN.x.job", 0o644) == 0)
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: folder + "/sites/P01/inbox/a\nFORGED line.job"))
 
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = ["site", "run", "--all", "--transport", "folder", "--poll-interval", "0.05"] + site
         let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
         let placement = folder + "/sites/P01/content/CEN00001/placement.json"
         let deadline = ContinuousClock.now + .seconds(30)
@@ -370,5 +375,45 @@ extension CommandLine {
         )
         let status = try Self.siteloc(["site", "status", "--dir", folder])
         #expect(status.output.contains("CEN  stopped") && status.output.contains("P01  stopped"), "\(status.output)")
+        let logged = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(logged.contains("a\\u{a}FORGED line.job"), "\(logged)")
+        #expect(!logged.split(separator: "\n").contains { $0.hasPrefix("FORGED") }, "\(logged)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/sites/CEN/rejected/stall.CEN.x.job"))
+    }
+}
+
+extension CommandLine {
+    /// `siteloc serve` reads the admin password from the environment and becomes slapd: the slapd process must not
+    /// carry the password in its environment (anyone who may read /proc/PID/environ would see it).
+    @Test func servedSlapdDoesNotInheritThePassword() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-serve-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = try SilentListener.closedPort()
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = [
+            "serve", "--forest", "serve.example.com", "--data", folder.path, "--listen", "ldap://127.0.0.1:\(port)/",
+        ]
+        let secret = "pw-\(UUID().uuidString)"
+        process.environment = ProcessInfo.processInfo.environment.merging(["SITELOC_ADMIN_PASSWORD": secret]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let proc = "/proc/\(process.processIdentifier)"
+        let deadline = ContinuousClock.now + .seconds(60)
+        var command = ""
+        while ContinuousClock.now < deadline {
+            command = (try? String(contentsOfFile: proc + "/cmdline", encoding: .utf8)) ?? ""
+            if command.contains("slapd") || !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try #require(command.contains("slapd"), "siteloc serve did not become slapd: \(command)")
+        let environment = try Data(contentsOf: URL(fileURLWithPath: proc + "/environ"))
+        #expect(!String(decoding: environment, as: UTF8.self).contains("SITELOC_ADMIN_PASSWORD"))
+        #expect(!String(decoding: environment, as: UTF8.self).contains(secret))
     }
 }
