@@ -41,6 +41,8 @@ let package = Package(
         ),
         // Layer 1: the libsmbclient wrapper. The only module that imports CSMBClient.
         .target(name: "SMBKit", dependencies: ["CSMBClient"]),
+        // Layer 1: the threads blocking work runs on, away from Swift's cooperative pool.
+        .target(name: "BlockingWork"),
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.
         .target(name: "SiteModel"),
         .target(name: "DirectorySchema"),
@@ -72,7 +74,7 @@ let package = Package(
         .target(
             name: "SiteServer",
             dependencies: [
-                "SiteModel", "SiteRouting", "SiteDirectory", "LDAPKit", "SMBKit",
+                "SiteModel", "SiteRouting", "SiteDirectory", "LDAPKit", "SMBKit", "BlockingWork",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,7 +84,7 @@ let package = Package(
         .target(
             name: "SiteLab",
             dependencies: [
-                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema",
+                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

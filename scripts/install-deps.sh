@@ -2,8 +2,9 @@
 # Installs the Debian packages siteloc builds and runs with, when any is missing.
 # `install-deps.sh container` adds what building and testing the container image needs.
 set -euo pipefail
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config)
-if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap python3-venv); fi
+# python3-venv: a test reads the published directory with the Python ldap3 client, installed into a venv.
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config python3-venv)
+if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap); fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

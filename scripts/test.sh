@@ -12,9 +12,10 @@ echo "== build (warnings are errors)"
 swift build --build-tests
 
 echo "== schema files match the definitions"
-for format in ldif schema; do
-    .build/debug/siteloc schema print --format "$format" | diff -u "Schema/siteloc.$format" - \
-        || { echo "Schema/siteloc.$format is stale: run make schema" >&2; exit 1; }
+for pair in ldif:siteloc.ldif schema:siteloc.schema indexes:siteloc-indexes.ldif; do
+    format=${pair%%:*} file=Schema/${pair#*:}
+    .build/debug/siteloc schema print --format "$format" | diff -u "$file" - \
+        || { echo "$file is stale: run make schema" >&2; exit 1; }
 done
 
 echo "== tests"

@@ -91,7 +91,7 @@ public struct DirectoryServer: Sendable {
         let password = settings.adminPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
         if !instance.isInitialized {
             logger.notice("first start: creating the directory", metadata: ["forest": "\(settings.forest)"])
-            try instance.initialize(password: password ?? Lab.randomPassword())
+            try await instance.initialize(password: password ?? Lab.randomPassword())
             changes.append("created the directory for \(settings.forest) in \(settings.dataFolder)")
             if password == nil { changes.append("generated an admin password: \(instance.passwordFile)") }
         } else if let password {
@@ -109,7 +109,7 @@ public struct DirectoryServer: Sendable {
             case .updated: changes.append("updated the siteloc schema to version \(DirectorySchema.version)")
             case .alreadyCurrent: break
             }
-            changes += try loadLDIF(instance, tools: tools)
+            changes += try await loadLDIF(instance, tools: tools)
         } catch {
             await ProcessControl.stop(pid)
             throw error
@@ -138,7 +138,7 @@ public struct DirectoryServer: Sendable {
         var changes: [String] = []
         do {
             let owner = try await instance.connect(as: .localOwner)
-            let hash = try instance.passwordHash()
+            let hash = try await instance.passwordHash()
             let config = try DistinguishedName(parsing: "cn=config")
             let databases = try await owner.search(
                 base: config,
@@ -189,7 +189,7 @@ public struct DirectoryServer: Sendable {
     }
 
     /// Loads each `*.ldif` of the folder that has not been loaded before, in name order, and records it.
-    private func loadLDIF(_ instance: SlapdInstance, tools: SlapdTools) throws(LabError) -> [String] {
+    private func loadLDIF(_ instance: SlapdInstance, tools: SlapdTools) async throws(LabError) -> [String] {
         guard let folder = settings.ldifFolder, FileManager.default.fileExists(atPath: folder) else { return [] }
         var changes: [String] = []
         let record = settings.dataFolder + "/loaded-ldif"
@@ -200,7 +200,7 @@ public struct DirectoryServer: Sendable {
             .filter { $0.hasSuffix(".ldif") }.sorted()
         for file in files where !loaded.contains(file) {
             do {
-                _ = try ProcessControl.run(
+                _ = try await ProcessControl.run(
                     tools.ldapmodify,
                     [
                         "-a", "-x", "-H", instance.ldapiURI.string, "-D", instance.layout.adminDN.string,

@@ -113,7 +113,7 @@ public struct Lab: Sendable {
             pid: nil,
             folder: folder
         )
-        if !instance.isInitialized { try instance.initialize(password: Self.randomPassword()) }
+        if !instance.isInitialized { try await instance.initialize(password: Self.randomPassword()) }
         if let pid = previous?.pid, ProcessControl.isSlapd(pid, servingConfig: forest.configFolder) {
             await ProcessControl.stop(pid)
         }

@@ -86,7 +86,7 @@ extension Lab {
         if shares.port == 0 { shares.port = try ProcessControl.freeLoopbackPort() }
         try writeConfiguration(shares, sites: sites)
         if passwordIsNew || !FileManager.default.fileExists(atPath: folder + "/private/passdb.tdb") {
-            try addSMBUser(shares)
+            try await addSMBUser(shares)
         }
         if let pid = shares.pid, Self.isSmbd(pid, config: shares.configFile) {
             kill(pid, SIGHUP)
@@ -190,10 +190,10 @@ extension Lab {
         try PrivateFiles.write(shares.configFile, text)
     }
 
-    private func addSMBUser(_ shares: LabFileShares) throws(LabError) {
+    private func addSMBUser(_ shares: LabFileShares) async throws(LabError) {
         let secret = Data(try shares.password().bytes) + Data("\n".utf8)
         // The password goes through standard input, never an argument.
-        _ = try ProcessControl.run(
+        _ = try await ProcessControl.run(
             "/usr/bin/pdbedit",
             ["-s", shares.configFile, "-a", "-u", shares.user, "-t"],
             input: secret + secret

@@ -92,7 +92,22 @@ extension Lab {
         tools: SlapdTools
     ) async throws {
         let admin = try await LDAPConnection.connect(try configuration(for: directory, as: .admin), logger: logger)
-        defer { Task { await admin.close() } }
+        do {
+            try await provision(forest, in: hierarchy, directory: directory, tools: tools, admin: admin)
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+    }
+
+    private func provision(
+        _ forest: Forest,
+        in hierarchy: Hierarchy,
+        directory: LabForest,
+        tools: SlapdTools,
+        admin: LDAPConnection
+    ) async throws {
         let layout = DirectoryLayout(forest: forest.name)
         let (partitions, level) = ForestProvisioning.functionalLevel(of: forest)
         try await admin.modify(partitions, [level])
@@ -116,7 +131,7 @@ extension Lab {
             if !FileManager.default.fileExists(atPath: identity.passwordFile) {
                 try PrivateFiles.write(identity.passwordFile, Self.randomPassword())
             }
-            let hash = try ProcessControl.run(tools.slappasswd, ["-n", "-T", identity.passwordFile])
+            let hash = try await ProcessControl.run(tools.slappasswd, ["-n", "-T", identity.passwordFile])
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             servers.append(entry)
             hashes[entry.dn.caseInsensitiveKey] = hash

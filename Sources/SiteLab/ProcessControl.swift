@@ -1,3 +1,4 @@
+import BlockingWork
 import Foundation
 import Glibc
 
@@ -89,7 +90,16 @@ enum ProcessControl {
 
     /// Runs a tool to completion and returns its standard output; the error names the tool and shows its output.
     /// `input` goes to the tool's standard input (how secrets reach a tool: never as an argument).
-    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws(LabError) -> String {
+    /// The tool runs and is waited for on the blocking executor, never on a cooperative thread.
+    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws(LabError) -> String {
+        try await withBlockingWork { () throws(LabError) in try runBlocking(executable, arguments, input: input) }
+    }
+
+    private static func runBlocking(
+        _ executable: String,
+        _ arguments: [String],
+        input: Data?
+    ) throws(LabError) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -24,7 +24,7 @@ struct SlapdInstance {
     var isInitialized: Bool { FileManager.default.fileExists(atPath: configFolder + "/cn=config.ldif") }
 
     /// Builds the folder: the admin password (0600), cn=config with the schema via `slapadd -n0`, the database.
-    func initialize(password: String) throws(LabError) {
+    func initialize(password: String) async throws(LabError) {
         try PrivateFiles.createFolder(folder)
         try PrivateFiles.createFolder(configFolder)
         try PrivateFiles.createFolder(folder + "/db")
@@ -33,19 +33,19 @@ struct SlapdInstance {
         let configuration = SlapdConfiguration(
             layout: layout,
             folder: folder,
-            passwordHash: try passwordHash(),
+            passwordHash: try await passwordHash(),
             uid: getuid(),
             gid: getgid()
         )
         let configLDIF = folder + "/config.ldif"
         try PrivateFiles.write(configLDIF, configuration.ldif)
         defer { try? FileManager.default.removeItem(atPath: configLDIF) }  // it holds the password hash
-        _ = try ProcessControl.run(tools.slapadd, ["-n0", "-F", configFolder, "-l", configLDIF])
+        _ = try await ProcessControl.run(tools.slapadd, ["-n0", "-F", configFolder, "-l", configLDIF])
     }
 
     /// The `{SSHA}` hash of the password file; `-T` reads the file, so the password never is on a command line.
-    func passwordHash() throws(LabError) -> String {
-        try ProcessControl.run(tools.slappasswd, ["-n", "-T", passwordFile])
+    func passwordHash() async throws(LabError) -> String {
+        try await ProcessControl.run(tools.slappasswd, ["-n", "-T", passwordFile])
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

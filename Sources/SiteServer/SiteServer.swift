@@ -1,3 +1,4 @@
+import BlockingWork
 public import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -97,7 +98,14 @@ public final class SiteServer: Service {
         close(lockDescriptor)
     }
 
+    /// Runs until shutdown. All of it runs on the blocking executor: inbox files are someone else's and every step
+    /// is file I/O, which must not hold one of the few cooperative threads (with `site run --all`, those of every
+    /// other site server).
     public func run() async throws {
+        await withBlockingWork { await self.serve() }
+    }
+
+    private func serve() async {
         let started = Date()
         if !settings.secureKeyExchange {
             logger.warning("secure key exchange is off: unsigned jobs are accepted", metadata: ["site": "\(site.code)"])
@@ -107,7 +115,8 @@ public final class SiteServer: Service {
         for neighbour in settings.hierarchy.sites where settings.hierarchy.areNeighbours(neighbour.code, site.code) {
             if let refusal = crossForestRefusal(neighbour.code) { logger.error("\(refusal)") }
         }
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group: a finished delivery's task is gone at once instead of being kept until shutdown.
+        await withDiscardingTaskGroup { group in
             var lastHeartbeat = ContinuousClock.now - .seconds(1)
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 await processInbox()
@@ -126,16 +135,39 @@ public final class SiteServer: Service {
         logger.info("site server stopped", metadata: ["site": "\(site.code)"])
     }
 
+    /// Runs `servers` while `body` runs, then stops them and waits until they have: a caller's scope, not tasks left
+    /// behind (for the demo and tests, which drive servers in their own process).
+    public static func running<T: Sendable>(
+        _ servers: [SiteServer],
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for server in servers { group.addTask { try await server.run() } }
+            do {
+                let result = try await body()
+                group.cancelAll()
+                try await group.waitForAll()
+                return result
+            } catch {
+                group.cancelAll()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+
     /// One pass of the server's work without its loop: the inbox, then every due outbox job delivered one after
     /// the other. Returns whether there was anything to do. For benchmarks and tests that drive many servers in
     /// one process.
     @discardableResult
     public func runOnce() async -> Bool {
-        let arrived = !folders.files(in: folders.inbox, suffix: JobFile.suffix).isEmpty
-        await processInbox()
-        let due = dueJobs()
-        for (job, next) in due { await deliver(job, to: next) }
-        return arrived || !due.isEmpty
+        await withBlockingWork {
+            let arrived = !folders.files(in: folders.inbox, suffix: JobFile.suffix).isEmpty
+            await processInbox()
+            let due = dueJobs()
+            for (job, next) in due { await deliver(job, to: next) }
+            return arrived || !due.isEmpty
+        }
     }
 
     // MARK: Inbox
@@ -143,14 +175,16 @@ public final class SiteServer: Service {
     /// Verifies, then applies or forwards, each whole job in the inbox, oldest name first. Public so tests and
     /// benchmarks can drive a server one step at a time.
     public func processInbox() async {
-        for file in folders.files(in: folders.inbox, suffix: JobFile.suffix) {
-            do {
-                try await process(file)
-            } catch {
-                logger.error(
-                    "cannot process a job",
-                    metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"]
-                )
+        await withBlockingWork {
+            for file in folders.files(in: folders.inbox, suffix: JobFile.suffix) {
+                do {
+                    try await process(file)
+                } catch {
+                    logger.error(
+                        "cannot process a job",
+                        metadata: ["file": "\(file.lastPathComponent)", "error": "\(error)"]
+                    )
+                }
             }
         }
     }
@@ -442,7 +476,7 @@ public final class SiteServer: Service {
     }
 
     /// Starts deliveries for the due outbox jobs, within the site's concurrency limits.
-    private func startDeliveries(in group: inout TaskGroup<Void>) {
+    private func startDeliveries(in group: inout DiscardingTaskGroup) {
         let limits = site.senderSettings
         for (job, next) in dueJobs() {
             let id = job.header.id

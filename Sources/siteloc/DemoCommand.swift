@@ -52,6 +52,14 @@ struct DemoCommand: AsyncParsableCommand {
             )
         }
         let model = result.hierarchy
+        let missing = Self.missing(in: model)
+        guard missing.isEmpty else {
+            throw CommandFailure.badInput(
+                "the demo walks through the example hierarchy (examples/contoso.yaml) and needs"
+                    + " \(missing.joined(separator: ", ")), which \(hierarchy) does not have; for a hierarchy of your own"
+                    + " use siteloc validate, lab up, publish, locate, content and site run"
+            )
+        }
         say("\(model.sites.count) sites in \(model.forests.count) forests; \(result.warnings.count) warning(s):")
         for warning in result.warnings { say("  line \(warning.location.line): \(warning.message)") }
         for site in model.sites {
@@ -125,7 +133,7 @@ struct DemoCommand: AsyncParsableCommand {
                 logger: .siteloc
             )
         }
-        let office = model.packages.first { $0.id == "CEN00001" }!
+        let office = try requirePackage(model, "CEN00001")
         let advertisement = model.advertisements.first { $0.package == office.id }
         for (label, client) in clients {
             let result = try await locator.content(client, package: office, advertisement: advertisement)
@@ -226,8 +234,13 @@ struct DemoCommand: AsyncParsableCommand {
         let servers = try makeSiteServers(model.sites, hierarchy: model, lab: lab, transport: nil) {
             $0.pollInterval = .milliseconds(50)
         }
-        let running = servers.map { server in Task { try await server.run() } }
-        defer { for task in running { task.cancel() } }
+        try await SiteServer.running(servers) {
+            try await sendAndFollow(model: model, lab: lab, locator: locator)
+        }
+    }
+
+    private func sendAndFollow(model: Hierarchy, lab: Lab, locator: Locator) async throws {
+        let sitesDirectory = lab.sitesDirectory
         say(
             "site servers running for \(model.sites.map(\.code.rawValue).joined(separator: ", ")), inboxes shared as SMS_<code>"
         )
@@ -259,7 +272,7 @@ struct DemoCommand: AsyncParsableCommand {
             )
         }
         let placed = PlacedContent(hierarchy: model, sitesDirectory: sitesDirectory)
-        let update = model.packages.first { $0.id == "CEN00002" }!
+        let update = try requirePackage(model, "CEN00002")
         let client = try demoClient("10.22.0.40/24", "P01", .forest("corp.contoso.com"))
         let result = try await Locator(
             hierarchy: model,
@@ -302,6 +315,18 @@ struct DemoCommand: AsyncParsableCommand {
         say("(siteloc trust check --hierarchy \(hierarchy) --from-directory --dir \(directory))")
     }
 
+    /// What the walk-through names: checked before anything starts, so another hierarchy fails at once.
+    static func missing(in model: Hierarchy) -> [String] {
+        let forests = ["corp.contoso.com", "fabrikam.com"].filter { name in
+            !model.forests.contains { $0.name.rawValue == name }
+        }
+        let sites = ["CEN", "P01", "P02", "S01", "S02"].filter { code in
+            !model.sites.contains { $0.code.rawValue == code }
+        }
+        let packages = ["CEN00001", "CEN00002"].filter { id in !model.packages.contains { $0.id == id } }
+        return forests.map { "forest \($0)" } + sites.map { "site \($0)" } + packages.map { "package \($0)" }
+    }
+
     private func step(_ number: Int, _ title: String) {
         print("\n\(number). \(title)")
     }
@@ -317,6 +342,13 @@ private func demoClient(
     _ membership: ClientProfile.Membership
 ) throws -> ClientProfile {
     ClientProfile(address: try ClientAddress(address), assignedSite: try SiteCode(site), membership: membership)
+}
+
+private func requirePackage(_ hierarchy: Hierarchy, _ id: String) throws -> Package {
+    guard let package = hierarchy.packages.first(where: { $0.id == id }) else {
+        throw CommandFailure.badInput("the demo needs package \(id) in the hierarchy")
+    }
+    return package
 }
 
 private func requireSiteHelper(_ hierarchy: Hierarchy, _ code: String) throws -> Site {

@@ -417,3 +417,17 @@ extension CommandLine {
         #expect(!String(decoding: environment, as: UTF8.self).contains(secret))
     }
 }
+
+extension CommandLine {
+    /// The demo walks through the example hierarchy; another one is refused before any server starts.
+    @Test func theDemoRefusesAnotherHierarchyBeforeStartingAnything() throws {
+        try Self.withFolder { folder in
+            let other = Self.example.replacingOccurrences(of: "contoso.yaml", with: "three-forests.yaml")
+            let run = try Self.siteloc(["demo", "--hierarchy", other, "--dir", folder])
+            #expect(run.status == 2, "\(run.error)")
+            #expect(run.error.contains("the demo walks through the example hierarchy"), "\(run.error)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/lab.json"))
+            #expect(!FileManager.default.fileExists(atPath: folder))
+        }
+    }
+}

@@ -18,7 +18,7 @@ extension Integration {
                     on: admin
                 )
                 let filter: LDAPFilter = "(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=\(boundary)))"
-                let output = try ProcessControl.run(
+                let output = try await ProcessControl.run(
                     "/usr/bin/ldapsearch",
                     [
                         "-x", "-LLL", "-o", "ldif-wrap=no", "-H", try TestLab.directory.uri, "-b", container.string,
@@ -27,7 +27,7 @@ extension Integration {
                 )
                 #expect(output.contains("dn: \(site.string)"))
                 #expect(output.contains("mSSMSSiteCode: CEN"))
-                let nothing = try ProcessControl.run(
+                let nothing = try await ProcessControl.run(
                     "/usr/bin/ldapsearch",
                     [
                         "-x", "-LLL", "-H", try TestLab.directory.uri, "-b", container.string,

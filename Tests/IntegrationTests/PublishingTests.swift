@@ -295,24 +295,25 @@ extension Publishing {
     @Test func ldapsearchFindsWhatADToolsLookFor() async throws {
         let uri = try #require(try Published.current().forests().first { $0.name == Published.corp }?.uri)
         let base = Published.corpLayout.suffix.string
-        func ldapsearch(_ filter: String, _ attributes: [String]) throws -> String {
-            try ProcessControl.run(
+        func ldapsearch(_ filter: String, _ attributes: [String]) async throws -> String {
+            try await ProcessControl.run(
                 "/usr/bin/ldapsearch",
                 ["-x", "-LLL", "-o", "ldif-wrap=no", "-H", uri, "-b", base, filter] + attributes
             )
         }
-        let mps = try ldapsearch(
+        let mps = try await ldapsearch(
             "(objectClass=mSSMSManagementPoint)",
             ["dNSHostName", "mSSMSSiteCode", "mSSMSDefaultMP"]
         )
         #expect(mps.contains("dNSHostName: cen-mp.corp.contoso.com") && mps.contains("mSSMSDefaultMP: TRUE"))
         #expect(
-            try ldapsearch("(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=Paris))", ["mSSMSSiteCode"]).contains(
-                "mSSMSSiteCode: P01"
-            )
+            try await ldapsearch("(&(objectClass=mSSMSSite)(mSSMSRoamingBoundaries=Paris))", ["mSSMSSiteCode"])
+                .contains(
+                    "mSSMSSiteCode: P01"
+                )
         )
         let address = try #require(IPv4Address("10.21.2.7")).value
-        let ranges = try ldapsearch(
+        let ranges = try await ldapsearch(
             "(&(objectClass=mSSMSRoamingBoundaryRange)(mSSMSRangedIPLow<=\(address))(mSSMSRangedIPHigh>=\(address)))",
             ["mSSMSSiteCode"]
         )
@@ -324,11 +325,11 @@ extension Publishing {
         let venv = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-ldap3-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: venv) }
-        _ = try ProcessControl.run("/usr/bin/env", ["python3", "-m", "venv", venv])
-        _ = try ProcessControl.run(venv + "/bin/pip", ["install", "--quiet", "ldap3"])
+        _ = try await ProcessControl.run("/usr/bin/env", ["python3", "-m", "venv", venv])
+        _ = try await ProcessControl.run(venv + "/bin/pip", ["install", "--quiet", "ldap3"])
         let uri = try #require(try Published.current().forests().first { $0.name == Published.corp }?.uri)
         let address = try #require(IPv4Address("10.22.1.100")).value
-        let output = try ProcessControl.run(
+        let output = try await ProcessControl.run(
             venv + "/bin/python",
             [
                 Self.repository.appendingPathComponent("scripts/interop/ad_tool_queries.py").path, uri,

@@ -35,7 +35,7 @@ import Testing
                 logger: TestLab.logger
             )
             #expect(!SchemaInstallation.isExtended(try await owner.subschema()))
-            _ = try ProcessControl.run(
+            _ = try await ProcessControl.run(
                 "/usr/bin/ldapadd",
                 [
                     "-Q", "-Y", "EXTERNAL", "-H", slapd.ldapi.string, "-f",

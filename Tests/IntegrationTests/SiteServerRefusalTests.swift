@@ -77,9 +77,10 @@ import Testing
         let sites = try Self.makeSites()
         defer { sites.remove() }
         let p01 = try Self.server("P01", sites)
-        let running = Task { try await p01.run() }
-        defer { running.cancel() }
+        try await SiteServer.running([p01]) { try await Self.refuseWhatMustNotBeTrusted(sites) }
+    }
 
+    static func refuseWhatMustNotBeTrusted(_ sites: SiteFolderFixture) async throws {
         // Four jobs for S01 that P01 must not forward, one for P01 itself it must not apply, and one good job.
         var expected: [String: JobRejection.Code] = [:]
         expected[try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: nil)] = .unsigned

@@ -113,8 +113,10 @@ extension SiteServerSenders {
         try sites.send("CEN00001", bytes: 24_000, byte: 1)
         try sites.send("CEN00002", bytes: 24_000, byte: 1)
         let server = try sites.server("CEN", configure: { $0.pollInterval = .milliseconds(20) })
-        let running = Task { try await server.run() }
-        defer { running.cancel() }
+        try await SiteServer.running([server]) { try await Self.watchDeliveries(directory) }
+    }
+
+    static func watchDeliveries(_ directory: URL) async throws {
         var mostAtOnce = 0
         var mostToOneSite = 0
         let deadline = ContinuousClock.now + .seconds(30)

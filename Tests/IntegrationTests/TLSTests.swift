@@ -53,7 +53,7 @@ import Testing
             )
             try FileManager.default.createDirectory(at: otherCA, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: otherCA) }
-            let untrusted = try Self.makeCertificate(in: otherCA.path)
+            let untrusted = try await Self.makeCertificate(in: otherCA.path)
             do {
                 _ = try await LDAPConnection.connect(
                     LDAPConnectionConfiguration(
@@ -78,7 +78,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let certificate = try makeCertificate(in: folder.path)
+        let certificate = try await makeCertificate(in: folder.path)
         let config = """
             TLSCertificateFile \(certificate)
             TLSCertificateKeyFile \(folder.path)/key.pem
@@ -90,8 +90,8 @@ import Testing
     }
 
     /// A self-signed certificate for 127.0.0.1; returns the certificate's path (the key is beside it).
-    static func makeCertificate(in folder: String) throws -> String {
-        _ = try ProcessControl.run(
+    static func makeCertificate(in folder: String) async throws -> String {
+        _ = try await ProcessControl.run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",

@@ -88,7 +88,6 @@ extension Integration {
 
         @Test func anonymousClientsReadButCannotWrite() async throws {
             let anonymous = try await TestLab.connect(as: .anonymous)
-            defer { Task { await anonymous.close() } }
             let base = try await anonymous.search(base: TestLab.layout.systemManagement, scope: .base)
             #expect(base.count == 1)
             do {
@@ -100,6 +99,7 @@ extension Integration {
             } catch {
                 #expect(error.code == .strongAuthRequired || error.code == .insufficientAccessRights)
             }
+            await anonymous.close()
         }
 
         @Test func wrongPasswordIsRefusedWithoutEchoingIt() async throws {
