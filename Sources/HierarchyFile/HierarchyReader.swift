@@ -16,6 +16,9 @@ public enum HierarchyReader {
     /// Reads and validates YAML text.
     public static func read(_ text: String) -> Result {
         var reader = NodeReader()
+        if let problem = YAMLLimits.keyProblem(in: text) {
+            return Result(hierarchy: Hierarchy(), problems: [problem])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -34,6 +37,9 @@ public enum HierarchyReader {
                     )
                 ]
             )
+        }
+        if let problem = YAMLLimits.expansionProblem(in: root) {
+            return Result(hierarchy: Hierarchy(), problems: [problem])
         }
         var hierarchy = Hierarchy()
         if let entries = reader.mapping(
@@ -83,6 +89,12 @@ public enum HierarchyReader {
         default:
             return .error(.unknown, "YAML syntax: \(error)")
         }
+    }
+
+    /// Object ids are upper case on the wire (job headers, directory); only ASCII is mapped, so the id check still
+    /// sees anything else.
+    static func asciiUppercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { (97...122).contains($0) ? $0 - 32 : $0 }, as: UTF8.self)
     }
 
     // MARK: Elements
@@ -165,12 +177,16 @@ public enum HierarchyReader {
                 required: ["code", "type", "forest", "server"]
             )
         else { return nil }
-        let code = reader.siteCode(entries["code"], "site code")
+        let code =
+            reader.siteCode(entries["code"], "site code")
+            ?? reader.string(entries["code"], "site code").map { SiteCode(unreadable: $0) }
         let type = reader.choice(entries["type"], "site type", SiteType.self)
         let parent = reader.siteCode(entries["parent"], "parent")
         let forest = reader.forestName(entries["forest"], "site forest")
         let mode = reader.choice(entries["mode"], "mode", SiteMode.self)
-        let server = reader.string(entries["server"], "server")
+        // A code or server that is not of its form has been reported; the site is kept with the text as written,
+        // so that the rest of it is still checked.
+        let server = reader.hostName(entries["server"], "server") ?? reader.string(entries["server"], "server")
         let boundaries = reader.sequence(entries["boundaries"], "boundaries").compactMap { readBoundary($0, &reader) }
         let systems = reader.sequence(entries["systems"], "systems").compactMap { readSystem($0, &reader) }
         let addresses = reader.sequence(entries["addresses"], "addresses").compactMap { readAddress($0, &reader) }
@@ -205,7 +221,7 @@ public enum HierarchyReader {
             mode: mode,
             server: server,
             publish: reader.bool(entries["publish"], "publish") ?? true,
-            defaultManagementPoint: reader.string(entries["defaultManagementPoint"], "defaultManagementPoint"),
+            defaultManagementPoint: reader.hostName(entries["defaultManagementPoint"], "defaultManagementPoint"),
             boundaries: boundaries,
             systems: systems,
             addresses: addresses,
@@ -295,7 +311,7 @@ public enum HierarchyReader {
                 required: ["host", "roles"]
             )
         else { return nil }
-        let host = reader.string(entries["host"], "host")
+        let host = reader.hostName(entries["host"], "host")
         let roles = reader.sequence(entries["roles"], "roles").compactMap { reader.choice($0, "role", SiteRole.self) }
         let forest = reader.forestName(entries["forest"], "system forest")
         let protected = reader.sequence(entries["protectedBoundaries"], "protectedBoundaries").compactMap {
@@ -312,7 +328,7 @@ public enum HierarchyReader {
         }
         guard let host else { return nil }
         return SiteSystem(
-            host: host.lowercased(),
+            host: host,
             roles: roles,
             forest: forest,
             internetFacing: reader.bool(entries["internetFacing"], "internetFacing") ?? false,
@@ -340,7 +356,7 @@ public enum HierarchyReader {
             to: to,
             sender: sender,
             priority: priority,
-            destination: reader.string(entries["destination"], "destination"),
+            destination: reader.hostName(entries["destination"], "destination"),
             schedule: schedule,
             rateLimit: rateLimit,
             unavailableToSubstitute: reader.bool(entries["unavailableToSubstitute"], "unavailableToSubstitute")
@@ -447,10 +463,10 @@ public enum HierarchyReader {
                 required: ["id", "sourceSite"]
             )
         else { return nil }
-        let id = reader.string(entries["id"], "package id")
+        let id = reader.string(entries["id"], "package id").map(asciiUppercased)
         let source = reader.siteCode(entries["sourceSite"], "sourceSite")
         let points = reader.sequence(entries["distributionPoints"], "distributionPoints").compactMap {
-            reader.string($0, "a distribution point")?.lowercased()
+            reader.hostName($0, "a distribution point")
         }
         guard let id, let source else { return nil }
         return Package(
@@ -472,8 +488,8 @@ public enum HierarchyReader {
                 required: ["id", "package"]
             )
         else { return nil }
-        let id = reader.string(entries["id"], "advertisement id")
-        let package = reader.string(entries["package"], "advertisement package")
+        let id = reader.string(entries["id"], "advertisement id").map(asciiUppercased)
+        let package = reader.string(entries["package"], "advertisement package").map(asciiUppercased)
         let fast =
             reader.choice(entries["fastBoundary"], "fastBoundary", Advertisement.FastAction.self) ?? .downloadAndRun
         let slow = reader.choice(entries["slowBoundary"], "slowBoundary", Advertisement.SlowAction.self) ?? .doNotRun

@@ -74,7 +74,10 @@ struct NodeReader {
 
     mutating func int(_ node: Node?, _ what: String, range: ClosedRange<Int>? = nil) -> Int? {
         guard let node, !node.isNull else { return nil }
-        guard let value = node.int, case .scalar = node else {
+        // Read from the text, never through Yams' integer resolution: it accepts YAML 1.1's base-60 form
+        // (`1:0:0:…`) and traps on overflow while computing it.
+        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Self.wholeNumber(scalar.string)
+        else {
             error(node, "\(what) is \(describe(node)); expected a whole number")
             return nil
         }
@@ -83,6 +86,15 @@ struct NodeReader {
             return nil
         }
         return value
+    }
+
+    /// Decimal digits with an optional sign, within Int's range (`Int(_:)` reports overflow as nil).
+    static func wholeNumber(_ text: String) -> Int? {
+        let digits = text.utf8.drop { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
+        guard text.utf8.count - digits.count <= 1, !digits.isEmpty, digits.count <= 19,
+            digits.allSatisfy({ (48...57).contains($0) })
+        else { return nil }
+        return Int(text)
     }
 
     mutating func bool(_ node: Node?, _ what: String) -> Bool? {
@@ -115,6 +127,28 @@ struct NodeReader {
             self.error(node, "\(what): \(error)")
             return nil
         }
+    }
+
+    /// A DNS host name, lower-cased; anything else is an error naming the expected form.
+    mutating func hostName(_ node: Node?, _ what: String) -> String? {
+        guard let text = string(node, what) else { return nil }
+        guard let name = DNSName.normalized(text) else {
+            error(
+                node,
+                "\(what) '\(Self.shown(text))' is not a DNS host name; expected labels of letters, digits and hyphens"
+                    + " separated by dots, e.g. cen-ss.corp.contoso.com"
+            )
+            return nil
+        }
+        return name
+    }
+
+    /// Text from the file as it goes into a message: control characters escaped, at most 80 characters.
+    static func shown(_ text: String) -> String {
+        let escaped = text.unicodeScalars.map { scalar in
+            scalar.value < 0x20 || scalar.value == 0x7F ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return escaped.prefix(80).joined()
     }
 
     mutating func forestName(_ node: Node?, _ what: String) -> ForestName? {

@@ -4,15 +4,8 @@ public struct ForestName: Hashable, Sendable, Comparable, CustomStringConvertibl
     public let rawValue: String
 
     public init(_ text: String) throws(ForestNameError) {
-        let lowered = text.lowercased()
-        let labels = lowered.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 1, lowered.utf8.count <= 253 else { throw ForestNameError(text: text) }
-        for label in labels {
-            guard !label.isEmpty, label.utf8.count <= 63, label.first != "-", label.last != "-",
-                label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
-            else { throw ForestNameError(text: text) }
-        }
-        rawValue = lowered
+        guard let name = DNSName.normalized(text) else { throw ForestNameError(text: text) }
+        rawValue = name
     }
 
     /// The labels, most specific first: `["corp", "contoso", "com"]`.

@@ -57,9 +57,14 @@ public struct Hierarchy: Sendable {
     }
 
     /// The site's mode: its own, or for a secondary its parent's.
+    /// Bounded by the number of sites, so a parent cycle in a file that did not validate cannot make it loop.
     public func mode(of site: Site) -> SiteMode {
-        if let mode = site.mode { return mode }
-        if site.type == .secondary, let parent = site.parent.flatMap(self.site) { return mode(of: parent) }
+        var current = site
+        for _ in 0...sites.count {
+            if let mode = current.mode { return mode }
+            guard current.type == .secondary, let parent = current.parent.flatMap(self.site) else { return .mixed }
+            current = parent
+        }
         return .mixed
     }
 }

@@ -35,6 +35,11 @@ public enum HierarchyValidation {
                 sitesByCode[site.code] = site
             }
         }
+        var childrenByCode: [SiteCode: [SiteCode]] = [:]
+        for site in hierarchy.sites {
+            if let parent = site.parent { childrenByCode[parent, default: []].append(site.code) }
+        }
+        let modes = Self.modes(of: hierarchy.sites, sitesByCode)
         let roots = hierarchy.sites.filter { $0.parent == nil }
         if roots.isEmpty && !hierarchy.sites.isEmpty {
             error(
@@ -82,13 +87,13 @@ public enum HierarchyValidation {
                         "site \(site.code) is the child of secondary site \(parentCode); secondary sites have no children"
                     )
                 }
-                let parentMode = hierarchy.mode(of: parent)
+                let parentMode = modes[parentCode] ?? .mixed
                 if site.type == .secondary, let mode = site.mode, mode != parentMode {
                     error(
                         site.location,
                         "secondary site \(site.code) is \(mode.rawValue) but its parent \(parentCode) is \(parentMode.rawValue); a secondary site has its parent's mode (omit mode)"
                     )
-                } else if hierarchy.mode(of: site) == .native && parentMode == .mixed {
+                } else if (modes[site.code] ?? .mixed) == .native && parentMode == .mixed {
                     error(
                         site.location,
                         "native-mode site \(site.code) is the child of mixed-mode site \(parentCode); expected a mixed-mode child or a native-mode parent"
@@ -96,32 +101,48 @@ public enum HierarchyValidation {
                 }
             }
         }
-        // Cycles: follow parents from every site.
-        var reported = Set<SiteCode>()
-        for site in hierarchy.sites {
-            var seen: [SiteCode] = [site.code]
-            var current = site.parent
-            while let code = current, let next = sitesByCode[code] {
-                if seen.contains(code) {
-                    if !reported.contains(site.code) {
-                        let cycle = seen.drop { $0 != code }.map(\.rawValue) + [code.rawValue]
-                        error(
-                            site.location,
-                            "site \(site.code) is in a parent cycle: \(cycle.joined(separator: " → "))"
-                        )
-                        reported.formUnion(seen)
-                    }
+        // Cycles: one walk up from each site, never through a site an earlier walk has finished, so every site is
+        // looked at a bounded number of times whatever the shape.
+        var finished = Set<SiteCode>()
+        for site in hierarchy.sites where !finished.contains(site.code) {
+            var path: [SiteCode] = []
+            var onPath = Set<SiteCode>()
+            var current: SiteCode? = site.code
+            while let code = current, !finished.contains(code), sitesByCode[code] != nil {
+                if onPath.contains(code) {
+                    let cycle = path.drop { $0 != code }.map(\.rawValue) + [code.rawValue]
+                    error(
+                        sitesByCode[code]?.location ?? site.location,
+                        "site \(code) is in a parent cycle: \(cycle.joined(separator: " → "))"
+                    )
                     break
                 }
-                seen.append(code)
-                current = next.parent
+                path.append(code)
+                onPath.insert(code)
+                current = sitesByCode[code]?.parent
+            }
+            finished.formUnion(path)
+        }
+
+        // A site server's first label is its computer account name in its forest's directory: unique per forest.
+        var serverNames: [ForestName: [Substring: SiteCode]] = [:]
+        for site in hierarchy.sites {
+            let name = DNSName.firstLabel(site.server)
+            if let other = serverNames[site.forest]?[name], other != site.code {
+                error(
+                    site.location,
+                    "site servers of \(other) and \(site.code) both start with '\(name)' in forest \(site.forest): that is"
+                        + " their computer name in the directory; expected a different first label for each site server"
+                )
+            } else {
+                serverNames[site.forest, default: [:]][name] = site.code
             }
         }
 
         let distributionPointHosts = Set(
             hierarchy.sites.flatMap { $0.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) }
         )
-        var boundaryOwners: [String: [SiteCode]] = [:]
+        var boundaryOwners: [String: [(site: SiteCode, boundary: Boundary)]] = [:]
         for site in hierarchy.sites {
             // Boundaries.
             var seenBoundaries = Set<String>()
@@ -129,7 +150,7 @@ public enum HierarchyValidation {
                 if !seenBoundaries.insert(boundary.value.comparisonKey).inserted {
                     error(boundary.location, "boundary \(boundary.value) appears twice in site \(site.code)")
                 } else {
-                    boundaryOwners[boundary.value.comparisonKey, default: []].append(site.code)
+                    boundaryOwners[boundary.value.comparisonKey, default: []].append((site.code, boundary))
                 }
             }
             // Systems.
@@ -178,7 +199,7 @@ public enum HierarchyValidation {
                 )
             }
             // Addresses.
-            let neighbours = Set([site.parent].compactMap { $0 } + hierarchy.children(of: site.code).map(\.code))
+            let neighbours = Set([site.parent].compactMap { $0 } + (childrenByCode[site.code] ?? []))
             var priorities = Set<String>()
             for address in site.addresses {
                 if !neighbours.contains(address.to) {
@@ -193,14 +214,17 @@ public enum HierarchyValidation {
                         "site \(site.code) has two addresses to \(address.to) with priority \(address.priority); expected unique priorities per destination"
                     )
                 }
-                for (index, entry) in address.schedule.enumerated() {
-                    for other in address.schedule[(index + 1)...]
-                    where !entry.hoursOfWeek.isDisjoint(with: other.hoursOfWeek) {
+                // Each hour of the week belongs to at most one entry: one pass over the entries' hours.
+                var hourTaken = [Bool](repeating: false, count: 7 * 24)
+                for entry in address.schedule {
+                    let hours = entry.hoursOfWeek
+                    if hours.contains(where: { hourTaken[$0] }) {
                         error(
-                            other.location,
+                            entry.location,
                             "schedule entries of the address from \(site.code) to \(address.to) overlap; expected entries that cover different hours"
                         )
                     }
+                    for hour in hours { hourTaken[hour] = true }
                 }
                 if address.sender == .courier
                     && !site.addresses.contains(where: { $0.to == address.to && $0.sender == .standard })
@@ -219,12 +243,11 @@ public enum HierarchyValidation {
                 )
             }
         }
-        for (key, owners) in boundaryOwners where owners.count > 1 {
-            let site = hierarchy.sites.first { $0.code == owners[1] }!
-            let boundary = site.boundaries.first { $0.value.comparisonKey == key }!
+        for (_, owners) in boundaryOwners where owners.count > 1 {
+            let boundary = owners[1].boundary
             warning(
                 boundary.location,
-                "boundary \(boundary.value) belongs to sites \(owners.map(\.rawValue).joined(separator: " and ")); site identification there is ambiguous"
+                "boundary \(boundary.value) belongs to sites \(owners.map(\.site.rawValue).joined(separator: " and ")); site identification there is ambiguous"
             )
         }
 
@@ -237,7 +260,7 @@ public enum HierarchyValidation {
                     "package id \(package.id) is not its source site code followed by 5 hex digits (e.g. \(package.sourceSite)00001)"
                 )
             }
-            if !packageIDs.insert(package.id.uppercased()).inserted {
+            if !packageIDs.insert(package.id).inserted {
                 error(package.location, "package id \(package.id) is used twice")
             }
             if sitesByCode[package.sourceSite] == nil {
@@ -255,19 +278,19 @@ public enum HierarchyValidation {
         }
         var advertisementIDs = Set<String>()
         for advertisement in hierarchy.advertisements {
-            let prefix = String(advertisement.id.prefix(3)).uppercased()
+            let prefix = String(advertisement.id.prefix(3))
             if !isObjectID(advertisement.id, siteCode: prefix)
-                || (try? SiteCode(prefix)).flatMap({ sitesByCode[$0] }) == nil
+                || (try? SiteCode(exactly: prefix)).flatMap({ sitesByCode[$0] }) == nil
             {
                 error(
                     advertisement.location,
                     "advertisement id \(advertisement.id) is not a site code of the file followed by 5 hex digits"
                 )
             }
-            if !advertisementIDs.insert(advertisement.id.uppercased()).inserted {
+            if !advertisementIDs.insert(advertisement.id).inserted {
                 error(advertisement.location, "advertisement id \(advertisement.id) is used twice")
             }
-            if !packageIDs.contains(advertisement.package.uppercased()) {
+            if !packageIDs.contains(advertisement.package) {
                 error(
                     advertisement.location,
                     "advertisement \(advertisement.id) names package \(advertisement.package), which is not a package of the file"
@@ -277,9 +300,36 @@ public enum HierarchyValidation {
         return problems
     }
 
+    /// Each site's mode (its own; a secondary's is its parent's), every site resolved once.
+    private static func modes(of sites: [Site], _ sitesByCode: [SiteCode: Site]) -> [SiteCode: SiteMode] {
+        var modes: [SiteCode: SiteMode] = [:]
+        for site in sites where modes[site.code] == nil {
+            var chain: [Site] = []
+            var current: Site? = site
+            var resolved: SiteMode = .mixed
+            while let at = current, chain.count <= sites.count {
+                if let known = modes[at.code] {
+                    resolved = known
+                    break
+                }
+                chain.append(at)
+                if let mode = at.mode {
+                    resolved = mode
+                    break
+                }
+                guard at.type == .secondary, let parent = at.parent else { break }
+                current = sitesByCode[parent]
+            }
+            for member in chain where modes[member.code] == nil { modes[member.code] = resolved }
+        }
+        return modes
+    }
+
+    /// Eight ASCII characters: the site code, then 5 hex digits (upper case, as the reader stores ids).
     static func isObjectID(_ id: String, siteCode: String) -> Bool {
-        let upper = id.uppercased()
-        return upper.count == 8 && upper.hasPrefix(siteCode.uppercased()) && upper.dropFirst(3).allSatisfy(\.isHexDigit)
+        let bytes = Array(id.utf8)
+        return bytes.count == 8 && id.hasPrefix(siteCode)
+            && bytes.dropFirst(3).allSatisfy { (48...57).contains($0) || (65...70).contains($0) }
     }
 
     private static func list(_ names: Set<ForestName>) -> String {

@@ -25,6 +25,13 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
         try self.init(text)
     }
 
+    /// Stands for a code in a hierarchy file that is not a site code (already reported as an error), so that the
+    /// rest of that site is still checked and every mistake is reported at once. Its text is what the file says, so
+    /// it never equals a real code; a hierarchy holding one has errors and is never used.
+    public init(unreadable text: String) {
+        rawValue = String(text.prefix(40))
+    }
+
     private static func isCodeByte(_ byte: UInt8) -> Bool {
         (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
     }
