@@ -120,7 +120,7 @@ let package = Package(
 
         .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"]),
         .testTarget(name: "DirectorySchemaTests", dependencies: ["DirectorySchema"]),
-        .testTarget(name: "HierarchyTests", dependencies: ["HierarchyFile", "SiteModel"]),
+        .testTarget(name: "HierarchyTests", dependencies: ["HierarchyFile", "SiteModel", "BlockingWork"]),
         .testTarget(
             name: "SiteLocationTests",
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
@@ -135,7 +135,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
-                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust",
+                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

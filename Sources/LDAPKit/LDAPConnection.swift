@@ -67,10 +67,15 @@ public final class LDAPConnection: Sendable {
     ) async throws -> T {
         let loop = SessionLoop(configuration: configuration, logger: logger)
         // Queued before the thread starts, the work runs first once the bind succeeds; the loop then unbinds and
-        // stops. When no server can be used, the work gets the connect error.
-        return try await converse(on: loop, timeout: configuration.operationTimeout, body) {
-            loop.shutdown()
-            loop.start { _ in }
+        // stops. When no server can be used, the work gets the connect error. Cancelling the caller's task aborts
+        // the connection, so whatever the thread is blocked in ends at once and the call returns.
+        return try await withTaskCancellationHandler {
+            try await converse(on: loop, timeout: configuration.operationTimeout, body) {
+                loop.shutdown()
+                loop.start { _ in }
+            }
+        } onCancel: {
+            loop.abort()
         }
     }
 

@@ -27,11 +27,13 @@ extension Lab {
 
     /// Connects as a site's identity to its forest's directory: `directories` when given, else the forest's
     /// `directory` URIs from the file, else this lab's; the password from `identities/<code>.password` when an
-    /// identity folder is given, else from the lab (spec: cli.md, "Where the directory is").
+    /// identity folder is given, else from the lab (spec: cli.md, "Where the directory is"). `timeout` bounds
+    /// connecting to each server (TCP, TLS, bind) and each answer.
     public func siteConnector(
         for hierarchy: Hierarchy,
         directories: [LDAPURI] = [],
-        identities: String? = nil
+        identities: String? = nil,
+        timeout: Duration = .seconds(10)
     ) throws(LabError) -> Publisher.Connector {
         var urisByForest: [ForestName: [LDAPURI]] = [:]
         for forest in hierarchy.forests {
@@ -56,7 +58,12 @@ extension Lab {
                 throw LabError("no identity for site \(site.code): \(error)")
             }
             return try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: uris, authentication: .simple(dn: identity.dn, password: password)),
+                LDAPConnectionConfiguration(
+                    uris: uris,
+                    connectTimeout: timeout,
+                    operationTimeout: timeout,
+                    authentication: .simple(dn: identity.dn, password: password)
+                ),
                 logger: logger
             )
         }

@@ -8,18 +8,26 @@ public struct DirectorySiteKeys: Sendable {
     public let hierarchy: Hierarchy
     public let directories: [ForestName: [LDAPURI]]
     public let logger: Logger
+    /// Bounds connecting to each server and the answer: a site server waits no longer for a key.
+    public let timeout: Duration
 
-    public init(hierarchy: Hierarchy, directories: [ForestName: [LDAPURI]], logger: Logger) {
+    public init(
+        hierarchy: Hierarchy,
+        directories: [ForestName: [LDAPURI]],
+        logger: Logger,
+        timeout: Duration = .seconds(2)
+    ) {
         self.hierarchy = hierarchy
         self.directories = directories
         self.logger = logger
+        self.timeout = timeout
     }
 
     /// The key the directory of the site's forest holds for it; nil when the site has none published or the
     /// directory cannot be read (the job is then refused as `unknown-key`, and the reason says what to do).
     public func key(of code: SiteCode) async -> SitePublicKey? {
         guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else { return nil }
-        let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: .seconds(2))
+        let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let base = DirectoryLayout(forest: site.forest).site(code)
         do {
             let values = try await LDAPConnection.withSession(configuration, logger: logger) { session in

@@ -36,12 +36,26 @@ struct DirectoryOptions: ParsableArguments {
     @Option(help: "A folder of <site code>.password files for the site identities (default: the lab's).")
     var identities: String?
 
+    @Option(help: "Seconds to wait for each directory server to connect and for each answer.")
+    var timeout: Double = 10
+
+    func validate() throws {
+        guard timeout > 0 && timeout <= 300 else {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most 300, e.g. 10")
+        }
+    }
+
     func connector(for hierarchy: Hierarchy, logger: Logger) throws -> Publisher.Connector {
         let uris: [LDAPURI]
         do { uris = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
         do {
             return try Lab(directory: labDirectory, logger: logger)
-                .siteConnector(for: hierarchy, directories: uris, identities: identities)
+                .siteConnector(
+                    for: hierarchy,
+                    directories: uris,
+                    identities: identities,
+                    timeout: .milliseconds(Int(timeout * 1000))
+                )
         } catch {
             throw CommandFailure.unavailable(error.description)
         }

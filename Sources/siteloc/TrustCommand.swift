@@ -107,7 +107,7 @@ func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async th
         let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
         do {
             let connection = try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout),
+                LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout),
                 logger: .siteloc
             )
             let record: ForestRecord

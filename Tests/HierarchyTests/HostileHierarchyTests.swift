@@ -1,3 +1,4 @@
+import BlockingWork
 import Foundation
 import HierarchyFile
 import SiteModel
@@ -78,7 +79,12 @@ import Testing
     }
 
     /// A chain of primaries, each the parent of the next: the cycle check walks it once.
-    @Test func aLongChainValidatesInLinearTime() {
+    @Test func aLongChainValidatesInLinearTime() async {
+        // Seconds of work: on the blocking executor, not on a cooperative thread other tests' tasks need.
+        await withBlockingWork { Self.validateALongChain() }
+    }
+
+    static func validateALongChain() {
         var yaml = "version: 1\nforests: [{name: c.com, functionalLevel: windows2003, serverOS: windows2003}]\nsites:\n"
         for index in 0..<8_000 {
             let parent = index == 0 ? "" : ", parent: \(Self.code(index - 1))"
@@ -90,7 +96,11 @@ import Testing
     }
 
     /// Many children of one parent: the neighbour and mode lookups are by dictionary.
-    @Test func manySitesUnderOneParentValidateInLinearTime() {
+    @Test func manySitesUnderOneParentValidateInLinearTime() async {
+        await withBlockingWork { Self.validateManySitesUnderOneParent() }
+    }
+
+    static func validateManySitesUnderOneParent() {
         var yaml = "version: 1\nforests: [{name: c.com, functionalLevel: windows2003, serverOS: windows2003}]\nsites:\n"
         yaml += "  - {code: \(Self.code(0)), type: primary, forest: c.com, server: s0.c.com}\n"
         for index in 1..<46_000 {

@@ -1,3 +1,4 @@
+import BlockingWork
 import Foundation
 import SiteTestKit
 import Testing
@@ -19,7 +20,18 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent(".build/debug/siteloc")
     }()
 
-    static func siteloc(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+    /// Runs siteloc and waits for it on the blocking executor: a test waiting for a process must not hold one of
+    /// the few cooperative threads the other tests' tasks (and their time bounds) need.
+    static func siteloc(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        try await withBlockingWork { try run(arguments, environment: environment) }
+    }
+
+    /// For a `defer` that must clean up (stop a lab) however the test ended; it blocks its thread while it runs.
+    static func cleanUp(_ arguments: [String]) {
+        _ = try? run(arguments, environment: [:])
+    }
+
+    private static func run(_ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -39,10 +51,10 @@ import Testing
         )
     }
 
-    static func withFolder(_ body: (String) throws -> Void) throws {
+    static func withFolder(_ body: (String) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        try body(folder.path)
+        try await body(folder.path)
     }
 
     @Test(arguments: [
@@ -52,15 +64,15 @@ import Testing
         (["schema", "print", "--format", "xml"], "Please provide one of 'ldif', 'schema' or 'indexes'"),
         (["no-such-command"], "Unexpected argument"),
     ])
-    func badInputExitsTwoAndNamesTheExpectedForm(arguments: [String], expected: String) throws {
-        let run = try Self.siteloc(arguments)
+    func badInputExitsTwoAndNamesTheExpectedForm(arguments: [String], expected: String) async throws {
+        let run = try await Self.siteloc(arguments)
         #expect(run.status == 2)
         #expect(run.error.contains(expected), "stderr: \(run.error)")
     }
 
-    @Test func labUpStatusInstallDownAsAUserWould() throws {
-        try Self.withFolder { folder in
-            let up = try Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder, "--json"])
+    @Test func labUpStatusInstallDownAsAUserWould() async throws {
+        try await Self.withFolder { folder in
+            let up = try await Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder, "--json"])
             #expect(up.status == 0, "stderr: \(up.error)")
             let started = try JSONSerialization.jsonObject(with: Data(up.output.utf8)) as? [[String: Any]]
             #expect(started?.first?["forest"] as? String == "corp.contoso.com")
@@ -70,7 +82,7 @@ import Testing
             let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
             #expect(!up.output.contains(password) && !up.error.contains(password))
 
-            let install = try Self.siteloc(
+            let install = try await Self.siteloc(
                 ["schema", "install"],
                 environment: [
                     "SITELOC_DIRECTORY_URI": uri, "SITELOC_BIND_DN": "cn=admin,cn=config",
@@ -82,28 +94,28 @@ import Testing
 
             let wrongPassword = folder + "/wrong"
             try "not-the-password".write(toFile: wrongPassword, atomically: true, encoding: .utf8)
-            let refused = try Self.siteloc([
+            let refused = try await Self.siteloc([
                 "schema", "install", "--uri", uri, "--bind-dn", "cn=admin,cn=config", "--password-file", wrongPassword,
             ])
             #expect(refused.status == 3)
             #expect(refused.error.contains("Invalid credentials"))
             #expect(!refused.error.contains("not-the-password"))
 
-            let status = try Self.siteloc(["lab", "status", "--dir", folder])
+            let status = try await Self.siteloc(["lab", "status", "--dir", folder])
             #expect(status.status == 0)
             #expect(status.output.contains("corp.contoso.com  up"))
 
-            let down = try Self.siteloc(["lab", "down", "--dir", folder])
+            let down = try await Self.siteloc(["lab", "down", "--dir", folder])
             #expect(down.status == 0)
-            let after = try Self.siteloc(["lab", "status", "--dir", folder, "--json"])
+            let after = try await Self.siteloc(["lab", "status", "--dir", folder, "--json"])
             let stopped = try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [[String: Any]]
             #expect(stopped?.first?["running"] as? Bool == false)
         }
     }
 
-    @Test func missingSlapdSaysHowToInstallIt() throws {
-        try Self.withFolder { folder in
-            let run = try Self.siteloc(
+    @Test func missingSlapdSaysHowToInstallIt() async throws {
+        try await Self.withFolder { folder in
+            let run = try await Self.siteloc(
                 ["lab", "up", "--forest", "corp.contoso.com", "--dir", folder],
                 environment: ["SITELOC_OPENLDAP_SBIN": folder + "/nothing-here"]
             )
@@ -113,15 +125,15 @@ import Testing
         }
     }
 
-    @Test func slapdThatCannotStartIsReportedWithTheEndOfItsLog() throws {
-        try Self.withFolder { folder in
-            #expect(try Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder]).status == 0)
-            #expect(try Self.siteloc(["lab", "down", "--dir", folder]).status == 0)
+    @Test func slapdThatCannotStartIsReportedWithTheEndOfItsLog() async throws {
+        try await Self.withFolder { folder in
+            #expect(try await Self.siteloc(["lab", "up", "--forest", "corp.contoso.com", "--dir", folder]).status == 0)
+            #expect(try await Self.siteloc(["lab", "down", "--dir", folder]).status == 0)
             let database = folder + "/corp.contoso.com/slapd.d/cn=config/olcDatabase={1}mdb.ldif"
             let broken = try String(contentsOfFile: database, encoding: .utf8)
                 .replacingOccurrences(of: "olcDbDirectory: ", with: "olcDbDirectory: /nonexistent")
             try broken.write(toFile: database, atomically: true, encoding: .utf8)
-            let run = try Self.siteloc(["lab", "up", "--dir", folder])
+            let run = try await Self.siteloc(["lab", "up", "--dir", folder])
             #expect(run.status == 3)
             #expect(run.error.contains("did not start"))
             #expect(run.error.contains("olcDbDirectory: value #0: invalid path"))
@@ -133,19 +145,19 @@ extension CommandLine {
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/contoso.yaml").path
 
-    @Test func validateNamesEveryMistakeByLineAndExitsTwo() throws {
-        let clean = try Self.siteloc(["validate", "--hierarchy", Self.example])
+    @Test func validateNamesEveryMistakeByLineAndExitsTwo() async throws {
+        let clean = try await Self.siteloc(["validate", "--hierarchy", Self.example])
         #expect(clean.status == 0)
         #expect(clean.output.contains("0 errors, 1 warning"))
-        #expect(try Self.siteloc(["validate", "--hierarchy", Self.example, "--strict"]).status == 1)
-        try Self.withFolder { folder in
+        #expect(try await Self.siteloc(["validate", "--hierarchy", Self.example, "--strict"]).status == 1)
+        try await Self.withFolder { folder in
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let broken = try String(contentsOfFile: Self.example, encoding: .utf8)
                 .replacingOccurrences(of: "  - code: S01\n", with: "  - code: AUX\n")
                 .replacingOccurrences(of: "      - subnet: 10.30.0.0/16\n", with: "      - subnet: 10.30.0.1/16\n")
                 .replacingOccurrences(of: "    publish: false\n", with: "    publish: nope\n")
             try broken.write(toFile: folder + "/broken.yaml", atomically: true, encoding: .utf8)
-            let run = try Self.siteloc(["validate", "--hierarchy", folder + "/broken.yaml", "--json"])
+            let run = try await Self.siteloc(["validate", "--hierarchy", folder + "/broken.yaml", "--json"])
             #expect(run.status == 2)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
             let errors = try #require(report["errors"] as? [[String: Any]])
@@ -157,25 +169,25 @@ extension CommandLine {
         }
     }
 
-    @Test func thePublishWorkflowAsTheReadmeShowsIt() throws {
-        try Self.withFolder { folder in
+    @Test func thePublishWorkflowAsTheReadmeShowsIt() async throws {
+        try await Self.withFolder { folder in
             let lab = ["--dir", folder + "/lab"]
-            #expect(try Self.siteloc(["lab", "up", "--hierarchy", Self.example] + lab).status == 0)
-            defer { _ = try? Self.siteloc(["lab", "down"] + lab) }
-            let dryRun = try Self.siteloc(["publish", "--hierarchy", Self.example, "--dry-run"] + lab)
+            #expect(try await Self.siteloc(["lab", "up", "--hierarchy", Self.example] + lab).status == 0)
+            defer { Self.cleanUp(["lab", "down"] + lab) }
+            let dryRun = try await Self.siteloc(["publish", "--hierarchy", Self.example, "--dry-run"] + lab)
             #expect(dryRun.status == 0, "stderr: \(dryRun.error)")
             #expect(
                 dryRun.output.contains("dn: cn=SMS-Site-CEN,cn=System Management,cn=System,dc=corp,dc=contoso,dc=com")
             )
             #expect(dryRun.output.contains("changetype: add"))
-            let first = try Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
+            let first = try await Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
             #expect(first.status == 0, "stderr: \(first.error)")
             #expect(first.output.contains("CEN  3 added, 0 changed, 0 deleted"))
-            let second = try Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
+            let second = try await Self.siteloc(["publish", "--hierarchy", Self.example] + lab)
             #expect(second.output.split(separator: "\n").allSatisfy { $0.contains("no change") })
-            let removed = try Self.siteloc(["unpublish", "--hierarchy", Self.example, "--site", "P01"] + lab)
+            let removed = try await Self.siteloc(["unpublish", "--hierarchy", Self.example, "--site", "P01"] + lab)
             #expect(removed.output.contains("P01  0 added, 0 changed, 3 deleted"))
-            let unknown = try Self.siteloc(["publish", "--hierarchy", Self.example, "--site", "ZZZ"] + lab)
+            let unknown = try await Self.siteloc(["publish", "--hierarchy", Self.example, "--site", "ZZZ"] + lab)
             #expect(unknown.status == 2)
             #expect(unknown.error.contains("expected one of CEN, P01"))
         }
@@ -183,8 +195,8 @@ extension CommandLine {
 }
 
 extension CommandLine {
-    @Test func routeExitsZeroOneOrTwoWithTheSpecsJSON() throws {
-        let planned = try Self.siteloc([
+    @Test func routeExitsZeroOneOrTwoWithTheSpecsJSON() async throws {
+        let planned = try await Self.siteloc([
             "route", "--hierarchy", Self.example, "--from", "s01", "--to", "P02", "--at", "2026-11-23T10:00", "--json",
         ])
         #expect(planned.status == 0, "stderr: \(planned.error)")
@@ -194,11 +206,13 @@ extension CommandLine {
         #expect(hops?.last?["waitUntil"] as? String == "2026-11-23T18:00")
         #expect(route?["error"] is NSNull)
 
-        let unknown = try Self.siteloc(["route", "--hierarchy", Self.example, "--from", "CEN", "--to", "XYZ", "--json"])
+        let unknown = try await Self.siteloc([
+            "route", "--hierarchy", Self.example, "--from", "CEN", "--to", "XYZ", "--json",
+        ])
         #expect(unknown.status == 2)
         #expect(unknown.output.contains(#""code" : "unknown-site""#))
 
-        try Self.withFolder { folder in
+        try await Self.withFolder { folder in
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let file = folder + "/no-address.yaml"
             try """
@@ -208,12 +222,12 @@ extension CommandLine {
               - {code: CEN, type: primary, forest: corp.contoso.com, server: cen.corp.contoso.com}
               - {code: P01, type: primary, parent: CEN, forest: corp.contoso.com, server: p01.corp.contoso.com}
             """.write(toFile: file, atomically: true, encoding: .utf8)
-            let missing = try Self.siteloc(["route", "--hierarchy", file, "--from", "CEN", "--to", "P01"])
+            let missing = try await Self.siteloc(["route", "--hierarchy", file, "--from", "CEN", "--to", "P01"])
             #expect(missing.status == 1)
             #expect(missing.output.contains("missing-address"), "output: \(missing.output)")
         }
 
-        let badTime = try Self.siteloc([
+        let badTime = try await Self.siteloc([
             "route", "--hierarchy", Self.example, "--from", "CEN", "--to", "P01", "--at", "noon",
         ])
         #expect(badTime.status == 2)
@@ -223,9 +237,9 @@ extension CommandLine {
 
 extension CommandLine {
     /// The main job, as `make demo` runs it: the whole story on its own lab, which it stops.
-    @Test func theDemoTellsTheWholeStoryAndStopsItsLab() throws {
-        try Self.withFolder { folder in
-            let run = try Self.siteloc(["demo", "--hierarchy", Self.example, "--dir", folder])
+    @Test func theDemoTellsTheWholeStoryAndStopsItsLab() async throws {
+        try await Self.withFolder { folder in
+            let run = try await Self.siteloc(["demo", "--hierarchy", Self.example, "--dir", folder])
             #expect(run.status == 0, "stderr: \(run.error)")
             for expected in [
                 "1. Read and check the hierarchy", "P01 changing CEN's site object: refused",
@@ -248,8 +262,8 @@ extension CommandLine {
 
 extension CommandLine {
     /// The site-server commands refuse what they cannot do with the exit status of spec/cli.md and say what to do.
-    @Test func siteServerCommandsNameTheProblemAndTheFix() throws {
-        try Self.withFolder { folder in
+    @Test func siteServerCommandsNameTheProblemAndTheFix() async throws {
+        try await Self.withFolder { folder in
             let site = ["--hierarchy", Self.example, "--dir", folder]
             for (arguments, status, expected) in [
                 (["site", "run", "--site", "CEN"] + site, Int32(2), "siteloc site init --site CEN"),
@@ -262,12 +276,12 @@ extension CommandLine {
                 (["keys", "export", "--site", "CEN"] + site, 2, "create it with: siteloc site init --site CEN"),
                 (["site", "status", "--site", "CEN", "--dir", folder], 2, "no site server folder for 'CEN'"),
             ] {
-                let run = try Self.siteloc(arguments)
+                let run = try await Self.siteloc(arguments)
                 #expect(run.status == status, "\(arguments): \(run.error)")
                 #expect(run.error.contains(expected), "\(arguments): \(run.error)")
             }
-            #expect(try Self.siteloc(["site", "init", "--site", "CEN"] + site).status == 0)
-            #expect(try Self.siteloc(["site", "init", "--site", "P01"] + site).status == 0)
+            #expect(try await Self.siteloc(["site", "init", "--site", "CEN"] + site).status == 0)
+            #expect(try await Self.siteloc(["site", "init", "--site", "P01"] + site).status == 0)
             for (arguments, status, expected) in [
                 (["send", "package", "CEN00001"] + site, Int32(2), "give it with --content FILE"),
                 (["send", "package", "CEN09999"] + site, 2, "expected one of: CEN00001, CEN00002"),
@@ -277,21 +291,21 @@ extension CommandLine {
                 ),
                 (["site", "run", "--site", "CEN", "--transport", "smb"] + site, 3, "siteloc lab up --hierarchy FILE"),
             ] {
-                let run = try Self.siteloc(arguments)
+                let run = try await Self.siteloc(arguments)
                 #expect(run.status == status, "\(arguments): \(run.error)")
                 #expect(run.error.contains(expected), "\(arguments): \(run.error)")
             }
             // Any site's key may be imported (it checks the origin of what that site creates); a key of a site the
             // hierarchy does not have is refused and not stored.
             let key = folder + "/s02.key"
-            #expect(try Self.siteloc(["site", "init", "--site", "S02"] + site).status == 0)
-            #expect(try Self.siteloc(["keys", "export", "--site", "S02", "--output", key] + site).status == 0)
-            #expect(try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
+            #expect(try await Self.siteloc(["site", "init", "--site", "S02"] + site).status == 0)
+            #expect(try await Self.siteloc(["keys", "export", "--site", "S02", "--output", key] + site).status == 0)
+            #expect(try await Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
             #expect(FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/S02.json"))
             let stranger = folder + "/zzz.key"
             try String(contentsOfFile: key, encoding: .utf8).replacingOccurrences(of: "\"S02\"", with: "\"ZZZ\"")
                 .write(toFile: stranger, atomically: true, encoding: .utf8)
-            let refused = try Self.siteloc(["keys", "import", "--site", "P01", "--file", stranger] + site)
+            let refused = try await Self.siteloc(["keys", "import", "--site", "P01", "--file", stranger] + site)
             #expect(refused.status == 2)
             #expect(refused.error.contains("ZZZ, which is not a site of the hierarchy"), "\(refused.error)")
             #expect(!FileManager.default.fileExists(atPath: folder + "/sites/P01/keys/peers/ZZZ.json"))
@@ -301,11 +315,11 @@ extension CommandLine {
 
 extension CommandLine {
     /// `trust check` as a user runs it: a readable report with the fix, the JSON, and exit 0, 1 and 2.
-    @Test func trustCheckReportsEachViolationWithItsFixAndExitStatus() throws {
-        try Self.withFolder { folder in
+    @Test func trustCheckReportsEachViolationWithItsFixAndExitStatus() async throws {
+        try await Self.withFolder { folder in
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let clean = Self.example.replacingOccurrences(of: "contoso.yaml", with: "three-forests.yaml")
-            let ok = try Self.siteloc(["trust", "check", "--hierarchy", clean])
+            let ok = try await Self.siteloc(["trust", "check", "--hierarchy", clean])
             #expect(ok.status == 0, "\(ok.error)")
             #expect(ok.output.contains("4 forest crossing(s)") && ok.output.contains("ok: no rule is broken"))
             let broken = folder + "/broken.yaml"
@@ -315,16 +329,16 @@ extension CommandLine {
                     with: "roles: [systemHealthValidator, pxeServicePoint]"
                 )
                 .write(toFile: broken, atomically: true, encoding: .utf8)
-            let text = try Self.siteloc(["trust", "check", "--hierarchy", broken])
+            let text = try await Self.siteloc(["trust", "check", "--hierarchy", broken])
             #expect(text.status == 1)
             #expect(text.output.contains("violation: role-not-supported-across-forest: site system shv.fabrikam.com"))
             #expect(text.output.contains("fix: move pxeServicePoint to a server in corp.contoso.com"), "\(text.output)")
-            let json = try Self.siteloc(["trust", "check", "--hierarchy", broken, "--json"])
+            let json = try await Self.siteloc(["trust", "check", "--hierarchy", broken, "--json"])
             #expect(json.status == 1)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
             #expect(object["ok"] as? Bool == false)
             #expect((object["violations"] as? [[String: Any]])?.first?["system"] as? String == "shv.fabrikam.com")
-            let missing = try Self.siteloc(["trust", "check", "--hierarchy", folder + "/none.yaml"])
+            let missing = try await Self.siteloc(["trust", "check", "--hierarchy", folder + "/none.yaml"])
             #expect(missing.status == 2)
         }
     }
@@ -337,16 +351,18 @@ extension CommandLine {
             .path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let site = ["--hierarchy", Self.example, "--dir", folder]
-        let neither = try Self.siteloc(["site", "run"] + site)
+        let neither = try await Self.siteloc(["site", "run"] + site)
         #expect(neither.status == 2 && neither.error.contains("give either --site CODE or --all"), "\(neither.error)")
-        for code in ["CEN", "P01"] { #expect(try Self.siteloc(["site", "init", "--site", code] + site).status == 0) }
+        for code in ["CEN", "P01"] {
+            #expect(try await Self.siteloc(["site", "init", "--site", code] + site).status == 0)
+        }
         // No directory here: P01 gets CEN's key by hand.
         let key = folder + "/cen.key"
-        #expect(try Self.siteloc(["keys", "export", "--site", "CEN", "--output", key] + site).status == 0)
-        #expect(try Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
+        #expect(try await Self.siteloc(["keys", "export", "--site", "CEN", "--output", key] + site).status == 0)
+        #expect(try await Self.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0)
         let content = folder + "/office.bin"
         try Data(repeating: 9, count: 10_000).write(to: URL(fileURLWithPath: content))
-        #expect(try Self.siteloc(["send", "package", "CEN00001", "--content", content] + site).status == 0)
+        #expect(try await Self.siteloc(["send", "package", "CEN00001", "--content", content] + site).status == 0)
         // A FIFO in CEN's inbox stalls nothing; a file name with a line break forges no log line.
         #expect(mkfifo(folder + "/sites/CEN/inbox/stall.CEN.x.job", 0o644) == 0)
         try Data("junk".utf8).write(to: URL(fileURLWithPath: folder + "/sites/P01/inbox/a\nFORGED line.job"))
@@ -373,7 +389,7 @@ extension CommandLine {
             printed.contains("site server CEN running") && printed.contains("site server P01 running"),
             "\(printed)"
         )
-        let status = try Self.siteloc(["site", "status", "--dir", folder])
+        let status = try await Self.siteloc(["site", "status", "--dir", folder])
         #expect(status.output.contains("CEN  stopped") && status.output.contains("P01  stopped"), "\(status.output)")
         let logged = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(logged.contains("a\\u{a}FORGED line.job"), "\(logged)")
@@ -420,10 +436,10 @@ extension CommandLine {
 
 extension CommandLine {
     /// The demo walks through the example hierarchy; another one is refused before any server starts.
-    @Test func theDemoRefusesAnotherHierarchyBeforeStartingAnything() throws {
-        try Self.withFolder { folder in
+    @Test func theDemoRefusesAnotherHierarchyBeforeStartingAnything() async throws {
+        try await Self.withFolder { folder in
             let other = Self.example.replacingOccurrences(of: "contoso.yaml", with: "three-forests.yaml")
-            let run = try Self.siteloc(["demo", "--hierarchy", other, "--dir", folder])
+            let run = try await Self.siteloc(["demo", "--hierarchy", other, "--dir", folder])
             #expect(run.status == 2, "\(run.error)")
             #expect(run.error.contains("the demo walks through the example hierarchy"), "\(run.error)")
             #expect(!FileManager.default.fileExists(atPath: folder + "/lab.json"))

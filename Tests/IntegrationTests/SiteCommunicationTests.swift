@@ -123,37 +123,39 @@ import Testing
         var servers: [String: ServerProcess] = [:]
         defer {
             for server in servers.values { server.stop() }
-            _ = try? CommandLine.siteloc(["lab", "down", "--dir", lab])
+            CommandLine.cleanUp(["lab", "down", "--dir", lab])
             try? FileManager.default.removeItem(at: folder)
         }
-        func siteloc(_ arguments: [String]) throws -> CommandLine.Run {
-            let run = try CommandLine.siteloc(arguments)
+        func siteloc(_ arguments: [String]) async throws -> CommandLine.Run {
+            let run = try await CommandLine.siteloc(arguments)
             #expect(run.status == 0, "siteloc \(arguments.joined(separator: " ")): \(run.error)")
             return run
         }
 
         // The lab: a directory per forest and the smbd with a share per site server.
-        let up = try siteloc(["lab", "up", "--hierarchy", hierarchy, "--dir", lab])
+        let up = try await siteloc(["lab", "up", "--hierarchy", hierarchy, "--dir", lab])
         #expect(up.output.contains("smb  127.0.0.1:"))
         for site in ["CEN", "P01", "S01", "P02"] {
-            _ = try siteloc(["site", "init", "--hierarchy", hierarchy, "--site", site, "--dir", lab])
+            _ = try await siteloc(["site", "init", "--hierarchy", hierarchy, "--site", site, "--dir", lab])
         }
         // CEN and P02 are in different forests: their keys are exchanged by hand; the others publish theirs.
         for (from, to) in [("CEN", "P02"), ("P02", "CEN")] {
             let file = folder.appendingPathComponent("\(from).key").path
-            _ = try siteloc([
+            _ = try await siteloc([
                 "keys", "export", "--hierarchy", hierarchy, "--site", from, "--dir", lab, "--output", file,
             ])
-            _ = try siteloc(["keys", "import", "--hierarchy", hierarchy, "--site", to, "--dir", lab, "--file", file])
+            _ = try await siteloc([
+                "keys", "import", "--hierarchy", hierarchy, "--site", to, "--dir", lab, "--file", file,
+            ])
         }
-        _ = try siteloc(["publish", "--hierarchy", hierarchy, "--dir", lab])
+        _ = try await siteloc(["publish", "--hierarchy", hierarchy, "--dir", lab])
 
         // Before the package moves, a client in S01 is offered nothing.
         let client = [
             "content", "--hierarchy", hierarchy, "--dir", lab, "--ip", "10.22.0.5/24", "--assigned-site", "P01",
             "--forest", "corp.contoso.com", "--package", "CEN00001", "--json",
         ]
-        let before = try Self.json(try siteloc(client))
+        let before = try Self.json(try await siteloc(client))
         #expect((before["distributionPoints"] as? [Any])?.isEmpty == true, "\(before)")
 
         let logs = folder.appendingPathComponent("logs")
@@ -164,7 +166,7 @@ import Testing
         let content = folder.appendingPathComponent("office.bin")
         try Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255) }).write(to: content)
         let sent = try Self.json(
-            try siteloc([
+            try await siteloc([
                 "send", "package", "CEN00001", "--hierarchy", hierarchy, "--dir", lab, "--content", content.path,
                 "--json",
             ])
@@ -206,7 +208,7 @@ import Testing
         #expect(Self.events(lab, "CEN").filter { $0["event"] == "delivered" }.count == 2)
         let status = try #require(
             try JSONSerialization.jsonObject(
-                with: Data(try siteloc(["site", "status", "--dir", lab, "--json"]).output.utf8)
+                with: Data(try await siteloc(["site", "status", "--dir", lab, "--json"]).output.utf8)
             )
                 as? [[String: Any]]
         )
@@ -220,7 +222,7 @@ import Testing
         #expect(leftovers.isEmpty, "\(leftovers)")
 
         // The roaming client in S01 is now offered S01's distribution point.
-        let after = try Self.json(try siteloc(client))
+        let after = try Self.json(try await siteloc(client))
         let offered = (after["distributionPoints"] as? [[String: Any]] ?? []).compactMap { $0["host"] as? String }
         #expect(offered == ["s01-mp.corp.contoso.com"], "\(after)")
     }

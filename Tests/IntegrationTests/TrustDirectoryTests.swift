@@ -14,8 +14,11 @@ import Testing
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/three-forests.yaml").path
 
-    static func check(_ hierarchy: String, lab: String) throws -> (status: Int32, json: [String: Any]?, error: String) {
-        let run = try CommandLine.siteloc([
+    static func check(
+        _ hierarchy: String,
+        lab: String
+    ) async throws -> (status: Int32, json: [String: Any]?, error: String) {
+        let run = try await CommandLine.siteloc([
             "trust", "check", "--from-directory", "--hierarchy", hierarchy, "--dir", lab, "--json",
         ])
         let json = try? JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any]
@@ -45,7 +48,7 @@ import Testing
     private func checks(lab: Lab, folder: URL, forests: Int) async throws {
         #expect(forests == 3, "a lab of three forests")
 
-        var checked = try Self.check(Self.example, lab: folder.path)
+        var checked = try await Self.check(Self.example, lab: folder.path)
         #expect(checked.status == 0, "\(checked.error)")
         #expect(checked.json?["ok"] as? Bool == true)
         #expect((checked.json?["crossings"] as? [Any])?.count == 4)
@@ -59,17 +62,17 @@ import Testing
 
         // The functional level, lowered in fabrikam.com's directory only.
         try await fabrikamAdmin.modify(fabrikamLayout.partitions, [.replace("msDS-Behavior-Version", ["1"])])
-        checked = try Self.check(Self.example, lab: folder.path)
+        checked = try await Self.check(Self.example, lab: folder.path)
         #expect(checked.status == 1)
         #expect(Set(Self.rules(checked.json)) == ["forest-functional-level"])
-        let fromFile = try CommandLine.siteloc(["trust", "check", "--hierarchy", Self.example])
+        let fromFile = try await CommandLine.siteloc(["trust", "check", "--hierarchy", Self.example])
         #expect(fromFile.status == 0, "the file still says windows2008")
         try await fabrikamAdmin.modify(fabrikamLayout.partitions, [.replace("msDS-Behavior-Version", ["3"])])
 
         // The trust, made non-transitive on both sides.
         try await corpAdmin.modify(corpLayout.trustedDomain(fabrikam), [.replace("trustAttributes", ["1"])])
         try await fabrikamAdmin.modify(fabrikamLayout.trustedDomain(corp), [.replace("trustAttributes", ["1"])])
-        checked = try Self.check(Self.example, lab: folder.path)
+        checked = try await Self.check(Self.example, lab: folder.path)
         #expect(checked.status == 1)
         #expect(Set(Self.rules(checked.json)) == ["no-transitive-trust"])
         // Forest-transitive again, but one way only: a warning.
@@ -81,7 +84,7 @@ import Testing
                 [.replace("trustAttributes", ["8"]), .replace("trustDirection", [direction])]
             )
         }
-        checked = try Self.check(Self.example, lab: folder.path)
+        checked = try await Self.check(Self.example, lab: folder.path)
         #expect(checked.status == 0)
         let warnings = ((checked.json?["warnings"] as? [[String: Any]]) ?? []).compactMap { $0["rule"] as? String }
         #expect(warnings.contains("one-way-trust"), "\(warnings)")
@@ -91,7 +94,7 @@ import Testing
             fabrikamLayout.computer(host: "s02-ss.fabrikam.com"),
             [.replace("operatingSystem", ["Windows 2000 Server"])]
         )
-        checked = try Self.check(Self.example, lab: folder.path)
+        checked = try await Self.check(Self.example, lab: folder.path)
         #expect(checked.status == 1)
         #expect(Set(Self.rules(checked.json)) == ["server-os"])
         await fabrikamAdmin.close()
@@ -107,7 +110,7 @@ import Testing
                     + " directory: [\"ldap://127.0.0.1:\(port)\"]}"
             )
             .write(toFile: unreachable, atomically: true, encoding: .utf8)
-        checked = try Self.check(unreachable, lab: folder.path)
+        checked = try await Self.check(unreachable, lab: folder.path)
         #expect(checked.status == 3)
         #expect(
             checked.error.contains("tailspin.com") && checked.error.contains("ldap://127.0.0.1:\(port)"),

@@ -1,5 +1,59 @@
 internal import CLDAP
+import Dispatch
 import Glibc
+import Synchronization
+
+/// Lets any thread end every blocking call on one session's socket (`cldap_watch` in the C shim), now or when a
+/// deadline passes: the only way to bound libldap's TLS handshake, and the way a caller's cancellation reaches the
+/// connection's thread.
+final class SocketWatch: @unchecked Sendable {
+    // Why @unchecked Sendable is sound: `watch` is set once in init and freed once in deinit, when no reference is
+    // left; every C function called on it takes the watch's own mutex.
+    private let watch: UnsafeMutablePointer<cldap_watch>
+
+    init() {
+        guard let watch = cldap_watch_create() else { preconditionFailure("out of memory for a socket watch") }
+        self.watch = watch
+    }
+
+    deinit { cldap_watch_destroy(watch) }
+
+    fileprivate func install(on ld: OpaquePointer) -> Int32 { cldap_watch_install(ld, watch) }
+
+    /// Shuts the socket down: a blocked read or write returns at once, and libldap reports the server as gone.
+    func fire() { cldap_watch_fire(watch) }
+
+    var hasFired: Bool { cldap_watch_has_fired(watch) != 0 }
+
+    /// A serial queue: on Linux it gets a thread of its own, where a concurrent or global queue shares one as wide as
+    /// the cores with whatever blocks there, and a deadline must fire on time.
+    private static let deadlines = DispatchQueue(label: "siteloc.ldap.deadlines")
+
+    /// Fires after `duration` unless the returned deadline is cancelled first.
+    func deadline(after duration: Duration) -> Deadline {
+        let deadline = Deadline(watch: self)
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+        Self.deadlines.asyncAfter(deadline: .now() + .nanoseconds(max(0, nanoseconds))) {
+            deadline.expire()
+        }
+        return deadline
+    }
+
+    /// A pending ``SocketWatch/deadline(after:)``.
+    final class Deadline: Sendable {
+        private let watch: SocketWatch
+        private let cancelled = Atomic<Bool>(false)
+
+        fileprivate init(watch: SocketWatch) { self.watch = watch }
+
+        func cancel() { cancelled.store(true, ordering: .sequentiallyConsistent) }
+
+        fileprivate func expire() {
+            if !cancelled.load(ordering: .sequentiallyConsistent) { watch.fire() }
+        }
+    }
+}
 
 /// Owns one libldap session (`LDAP *`). This file is the only place that calls `ldap_*` and `ber_*`: every call
 /// goes through here, and every failing result code becomes an ``LDAPError`` here.
@@ -8,6 +62,8 @@ import Glibc
 final class LDAPHandle {
     private let ld: OpaquePointer
     let uri: LDAPURI
+    /// Outlives `ld` (libldap keeps a pointer to it): released after the unbind in deinit.
+    let watch = SocketWatch()
 
     // Message types of `ldap_msgtype`. The C macros are casts to `ber_tag_t`, spelled out here.
     static let searchEntry: Int32 = 0x64  // LDAP_RES_SEARCH_ENTRY
@@ -28,6 +84,11 @@ final class LDAPHandle {
         }
         ld = session
         self.uri = uri
+        let installed = watch.install(on: session)
+        guard installed == LDAP_SUCCESS else {
+            ldap_unbind_ext(session, nil, nil)
+            throw LDAPError(code: LDAPResultCode(rawValue: installed), operation: .connect, server: uri)
+        }
     }
 
     deinit {
@@ -217,8 +278,11 @@ final class LDAPHandle {
         let messageID = try sendSearch(request)
         var limit = timeval(timeout)
         var chain: OpaquePointer?
+        // libldap's limit restarts while a server trickles its answer; the watch's does not.
+        let deadline = watch.deadline(after: timeout)
         let rc = ldap_result(ld, messageID, LDAP_MSG_ALL, &limit, &chain)
-        if rc == 0 {
+        deadline.cancel()
+        if rc == 0 || (rc < 0 && watch.hasFired) {
             ldap_abandon_ext(ld, messageID, nil, nil)
             var error = LDAPError(code: .timeout, operation: .search, dn: request.base.string, server: uri)
             error.filter = request.filter.string

@@ -65,6 +65,9 @@ final class SessionLoop: @unchecked Sendable {
         var maxOutstanding = 0
         var sent = 0
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        /// The watch on the socket of the handle being set up or in use, for ``abort()``.
+        var watch: SocketWatch?
+        var aborted = false
     }
 
     private final class InFlightRequest {
@@ -135,6 +138,19 @@ final class SessionLoop: @unchecked Sendable {
 
     func cancel(_ id: UInt64) {
         shared.withLock { $0.cancelled.append(id) }
+        wake()
+    }
+
+    /// Ends the connection now, from any thread: whatever the loop's thread is blocked in (connecting, a TLS
+    /// handshake, a session's search) returns at once with an error, and everything in flight fails. For a caller's
+    /// cancellation, which otherwise could not reach that thread.
+    func abort() {
+        let watch = shared.withLock { state in
+            state.aborted = true
+            state.closing = true
+            return state.watch
+        }
+        watch?.fire()
         wake()
     }
 
@@ -227,6 +243,7 @@ final class SessionLoop: @unchecked Sendable {
         for item in waitingWork { item(.failure(gone)) }
         waitingWork.removeAll()
         handle = nil  // unbinds
+        shared.withLock { $0.watch = nil }
         finish()
     }
 
@@ -235,10 +252,17 @@ final class SessionLoop: @unchecked Sendable {
         for uri in configuration.uris {
             do {
                 let candidate = try LDAPHandle(uri: uri)
-                try candidate.configure(timeout: configuration.connectTimeout, tls: configuration.tls)
-                try candidate.connect()
-                if configuration.tls.startTLS && uri.scheme == .ldap { try candidate.startTLS() }
-                try authenticate(candidate)
+                // Each server gets the connect timeout for all of it (TCP, TLS, StartTLS, the bind or probe), enforced
+                // by shutting the socket down: libldap bounds the TCP connect and each answer, but not the TLS
+                // handshake, and a server trickling bytes resets its limits.
+                let aborted = shared.withLock { state in
+                    state.watch = candidate.watch
+                    return state.aborted
+                }
+                if aborted { candidate.watch.fire() }
+                let deadline = candidate.watch.deadline(after: configuration.connectTimeout)
+                defer { deadline.cancel() }
+                try open(candidate)
                 logger.debug(
                     "connected",
                     metadata: ["ldap.uri": "\(uri)", "ldap.auth": "\(configuration.authentication)"]
@@ -257,6 +281,25 @@ final class SessionLoop: @unchecked Sendable {
         }
         if attempts.count == 1 { return .failure(attempts[0]) }
         return .failure(LDAPError(code: attempts.last!.code, operation: .connect, attempts: attempts))
+    }
+
+    /// Connects, upgrades to TLS where asked and authenticates. A failure after the watch fired is the timeout (or
+    /// the abort) that fired it, whatever libldap made of the socket being shut down.
+    private func open(_ candidate: LDAPHandle) throws(LDAPError) {
+        do {
+            try candidate.configure(timeout: configuration.connectTimeout, tls: configuration.tls)
+            try candidate.connect()
+            if configuration.tls.startTLS && candidate.uri.scheme == .ldap { try candidate.startTLS() }
+            try authenticate(candidate)
+        } catch {
+            guard candidate.watch.hasFired else { throw error }
+            let aborted = shared.withLock { $0.aborted }
+            throw LDAPError(
+                code: aborted ? .userCancelled : .timeout,
+                operation: error.operation,
+                server: candidate.uri
+            )
+        }
     }
 
     /// Binds, or for an anonymous connection reads the root DSE, so that a server which accepts connections but
