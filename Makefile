@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Warnings are errors in every build the Makefile runs (see Package.swift).
 export SITELOC_STRICT := 1
 
-.PHONY: all deps build demo test bench schema format image container-test
+.PHONY: all deps build demo test bench schema format image container-test fuzz
 
 all: build
 
@@ -35,6 +35,10 @@ image: deps
 container-test: deps
 	scripts/container-test.sh
 
+## libFuzzer on the hierarchy reader, the job-file parser and DN/filter escaping, FUZZ_SECONDS each (default 300).
+fuzz: deps
+	scripts/fuzz.sh
+
 ## Wrapper against raw libldap on the same queries, in one run (release build).
 bench: deps
 	swift run -c release siteloc-bench
@@ -46,4 +50,4 @@ schema: build
 	.build/debug/siteloc schema print --format indexes > Schema/siteloc-indexes.ldif
 
 format:
-	swift format format --in-place --recursive Package.swift Sources Tests Benchmarks
+	swift format format --in-place --recursive Package.swift Sources Tests Benchmarks Fuzz/Package.swift Fuzz/Sources

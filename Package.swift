@@ -11,6 +11,9 @@ let package = Package(
         .executable(name: "siteloc", targets: ["siteloc"]),
         .library(name: "LDAPKit", targets: ["LDAPKit"]),
         .library(name: "SiteDirectory", targets: ["SiteDirectory"]),
+        // For the fuzz targets (Fuzz/), a package of their own so that a plain build never needs libFuzzer.
+        .library(name: "HierarchyFile", targets: ["HierarchyFile"]),
+        .library(name: "SiteServer", targets: ["SiteServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

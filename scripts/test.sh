@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export SITELOC_STRICT=1
 
 echo "== format (swift format lint --strict)"
-swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
+swift format lint --strict --recursive Package.swift Sources Tests Benchmarks Fuzz/Package.swift Fuzz/Sources
 
 echo "== build (warnings are errors)"
 swift build --build-tests

@@ -173,7 +173,25 @@ public struct JobFile: Sendable {
             throw JobRejection(.malformed, "is not a job file one can read: \(error)")
         }
         defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 64 * 1024)) ?? Data()
+        let head = (try? handle.read(upToCount: headLimit)) ?? Data()
+        let parsed = try parse(head: head)
+        return JobFile(
+            header: parsed.header,
+            signedBytes: parsed.signedBytes,
+            signature: parsed.signature,
+            payloadOffset: parsed.payloadOffset,
+            url: url
+        )
+    }
+
+    /// The three lines of a job must fit in this many bytes.
+    static let headLimit = 64 * 1024
+
+    /// The job's lines from the first bytes of its file: the header, the signed bytes, the signature and where the
+    /// payload starts. Public for the fuzzer, which feeds it any bytes at all.
+    public static func parse(
+        head: Data
+    ) throws(JobRejection) -> (header: JobHeader, signedBytes: Data, signature: Data?, payloadOffset: UInt64) {
         var lines: [Data] = []
         var start = head.startIndex
         while lines.count < 3, let newline = head[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -198,12 +216,8 @@ public struct JobFile: Sendable {
         } else {
             throw JobRejection(.malformed, "has a signature line that is not base64")
         }
-        return JobFile(
-            header: header,
-            signedBytes: Data(head[head.startIndex..<(lines[1].endIndex + 1)]),
-            signature: signature,
-            payloadOffset: UInt64(start - head.startIndex),
-            url: url
+        return (
+            header, Data(head[head.startIndex..<(lines[1].endIndex + 1)]), signature, UInt64(start - head.startIndex)
         )
     }
 
