@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// The one place that calls libsmbclient. Every call runs on one serial queue for the whole process, because
-/// libsmbclient 4.17 crashes when two threads use it at once, even through separate contexts (smb-recipe.md §5).
+/// libsmbclient 4.17 crashes when two threads use it at once, even through separate contexts.
 /// Waiting callers are suspended, not blocked, so Swift's cooperative threads stay free.
 final class SMBExecutor: Sendable {
     static let shared = SMBExecutor()

@@ -29,7 +29,7 @@ public struct SMBError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "SMB \(operation) \(target) failed: \(reason)" }
 
-    /// Sharing violations right after a rename (recipe §gotcha 1) and dropped connections are worth a retry.
+    /// Sharing violations right after a rename and dropped connections are worth a retry.
     public var isBusy: Bool { code == EBUSY }
 }
 

@@ -1,6 +1,6 @@
 import LDAPKit
 
-/// Who may do what in a forest's directory (spec: directory-layout.md, "Access control"), as back-mdb rules.
+/// Who may do what in a forest's directory (docs/directory.md, "Access control"), as back-mdb rules.
 ///
 /// - Anyone reads; anonymous clients are matched first, so their reads never evaluate the site rules.
 /// - A site server's identity (a `computer` entry under `cn=Computers` with `mSSMSSiteCode`, from the auxiliary

@@ -24,7 +24,7 @@ public struct BoundaryMatch: Sendable, Hashable {
     }
 }
 
-/// Finds the published boundaries containing a client with equality filters only (spec: directory-layout.md,
+/// Finds the published boundaries containing a client with equality filters only (docs/directory.md,
 /// "Range lookups"): the subnet ID computed from the client's own prefix length, its IPv6 prefix and AD site
 /// among `mSSMSRoamingBoundaries`, and the ranges through the CIDR blocks in `sitelocRangeBlock` that one of the
 /// client's 33 prefixes must equal. Both searches go out together on the one connection.

@@ -1,7 +1,7 @@
 public import LDAPKit
 public import SiteModel
 
-/// Where things live in a forest's directory (spec: directory-layout.md).
+/// Where things live in a forest's directory (docs/directory.md).
 public struct DirectoryLayout: Sendable, Hashable {
     public let forest: ForestName
 

@@ -3,7 +3,7 @@ public import SiteModel
 
 /// What Active Directory would already hold in a forest before Configuration Manager publishes anything: the
 /// functional level, a trustedDomain object for each trust, and a computer entry for each site server, which is
-/// also the site's identity in the directory (spec: forests-and-trusts.md, directory-layout.md).
+/// also the site's identity in the directory (docs/trust-rules.md, docs/directory.md).
 public enum ForestProvisioning {
     /// `trustAttributes` flags.
     public static let forestTransitive = 0x8

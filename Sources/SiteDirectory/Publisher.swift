@@ -1,7 +1,7 @@
 public import LDAPKit
 public import SiteModel
 
-/// Publishes sites into their forests' directories as a diff (spec: directory-layout.md): each site's objects
+/// Publishes sites into their forests' directories as a diff (docs/directory.md): each site's objects
 /// are brought to exactly what the hierarchy says, through the site's own identity, and nothing else is touched.
 public enum Publisher {
     /// What publishing did, or would do, for one site.

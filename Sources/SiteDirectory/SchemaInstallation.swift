@@ -5,7 +5,7 @@ public import Logging
 /// Whether a directory holds the schema siteloc needs, and installing it into a running slapd (what
 /// `extadsch.exe` does for Active Directory).
 public enum SchemaInstallation {
-    /// The classes whose presence means "the schema is extended" for clients (spec: roaming step 1).
+    /// The classes whose presence means "the schema is extended" for clients (docs/roaming-and-content.md, step 1).
     public static let configurationManagerClasses = [
         "mSSMSSite", "mSSMSManagementPoint", "mSSMSServerLocatorPoint", "mSSMSRoamingBoundaryRange",
     ]

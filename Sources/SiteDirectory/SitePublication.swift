@@ -38,7 +38,7 @@ extension DirectoryLayout {
     }
 }
 
-/// What a site publishes (spec: directory-layout.md, "What a site publishes").
+/// What a site publishes (docs/directory.md, "What a site publishes").
 public enum SitePublication {
     /// The Configuration Manager 2007 client and management point version.
     public static let version = "4"

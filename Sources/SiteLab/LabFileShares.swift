@@ -8,7 +8,7 @@ public import SiteModel
 /// The lab's SMB server: one private smbd on a free loopback port with a share `SMS_<CODE>` per site, each the
 /// site server's inbox folder (`<lab>/sites/<CODE>/inbox`). Every site server name of the lab resolves to it, the
 /// way each site server's SMS_<code> share would be reached on its own machine. Nothing of the system's Samba
-/// (/etc/samba, /var/lib/samba) is used or touched (smb-recipe.md).
+/// (/etc/samba, /var/lib/samba) is used or touched.
 public struct LabFileShares: Codable, Sendable {
     public var port: Int
     public var pid: Int32?

@@ -13,7 +13,7 @@ extension Lab {
         )
     }
 
-    /// Where a forest's directory is (cli.md, "Where the directory is"): `override` when given, else the forest's
+    /// Where a forest's directory is (docs/command-line.md, "Where the directory is"): `override` when given, else the forest's
     /// `directory` URIs in the file, else this lab's; empty when none of them knows it.
     public func directoryURIs(for forest: Forest, override: [LDAPURI] = []) throws(LabError) -> [LDAPURI] {
         if !override.isEmpty { return override }
@@ -27,7 +27,7 @@ extension Lab {
 
     /// Connects as a site's identity to its forest's directory: `directories` when given, else the forest's
     /// `directory` URIs from the file, else this lab's; the password from `identities/<code>.password` when an
-    /// identity folder is given, else from the lab (spec: cli.md, "Where the directory is"). `timeout` bounds
+    /// identity folder is given, else from the lab (docs/command-line.md, "Where the directory is"). `timeout` bounds
     /// connecting to each server (TCP, TLS, bind) and each answer.
     public func siteConnector(
         for hierarchy: Hierarchy,

@@ -41,7 +41,7 @@ public struct BoundarySelection: Sendable, Hashable {
     public var ambiguous: Bool
 }
 
-/// The matching rules of roaming-and-content.md, step 2 ("Several matches").
+/// The matching rules of docs/roaming-and-content.md, step 2 ("Several matches").
 public enum BoundaryMatching {
     /// 1. The IP-based match with the smallest span wins; 2. an AD-site match counts only without an IP-based
     /// one; 3. a tie between sites goes to the lowest site code, flagged ambiguous; within one site, the slow

@@ -1,6 +1,6 @@
 public import SiteModel
 
-/// What the client does with a management point's answer (roaming-and-content.md, step 4).
+/// What the client does with a management point's answer (docs/roaming-and-content.md, step 4).
 public enum ContentDecision: String, Sendable, Codable {
     case downloadLocal = "download-local"
     case runFromLocalDP = "run-from-local-dp"

@@ -2,7 +2,7 @@ public import SiteDirectory
 public import SiteModel
 import Synchronization
 
-/// A client, as roaming-and-content.md describes it.
+/// A client, as docs/roaming-and-content.md describes it.
 public struct ClientProfile: Sendable {
     public enum Membership: Sendable, Hashable {
         case forest(String)
@@ -55,7 +55,7 @@ public protocol SiteDirectoryClient: Sendable {
     func ask(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer
 }
 
-/// The result of `siteloc locate` (roaming-and-content.md, "Output"); the field names are part of the contract.
+/// The result of `siteloc locate` (docs/roaming-and-content.md, "Output"); the field names are part of the contract.
 public struct Location: Sendable, Codable {
     public struct Boundary: Sendable, Codable, Hashable {
         public var type: String

@@ -59,14 +59,14 @@ public protocol ManagementPoint: Sendable {
     func locateContent(_ request: ContentRequest) async throws -> ContentAnswer
 }
 
-/// The mode rule (roaming-and-content.md, "Mixed and native mode"): a client uses systems of a site of another
+/// The mode rule (docs/roaming-and-content.md, "Mixed and native mode"): a client uses systems of a site of another
 /// mode only when it is native-mode, the site is mixed-mode and it allows HTTP for roaming.
 public func modeAllows(client: SiteMode, site: SiteMode, allowHTTPRoaming: Bool) -> Bool {
     client == site || (client == .native && site == .mixed && allowHTTPRoaming)
 }
 
 /// A management point of site X answering from what X's site database knows: X and the sites below it, their
-/// boundaries and distribution points, and which of those hold each package (roaming-and-content.md, step 3).
+/// boundaries and distribution points, and which of those hold each package (docs/roaming-and-content.md, step 3).
 public struct SiteDatabaseManagementPoint: ManagementPoint {
     public let host: String
     public let site: SiteCode

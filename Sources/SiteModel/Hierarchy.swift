@@ -13,7 +13,7 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(line):\(column)" }
 }
 
-/// A whole hierarchy: forests, trusts, sites, packages and advertisements (spec: hierarchy-file.md).
+/// A whole hierarchy: forests, trusts, sites, packages and advertisements (docs/hierarchy-file.md).
 public struct Hierarchy: Sendable {
     public var forests: [Forest]
     public var trusts: [Trust]

@@ -1,4 +1,4 @@
-/// The rules of hierarchy-file.md that look at the hierarchy as a whole (the reader checks each value's form).
+/// The rules of docs/hierarchy-file.md that look at the hierarchy as a whole (the reader checks each value's form).
 public enum HierarchyValidation {
     public static func problems(in hierarchy: Hierarchy) -> [HierarchyProblem] {
         var problems: [HierarchyProblem] = []

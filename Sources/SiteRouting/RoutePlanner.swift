@@ -19,7 +19,7 @@ public struct RouteHop: Sendable, Equatable {
     public var waitUntil: Date?
 }
 
-/// Why a route cannot be made (spec: site-communication.md).
+/// Why a route cannot be made (docs/site-communication.md).
 public struct RouteFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
         case missingAddress = "missing-address"
@@ -56,7 +56,7 @@ extension Route: Encodable {
     private enum HopKey: String, CodingKey { case from, to, sender, priority, installed, waitUntil }
     private enum ErrorKey: String, CodingKey { case code, from, to, message }
 
-    /// The JSON of spec/site-communication.md, with `waitUntil` and `error` as null when there is none.
+    /// The JSON of docs/site-communication.md, with `waitUntil` and `error` as null when there is none.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(from, forKey: .from)
@@ -127,7 +127,7 @@ public enum LocalTime {
 }
 
 /// Plans routes through a hierarchy's addresses: each hop by schedule, the job's priority and the addresses'
-/// priorities, every hop at the same time (spec: site-communication.md, "Choosing an address").
+/// priorities, every hop at the same time (docs/site-communication.md, "Choosing an address").
 public struct RoutePlanner: Sendable {
     public let hierarchy: Hierarchy
     /// The calendar whose time zone all sites share (the machine's, by default).

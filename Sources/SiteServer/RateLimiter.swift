@@ -1,7 +1,7 @@
 public import Foundation
 public import SiteModel
 
-/// How an address's rate limit paces a delivery (site-communication.md, "Rate limits"): `pulse` sends one block of
+/// How an address's rate limit paces a delivery (docs/site-communication.md, "Rate limits"): `pulse` sends one block of
 /// `blockKB`, then pauses `delaySeconds`; `hourly` lets the link be used for a share of each hour range, so at 25%
 /// each block is followed by a pause three times as long as the block took.
 public struct RateLimiter: Sendable {

@@ -45,7 +45,7 @@ public struct SiteServerSettings: Sendable {
     }
 }
 
-/// A site server (site-communication.md, "The site server"): verifies and applies or forwards what arrives in its
+/// A site server (docs/site-communication.md, "The site server"): verifies and applies or forwards what arrives in its
 /// inbox, and delivers its outbox to the next hop through the chosen address, within the site's rate and
 /// concurrency limits. Every step is a rename or an exclusive create, so killing it at any moment loses nothing,
 /// applies nothing twice and never reads half a job.
@@ -220,7 +220,7 @@ public final class SiteServer: Service {
         unlink(file.path)
     }
 
-    /// Checks the hop (neighbour, signature, payload) and the origin (site-communication.md, "Origin
+    /// Checks the hop (neighbour, signature, payload) and the origin (docs/site-communication.md, "Origin
     /// authenticity"). Returns whether the origin's signature is known to be good: checked here, or vouched for by
     /// the neighbour that signed this copy.
     private func verify(_ job: JobFile) async throws(JobRejection) -> Bool {
@@ -510,7 +510,7 @@ public final class SiteServer: Service {
             failed: Set(state.failedAddresses)
         )
         // A link into another forest cannot take keys from the directory: it carries nothing until they have been
-        // exchanged by hand (forests-and-trusts.md).
+        // exchanged by hand (docs/trust-rules.md).
         if let refusal = crossForestRefusal(next) {
             if state.status != refusal {
                 events.record("link-refused", job: header, detail: refusal)
@@ -630,7 +630,7 @@ public final class SiteServer: Service {
     }
 }
 
-/// The address a delivery uses (site-communication.md, steps 1–4), given the addresses that already failed.
+/// The address a delivery uses (docs/site-communication.md, steps 1–4), given the addresses that already failed.
 enum AddressChoice {
     case use(Address)
     case waitUntil(Date)

@@ -65,7 +65,7 @@ public struct TrustFinding: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey { case rule, site, system, forests, message, fix }
 }
 
-/// The rules of forests-and-trusts.md, by the names the report uses.
+/// The rules of docs/trust-rules.md, by the names the report uses.
 public enum TrustRule: String, Sendable, CaseIterable, Encodable {
     case serverOS = "server-os"
     case forestFunctionalLevel = "forest-functional-level"
@@ -97,7 +97,7 @@ public struct TrustReport: Sendable, Encodable {
 }
 
 /// Checks every crossing of the hierarchy against the communication rules and every placement against the
-/// placement rules (forests-and-trusts.md).
+/// placement rules (docs/trust-rules.md).
 public enum TrustCheck {
     /// Roles a site system may hold in another forest than its site's when it serves Internet-based clients.
     public static let internetRoles: Set<SiteRole> = [

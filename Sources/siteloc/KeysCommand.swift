@@ -8,7 +8,7 @@ import SiteServer
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Exchanges public keys by hand between neighbouring sites the directory cannot introduce.",
+        abstract: "Exchanges public keys by hand between sites the directory cannot introduce to each other.",
         discussion: """
             Like preinst /keyforparent and /keyforchild: export a site's public key to a file, carry it to the \
             neighbour, import it there. Needed when the two sites are in different forests, or one does not \

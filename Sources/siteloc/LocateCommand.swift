@@ -8,7 +8,7 @@ import SiteLocation
 import SiteModel
 import SiteServer
 
-/// The client options of `locate` and `content` (spec: cli.md).
+/// The client options of `locate` and `content` (docs/command-line.md).
 struct ClientOptions: ParsableArguments {
     @Option(help: "The hierarchy file.")
     var hierarchy: String

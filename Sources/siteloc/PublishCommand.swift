@@ -22,7 +22,7 @@ func loadHierarchy(_ file: String) throws -> Hierarchy {
     return result.hierarchy
 }
 
-/// Where a forest's directory is and who a site is there (spec: cli.md, "Where the directory is").
+/// Where a forest's directory is and who a site is there (docs/command-line.md, "Where the directory is").
 struct DirectoryOptions: ParsableArguments {
     @Option(name: .customLong("dir"), help: "The lab folder, for directories and identities the file does not give.")
     var labDirectory: String = Lab.defaultDirectory

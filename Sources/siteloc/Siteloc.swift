@@ -24,7 +24,7 @@ struct Siteloc: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command and exits with the status of spec/cli.md: bad input is 2 (argument-parser's own choice
+    /// Runs the command and exits with the status of docs/command-line.md: bad input is 2 (argument-parser's own choice
     /// would be 64), a directory that cannot be used is 3.
     static func main() async {
         _ = EnvironmentSecrets.values
@@ -55,7 +55,7 @@ struct Siteloc: AsyncParsableCommand {
     }
 }
 
-/// The exit statuses of spec/cli.md.
+/// The exit statuses of docs/command-line.md.
 enum ExitStatus: Int32 {
     case done = 0
     case problemsFound = 1

@@ -3,7 +3,7 @@ import Foundation
 import SiteTestKit
 import Testing
 
-/// `siteloc` run as a user runs it: exit statuses of spec/cli.md, JSON output, and errors that say what to do.
+/// `siteloc` run as a user runs it: exit statuses of docs/command-line.md, JSON output, and errors that say what to do.
 @Suite(.timeLimit(.minutes(2))) struct CommandLine {
     struct Run {
         var status: Int32
@@ -261,7 +261,7 @@ extension CommandLine {
 }
 
 extension CommandLine {
-    /// The site-server commands refuse what they cannot do with the exit status of spec/cli.md and say what to do.
+    /// The site-server commands refuse what they cannot do with the exit status of docs/command-line.md and say what to do.
     @Test func siteServerCommandsNameTheProblemAndTheFix() async throws {
         try await Self.withFolder { folder in
             let site = ["--hierarchy", Self.example, "--dir", folder]

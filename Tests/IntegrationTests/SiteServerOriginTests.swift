@@ -3,7 +3,7 @@ import SiteModel
 import SiteServer
 import Testing
 
-/// Origin authenticity (site-communication.md): holding one site's key is not enough to change a package anywhere.
+/// Origin authenticity (docs/site-communication.md): holding one site's key is not enough to change a package anywhere.
 /// A package comes only from its source site, only along the way down from it or up from below, signed by the
 /// origin end to end; and a version never goes backwards.
 @Suite(.timeLimit(.minutes(2))) struct SiteServerOrigin {

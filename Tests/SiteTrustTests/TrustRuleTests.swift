@@ -154,18 +154,18 @@ import Testing
         #expect(ForestFacts.functionalLevel(7) == .windows2008r2)
     }
 
-    /// The README's table of rules is this suite's cases, rendered.
-    @Test func theReadmeTableIsTheseCases() throws {
-        let readme = try String(
+    /// The table of rules in docs/trust-rules.md is this suite's cases, rendered.
+    @Test func theDocumentedTableIsTheseCases() throws {
+        let document = try String(
             contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("README.md"),
+                .deletingLastPathComponent().appendingPathComponent("docs/trust-rules.md"),
             encoding: .utf8
         )
-        let table = Self.readmeTable()
-        #expect(readme.contains(table), "README.md's rule table differs; expected:\n\(table)")
+        let table = Self.documentedTable()
+        #expect(document.contains(table), "docs/trust-rules.md's rule table differs; expected:\n\(table)")
     }
 
-    static func readmeTable() -> String {
+    static func documentedTable() -> String {
         var lines = [
             "<!-- trust-rules: generated from Tests/SiteTrustTests/TrustRuleTests.swift; a test keeps them equal -->",
             "| rule | kind | a one-line change to a compliant hierarchy that breaks it |",
