@@ -23,10 +23,11 @@ public struct DirectorySiteKeys: Sendable {
         self.timeout = timeout
     }
 
-    /// The key the directory of the site's forest holds for it; nil when the site has none published or the
-    /// directory cannot be read (the job is then refused as `unknown-key`, and the reason says what to do).
-    public func key(of code: SiteCode) async -> SitePublicKey? {
-        guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else { return nil }
+    /// The key the directory of the site's forest holds for it, that it has none (the site is not published or has
+    /// no key there), or that the directory could not be asked. Without a key from here the site server uses an
+    /// imported key file, and refuses the job as `unknown-key` when there is none, saying what to do.
+    public func key(of code: SiteCode) async -> DirectoryKeyAnswer {
+        guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else { return .none }
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let base = DirectoryLayout(forest: site.forest).site(code)
         do {
@@ -34,13 +35,15 @@ public struct DirectorySiteKeys: Sendable {
                 try session.search(base: base, scope: .base, attributes: ["serviceBindingInformation"])
                     .first?["serviceBindingInformation"] ?? []
             }
-            return values.lazy.compactMap(SitePublicKey.init(published:)).first
+            return values.lazy.compactMap(SitePublicKey.init(published:)).first.map { .key($0) } ?? .none
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            return .none
         } catch {
             logger.warning(
                 "cannot read a site's key from the directory",
                 metadata: ["site": "\(code)", "error": "\(error)"]
             )
-            return nil
+            return .unreachable
         }
     }
 }

@@ -10,9 +10,18 @@ import Synchronization
 import Glibc
 #endif
 
-/// Where a site server finds its neighbours' public keys: the directory when both sites are in one forest, else
-/// key files imported by hand.
-public typealias DirectoryKeyLookup = @Sendable (_ site: SiteCode) async -> SitePublicKey?
+/// What the directory says of a site's key.
+public enum DirectoryKeyAnswer: Sendable {
+    case key(SitePublicKey)
+    /// The directory answered: the site has published no key.
+    case none
+    /// The directory could not be asked (unreachable, silent, refused, cut short).
+    case unreachable
+}
+
+/// Where a site server finds other sites' public keys: the directory when both sites are in one forest, else key
+/// files imported by hand.
+public typealias DirectoryKeyLookup = @Sendable (_ site: SiteCode) async -> DirectoryKeyAnswer
 
 /// How one site server runs.
 public struct SiteServerSettings: Sendable {
@@ -63,6 +72,10 @@ public final class SiteServer: Service {
     private let outboxJobs = Mutex<[String: (job: JobFile, next: SiteCode?)]>([:])
     /// Neighbours' keys read from the directory, so a busy link does not cost a directory search per job.
     private let directoryKeyCache = Mutex<[SiteCode: SitePublicKey]>([:])
+    /// When the directory last could not be asked for a site's key: for a while after, the imported key file answers
+    /// alone, so an unreachable directory costs one timeout per site and minute, not one per job.
+    private let directoryKeyMisses = Mutex<[SiteCode: ContinuousClock.Instant]>([:])
+    static let directoryMissLifetime = Duration.seconds(60)
     private let lockDescriptor: Int32
 
     public init(settings: SiteServerSettings, logger: Logger) throws(SiteServerError) {
@@ -119,7 +132,9 @@ public final class SiteServer: Service {
         await withDiscardingTaskGroup { group in
             var lastHeartbeat = ContinuousClock.now - .seconds(1)
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                await processInbox()
+                // A pass waiting on a directory ends when shutdown begins; what it had not finished stays in the
+                // inbox for the next start.
+                await cancelWhenGracefulShutdown { await self.processInbox() }
                 startDeliveries(in: &group)
                 if ContinuousClock.now - lastHeartbeat >= .seconds(1) {
                     SiteServerState(pid: getpid(), started: started, heartbeat: Date()).write(folders)
@@ -196,6 +211,8 @@ public final class SiteServer: Service {
             job = try JobFile.read(file)
             originVerified = try await verify(job)
         } catch let rejection {
+            // A check cut short by shutdown proves nothing: the job stays for the next start.
+            if Task.isCancelled { return }
             try reject(file, rejection)
             return
         }
@@ -337,9 +354,19 @@ public final class SiteServer: Service {
     private func siteKey(of other: SiteCode, refresh: Bool = false) async -> SitePublicKey? {
         if settings.hierarchy.site(other)?.forest == site.forest, let lookup = settings.directoryKey {
             if !refresh, let cached = directoryKeyCache.withLock({ $0[other] }) { return cached }
-            if let key = await lookup(other) {
-                directoryKeyCache.withLock { $0[other] = key }
-                return key
+            let missedRecently = directoryKeyMisses.withLock { misses in
+                misses[other].map { ContinuousClock.now - $0 < Self.directoryMissLifetime } ?? false
+            }
+            if !missedRecently {
+                switch await lookup(other) {
+                case .key(let key):
+                    directoryKeyCache.withLock { $0[other] = key }
+                    return key
+                case .none:
+                    break
+                case .unreachable:
+                    if !Task.isCancelled { directoryKeyMisses.withLock { $0[other] = .now } }
+                }
             }
         }
         return folders.importedKey(of: other)

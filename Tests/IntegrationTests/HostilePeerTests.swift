@@ -119,10 +119,66 @@ extension Integration {
                 logger: TestLab.logger,
                 timeout: Self.timeout
             )
-            var key: SitePublicKey?
-            let took = await Self.elapsed { key = await lookup.key(of: try! SiteCode("CEN")) }
-            #expect(key == nil)
+            var answer: DirectoryKeyAnswer?
+            let took = await Self.elapsed { answer = await lookup.key(of: try! SiteCode("CEN")) }
+            guard case .unreachable = answer else {
+                Issue.record("\(peer.testDescription): \(String(describing: answer))")
+                return
+            }
             #expect(took < Self.timeout * 2 + Self.margin, "\(peer.testDescription): \(took)")
+        }
+
+        /// A site server whose forest's directory is a silent TLS server keeps working through its inbox (the key
+        /// lookup gives up, the imported key verifies the job) and stops at once on SIGTERM.
+        @Test func aSiteServerWithAHostileDirectoryKeepsWorkingAndStopsOnSigterm() async throws {
+            let (server, uri) = try Peer(behaviour: .silent, tls: true).start()
+            defer { server.stop() }
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-hostile-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let yaml = SiteServerRefusal.yaml.replacingOccurrences(
+                of: "serverOS: windows2003}",
+                with: "serverOS: windows2003, directory: [\"\(uri)\"]}"
+            )
+            let file = folder.appendingPathComponent("hierarchy.yaml").path
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            let site = ["--hierarchy", file, "--dir", folder.path]
+            for code in ["CEN", "P01"] {
+                #expect(try await CommandLine.siteloc(["site", "init", "--site", code] + site).status == 0)
+            }
+            let key = folder.appendingPathComponent("cen.key").path
+            #expect(
+                try await CommandLine.siteloc(["keys", "export", "--site", "CEN", "--output", key] + site).status == 0
+            )
+            #expect(
+                try await CommandLine.siteloc(["keys", "import", "--site", "P01", "--file", key] + site).status == 0
+            )
+            let content = folder.appendingPathComponent("content.bin")
+            try Data(repeating: 5, count: 1000).write(to: content)
+            #expect(
+                try await CommandLine.siteloc(["send", "package", "CEN00001", "--content", content.path] + site).status
+                    == 0
+            )
+            let process = Process()
+            process.executableURL = CommandLine.executable
+            process.arguments = ["site", "run", "--all", "--transport", "folder", "--poll-interval", "0.05"] + site
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let placement = folder.appendingPathComponent("sites/P01/content/CEN00001/placement.json").path
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !FileManager.default.fileExists(atPath: placement), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(FileManager.default.fileExists(atPath: placement), "P01 did not apply the package")
+            let stopped = ContinuousClock.now
+            kill(process.processIdentifier, SIGTERM)
+            while process.isRunning, ContinuousClock.now - stopped < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            #expect(ContinuousClock.now - stopped < Self.timeout * 2 + Self.margin, "\(ContinuousClock.now - stopped)")
+            #expect(process.terminationStatus == 0)
         }
 
         /// A hierarchy whose one forest's directory is `uri`, and a folder of site identities for publishing.

@@ -59,7 +59,7 @@ struct SiteFolderFixture {
             hierarchy: hierarchy,
             sitesDirectory: directory,
             resolveInbox: resolveInbox ?? { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
-            directoryKey: directoryKeys ? { @Sendable site in keys[site] } : nil
+            directoryKey: directoryKeys ? { @Sendable site in keys[site].map { .key($0) } ?? .none } : nil
         )
         configure(&settings)
         return try SiteServer(settings: settings, logger: Logger(label: "test"))

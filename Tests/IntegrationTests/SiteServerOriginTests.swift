@@ -166,3 +166,25 @@ import Testing
         #expect(placed.bytes == 700)
     }
 }
+
+extension SiteServerOrigin {
+    /// The refusal reasons the other suites do not reach: a key this site does not hold, a destination or package
+    /// the hierarchy does not have.
+    @Test func unknownKeysDestinationsAndPackagesAreRefusedWithTheirReasons() async throws {
+        let sites = try SiteFolderFixture(SiteServerRefusal.yaml)
+        defer { sites.remove() }
+        // S01 holds no key at all: not even its parent's.
+        let p01Key = try sites.signingKey("P01")
+        var expected: [String: String] = [:]
+        expected[try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key)] = "unknown-key"
+        expected[
+            try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key) {
+                $0.destination = try! SiteCode("ZZZ")
+            }
+        ] = "unknown-destination"
+        expected[
+            try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key, package: "CEN0FFFF")
+        ] = "unknown-package"
+        #expect(try await Self.refusals(at: "S01", sites) == expected)
+    }
+}
