@@ -284,7 +284,42 @@ struct DemoCommand: AsyncParsableCommand {
             "a P01 client roaming in Lyon (S01) asks for CEN00002 → \(result.decision) from "
                 + result.distributionPoints.map(\.host).joined(separator: ", ")
         )
+        try await refuseForgery(sitesDirectory: sitesDirectory, content: content)
         say("(siteloc site status --dir \(directory) shows each server's jobs, rejections and packages)")
+    }
+
+    /// What a compromised S01 cannot do: replace CEN's package by a job that claims to come from CEN.
+    private func refuseForgery(sitesDirectory: URL, content: URL) async throws {
+        let s01 = SiteFolders(site: try SiteCode("S01"), sitesDirectory: sitesDirectory)
+        let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: sitesDirectory)
+        let stolen = try SiteSigningKey(contentsOf: s01.signingKey)
+        let (digest, bytes) = try JobFile.digest(of: content)
+        var header = JobHeader(
+            id: JobHeader.newID(package: "CEN00002", destination: try SiteCode("CEN")),
+            package: "CEN00002",
+            origin: try SiteCode("CEN"),
+            destination: try SiteCode("CEN"),
+            signer: try SiteCode("S01"),
+            priority: .high,
+            created: Date(),
+            payloadBytes: bytes,
+            payloadSHA256: digest
+        )
+        try header.signAsOrigin(with: stolen)
+        let staging = sitesDirectory.appendingPathComponent(".forged.job")
+        try JobFile.write(header, payload: content, signedBy: stolen, to: staging)
+        let name = "\(header.id).S01.forged.job"
+        try FileManager.default.moveItem(at: staging, to: p01.inbox.appendingPathComponent(name))
+        let deadline = ContinuousClock.now + .seconds(30)
+        var refusal: SiteStatus.RejectedJob?
+        while refusal == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            refusal = SiteStatus(folders: p01).rejected.first { $0.file == name }
+        }
+        say(
+            "with S01's key, a job for CEN claiming to come from CEN, dropped into P01's inbox: "
+                + (refusal.map { "refused, \($0.code): \($0.reason)" } ?? "not refused?!")
+        )
     }
 
     /// Step 9: the cross-forest rules, read from the lab's directories, then from a file that breaks two of them.

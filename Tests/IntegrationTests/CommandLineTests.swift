@@ -247,6 +247,7 @@ extension CommandLine {
                 "S01: arrived, signed by P01, placed on s01-mp.corp.contoso.com",
                 "P02: arrived, signed by CEN, placed on p02-dp.fabrikam.com",
                 "asks for CEN00002 → download-local from s01-mp.corp.contoso.com",
+                "claiming to come from CEN, dropped into P01's inbox: refused, bad-origin",
                 "from the directories: allowed", "secondary-site-in-other-forest (S02)",
                 "forest-functional-level (P02)", "10. Stop the lab",
                 "stopped corp.contoso.com, fabrikam.com",
