@@ -7,8 +7,12 @@ public final class SilentListener {
     private let fd: Int32
 
     public init() throws(SilentListenerError) {
+        (fd, port) = try Self.listeningSocket(backlog: 16)
+    }
+
+    /// A TCP socket listening on 127.0.0.1 at a port the kernel chose, and that port.
+    static func listeningSocket(backlog: Int32) throws(SilentListenerError) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -16,7 +20,7 @@ public final class SilentListener {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
         }
-        guard bound == 0, listen(fd, 16) == 0 else {
+        guard bound == 0, listen(fd, backlog) == 0 else {
             close(fd)
             throw SilentListenerError(errno: errno)
         }
@@ -24,7 +28,7 @@ public final class SilentListener {
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     deinit { close(fd) }

@@ -40,6 +40,22 @@ extension Integration {
             return ContinuousClock.now - start
         }
 
+        /// What a roaming client of CEN at 10.10.1.1/16 hears from a directory at `uris`.
+        static func ask(_ uris: [LDAPURI]) async throws -> DirectoryAnswer {
+            let client = LDAPSiteDirectoryClient(
+                uris: uris,
+                timeout: Self.timeout,
+                layout: TestLab.layout,
+                logger: TestLab.logger
+            )
+            let profile = ClientProfile(
+                address: try ClientAddress("10.10.1.1/16"),
+                assignedSite: try SiteCode("CEN"),
+                membership: .forest("corp.contoso.com")
+            )
+            return await client.ask(profile) { _ in }
+        }
+
         @Test(arguments: peers)
         func aSessionEndsWithinItsTimeouts(peer: Peer) async throws {
             let (server, uri) = try peer.start()
@@ -65,19 +81,8 @@ extension Integration {
         func aRoamingClientRoamsRegionallyWithinItsLimit(peer: Peer) async throws {
             let (server, uri) = try peer.start()
             defer { server.stop() }
-            let client = LDAPSiteDirectoryClient(
-                uris: [uri],
-                timeout: Self.timeout,
-                layout: TestLab.layout,
-                logger: TestLab.logger
-            )
-            let profile = ClientProfile(
-                address: try ClientAddress("10.10.1.1/16"),
-                assignedSite: try SiteCode("CEN"),
-                membership: .forest("corp.contoso.com")
-            )
             var answer: DirectoryAnswer?
-            let took = await Self.elapsed { answer = await client.ask(profile) { _ in } }
+            let took = try await Self.elapsed { answer = try await Self.ask([uri]) }
             guard case .unreachable = answer else {
                 Issue.record("\(peer.testDescription): \(String(describing: answer))")
                 return
@@ -89,19 +94,10 @@ extension Integration {
         func aWorkingServerAfterAHostileOneIsReachedWithinOneTimeout(peer: Peer) async throws {
             let (server, uri) = try peer.start()
             defer { server.stop() }
-            let client = LDAPSiteDirectoryClient(
-                uris: [uri, try LDAPURI(try TestLab.directory.uri)],
-                timeout: Self.timeout,
-                layout: TestLab.layout,
-                logger: TestLab.logger
-            )
-            let profile = ClientProfile(
-                address: try ClientAddress("10.10.1.1/16"),
-                assignedSite: try SiteCode("CEN"),
-                membership: .forest("corp.contoso.com")
-            )
             var answer: DirectoryAnswer?
-            let took = await Self.elapsed { answer = await client.ask(profile) { _ in } }
+            let took = try await Self.elapsed {
+                answer = try await Self.ask([uri, try LDAPURI(try TestLab.directory.uri)])
+            }
             if case .unreachable(let why) = answer { Issue.record("the working server was not reached: \(why)") }
             #expect(took < Self.timeout + Self.margin, "\(took)")
         }
