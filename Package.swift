@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -69,6 +70,8 @@ let package = Package(
             name: "SiteLocation",
             dependencies: ["SiteModel", "SiteDirectory", "LDAPKit", .product(name: "Logging", package: "swift-log")]
         ),
+        // Layer 3: a site's own database (SQLite through GRDB): its placements and the package status from below.
+        .target(name: "SiteDatabase", dependencies: ["SiteModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // Layer 3: site-to-site communication: routes through addresses.
         .target(name: "SiteRouting", dependencies: ["SiteModel"]),
         // Layer 3: the cross-forest rules, judged over the model and what the directories say (pure).
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "SiteServer",
             dependencies: [
-                "SiteModel", "SiteRouting", "SiteDirectory", "LDAPKit", "SMBKit", "BlockingWork",
+                "SiteModel", "SiteRouting", "SiteDirectory", "SiteDatabase", "LDAPKit", "SMBKit", "BlockingWork",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -128,6 +131,7 @@ let package = Package(
             name: "SiteLocationTests",
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
         ),
+        .testTarget(name: "SiteDatabaseTests", dependencies: ["SiteDatabase"]),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),
         .testTarget(

@@ -3,7 +3,8 @@
 # `install-deps.sh container` adds what building and testing the container image needs.
 set -euo pipefail
 # python3-venv: a test reads the published directory with the Python ldap3 client, installed into a venv.
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config python3-venv)
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config python3-venv
+    libsqlite3-dev sqlite3)
 if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap); fi
 missing=()
 for package in "${packages[@]}"; do

@@ -1,31 +1,55 @@
 public import Foundation
+public import SiteDatabase
 public import SiteModel
 
-/// Where a package's content has been placed at a site: on which of the site's distribution points.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a package's content has been placed at a site: which version, on which of the site's distribution points.
 public struct PackagePlacement: Codable, Sendable, Equatable {
     public var package: String
     public var site: String
+    /// `sha256:` and the hex SHA-256 of the content.
+    public var version: String
     public var distributionPoints: [String]
     public var job: String?
     public var bytes: Int64
     public var sha256: String
-    /// When the source site created this version (the job's `created`): a version never goes backwards.
+    /// When the source site created this version: a version never goes backwards.
     public var created: Date?
     public var placed: Date
+
+    init(_ placement: SitePlacement, site: SiteCode) {
+        package = placement.package
+        self.site = site.rawValue
+        version = placement.version
+        distributionPoints = placement.distributionPoints
+        job = placement.job
+        bytes = placement.bytes
+        sha256 = String(placement.version.dropFirst(ContentLibrary.versionPrefix.count))
+        created = placement.created
+        placed = placement.placedAt
+    }
 }
 
-/// A site's content library: the packages it holds and the distribution points they are placed on.
+/// A site's content library: each package's current version (`content/<PKG>/package.bin`), and in the site
+/// database the distribution points of the site it is placed on.
 public struct ContentLibrary: Sendable {
     public let folders: SiteFolders
+    public let database: SiteDatabase
+    static let versionPrefix = "sha256:"
 
-    public init(folders: SiteFolders) { self.folders = folders }
+    public init(folders: SiteFolders, database: SiteDatabase) {
+        self.folders = folders
+        self.database = database
+    }
+
+    /// The version name of content with this SHA-256 (hex).
+    public static func version(sha256: String) -> String { versionPrefix + sha256 }
 
     public func contentFile(_ package: String) -> URL {
         folders.package(package).appendingPathComponent("package.bin")
-    }
-
-    func placementFile(_ package: String) -> URL {
-        folders.package(package).appendingPathComponent("placement.json")
     }
 
     /// Stores content (from `source`, starting at `offset`) and places it on the site's distribution points that
@@ -62,33 +86,25 @@ public struct ContentLibrary: Sendable {
         let ownPoints = Set(
             hierarchy.site(folders.site)?.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) ?? []
         )
-        let placement = PackagePlacement(
+        let placement = SitePlacement(
             package: package.id,
-            site: folders.site.rawValue,
-            distributionPoints: package.distributionPoints.filter { ownPoints.contains($0) },
-            job: job,
+            version: Self.version(sha256: digest),
             bytes: bytes,
-            sha256: digest,
+            distributionPoints: package.distributionPoints.filter { ownPoints.contains($0) },
             created: JobHeader.wholeMilliseconds(created),
-            placed: now
+            placedAt: JobHeader.wholeMilliseconds(now),
+            job: job
         )
-        guard let data = try? RecordCoding.encoder(pretty: true).encode(placement) else {
-            throw SiteServerError("cannot encode placement")
-        }
-        try AtomicFile.write(placementFile(package.id), contents: data)
-        return placement
+        do { try database.place(placement) } catch { throw SiteServerError(error.description) }
+        return PackagePlacement(placement, site: folders.site)
     }
 
     public func placement(_ package: String) -> PackagePlacement? {
-        guard let handle = try? RegularFile.openForReading(placementFile(package)),
-            let data = try? handle.readToEnd()
-        else { return nil }
-        return try? RecordCoding.decoder().decode(PackagePlacement.self, from: data)
+        (try? database.placement(of: package)).flatMap { $0 }.map { PackagePlacement($0, site: folders.site) }
     }
 
     public func placements() -> [PackagePlacement] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folders.content.path)) ?? []
-        return names.sorted().compactMap(placement)
+        ((try? database.placements()) ?? []).map { PackagePlacement($0, site: folders.site) }
     }
 }
 
@@ -112,7 +128,11 @@ public struct PlacedContent: Sendable {
             let folders = SiteFolders(site: site.code, sitesDirectory: sitesDirectory)
             let points = site.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host)
             if folders.isInitialized {
-                holders.formUnion(ContentLibrary(folders: folders).placement(package.id)?.distributionPoints ?? [])
+                let database = try? folders.openDatabase(readOnly: true)
+                let placement = database.flatMap {
+                    ContentLibrary(folders: folders, database: $0).placement(package.id)
+                }
+                holders.formUnion(placement?.distributionPoints ?? [])
             } else {
                 holders.formUnion(package.distributionPoints.filter { points.contains($0) })
             }

@@ -38,7 +38,10 @@ public enum PackageSending {
         }
         let source = SiteFolders(site: package.sourceSite, sitesDirectory: sitesDirectory)
         let key = try SiteSigningKey(contentsOf: source.signingKey)
-        let library = ContentLibrary(folders: source)
+        guard let database = try source.openDatabase() else {
+            throw SiteServerError("cannot open the site database of \(package.sourceSite)")
+        }
+        let library = ContentLibrary(folders: source, database: database)
         let placement: PackagePlacement
         if let content {
             guard FileManager.default.isReadableFile(atPath: content.path) else {

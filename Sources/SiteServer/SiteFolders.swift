@@ -1,4 +1,5 @@
 public import Foundation
+public import SiteDatabase
 public import SiteModel
 
 /// The folders of one site server, under `<sites>/<CODE>/` (by default `.siteloc/lab/sites/CEN`).
@@ -10,7 +11,8 @@ public import SiteModel
 ///     outbox/<id>.job          jobs waiting to go to the next hop, with `<id>.state.json` (attempts, progress)
 ///     rejected/<name>          refused jobs, with `<name>.reason.json`
 ///     done/<id>.json           one record per job applied or forwarded here: the idempotence key
-///     content/<PKG>/           the content library: package.bin and placement.json
+///     content/<PKG>/package.bin the content library: the version of the package placed here
+///     site.sqlite              the site database: placements, and the package status of the sites below
 ///     courier/                 parcels written by the courier sender, to be carried by hand
 ///     events.log               one JSON line per thing that happened
 ///     server.json, server.lock the running server's pid and heartbeat; the lock keeps it to one per site
@@ -37,6 +39,18 @@ public struct SiteFolders: Sendable {
     public var events: URL { root.appendingPathComponent("events.log") }
     public var serverState: URL { root.appendingPathComponent("server.json") }
     public var lock: URL { root.appendingPathComponent("server.lock") }
+    public var database: URL { root.appendingPathComponent(SiteDatabase.fileName) }
+
+    /// The site database: created and migrated for a writer (the site server, `send package`); for a reader, nil
+    /// when the site has none yet.
+    public func openDatabase(readOnly: Bool = false) throws(SiteServerError) -> SiteDatabase? {
+        if readOnly, !FileManager.default.fileExists(atPath: database.path) { return nil }
+        do {
+            return try SiteDatabase(url: database, readOnly: readOnly)
+        } catch {
+            throw SiteServerError(error.description)
+        }
+    }
 
     public func package(_ id: String) -> URL { content.appendingPathComponent(id, isDirectory: true) }
 

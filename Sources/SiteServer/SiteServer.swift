@@ -2,6 +2,7 @@ import BlockingWork
 public import Foundation
 public import Logging
 public import ServiceLifecycle
+public import SiteDatabase
 public import SiteModel
 import SiteRouting
 import Synchronization
@@ -77,6 +78,8 @@ public final class SiteServer: Service {
     private let directoryKeyMisses = Mutex<[SiteCode: ContinuousClock.Instant]>([:])
     static let directoryMissLifetime = Duration.seconds(60)
     private let lockDescriptor: Int32
+    /// The site's own database, open for the server's whole life.
+    public let database: SiteDatabase
 
     public init(settings: SiteServerSettings, logger: Logger) throws(SiteServerError) {
         guard let site = settings.hierarchy.site(settings.site) else {
@@ -94,6 +97,10 @@ public final class SiteServer: Service {
         }
         key = try SiteSigningKey(contentsOf: folders.signingKey)
         try folders.create()
+        guard let database = try folders.openDatabase() else {
+            throw SiteServerError("cannot open the site database of \(settings.site)")
+        }
+        self.database = database
         planner = RoutePlanner(hierarchy: settings.hierarchy, calendar: settings.calendar)
         events = EventLog(file: folders.events)
         lockDescriptor = open(folders.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -401,7 +408,7 @@ public final class SiteServer: Service {
     private func apply(_ job: JobFile) throws {
         let header = job.header
         guard let package = settings.hierarchy.packages.first(where: { $0.id == header.package }) else { return }
-        let library = ContentLibrary(folders: folders)
+        let library = ContentLibrary(folders: folders, database: database)
         if let current = library.placement(package.id) {
             let currentCreated = current.created ?? current.placed
             if current.sha256 == header.payloadSHA256 {

@@ -56,7 +56,8 @@ public struct SiteStatus: Sendable, Encodable {
                 reason: reason?.message ?? "(no reason recorded)"
             )
         }
-        packages = ContentLibrary(folders: folders).placements()
+        let database = try? folders.openDatabase(readOnly: true)
+        packages = database.map { ContentLibrary(folders: folders, database: $0).placements() } ?? []
         let events = SiteEvent.read(folders)
         applied = events.count { $0.event == "applied" }
         forwarded = events.count { $0.event == "forwarded" }

@@ -376,12 +376,12 @@ extension CommandLine {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        let placement = folder + "/sites/P01/content/CEN00001/placement.json"
+        let sites = URL(fileURLWithPath: folder + "/sites")
         let deadline = ContinuousClock.now + .seconds(30)
-        while !FileManager.default.fileExists(atPath: placement), ContinuousClock.now < deadline {
+        while !isPlaced("CEN00001", at: "P01", sitesDirectory: sites), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(FileManager.default.fileExists(atPath: placement))
+        #expect(isPlaced("CEN00001", at: "P01", sitesDirectory: sites))
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

@@ -161,12 +161,12 @@ extension Integration {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let placement = folder.appendingPathComponent("sites/P01/content/CEN00001/placement.json").path
+            let sites = folder.appendingPathComponent("sites")
             let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: placement), ContinuousClock.now < deadline {
+            while !isPlaced("CEN00001", at: "P01", sitesDirectory: sites), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(FileManager.default.fileExists(atPath: placement), "P01 did not apply the package")
+            #expect(isPlaced("CEN00001", at: "P01", sitesDirectory: sites), "P01 did not apply the package")
             let stopped = ContinuousClock.now
             kill(process.processIdentifier, SIGTERM)
             while process.isRunning, ContinuousClock.now - stopped < .seconds(20) {

@@ -192,8 +192,9 @@ import Testing
         servers["P01"] = try ServerProcess(site: "P01", hierarchy: hierarchy, lab: lab, logs: logs)
 
         try await Self.waitUntil("S01 and P02 have the package", timeout: .seconds(90)) {
-            FileManager.default.fileExists(atPath: "\(lab)/sites/S01/content/CEN00001/placement.json")
-                && FileManager.default.fileExists(atPath: "\(lab)/sites/P02/content/CEN00001/placement.json")
+            let sites = URL(fileURLWithPath: "\(lab)/sites")
+            return isPlaced("CEN00001", at: "S01", sitesDirectory: sites)
+                && isPlaced("CEN00001", at: "P02", sitesDirectory: sites)
         }
         try await Task.sleep(for: .milliseconds(500))
 

@@ -130,3 +130,10 @@ struct SiteFolderFixture {
         return header.id
     }
 }
+
+/// Whether a site's database says the package is placed there: what a test waits for instead of a file.
+func isPlaced(_ package: String, at site: String, sitesDirectory: URL) -> Bool {
+    guard let code = try? SiteCode(site) else { return false }
+    let folders = SiteFolders(site: code, sitesDirectory: sitesDirectory)
+    return SiteStatus(folders: folders).packages.contains { $0.package == package }
+}

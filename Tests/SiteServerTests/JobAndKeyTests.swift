@@ -250,7 +250,8 @@ import Testing
             let source = folder.appendingPathComponent("content")
             try Data("package content".utf8).write(to: source)
             let package = try #require(hierarchy.packages.first)
-            let placement = try ContentLibrary(folders: folders).place(
+            let library = ContentLibrary(folders: folders, database: try #require(try folders.openDatabase()))
+            let placement = try library.place(
                 package,
                 in: hierarchy,
                 from: source,
@@ -259,7 +260,7 @@ import Testing
             )
             #expect(placement.distributionPoints == ["p01-dp.corp.contoso.com"])
             #expect(
-                try Data(contentsOf: ContentLibrary(folders: folders).contentFile("CEN00001"))
+                try Data(contentsOf: library.contentFile("CEN00001"))
                     == Data("package content".utf8)
             )
             // Management points see P01's point once placed, and CEN's from the file while CEN has no site server.

@@ -1,0 +1,271 @@
+public import Foundation
+import GRDB
+
+/// What one site knows of content, in its own SQLite database (`<site folder>/site.sqlite`, WAL mode): the versions
+/// placed on its own distribution points, and the package status its child sites sent up. Nothing else: a site
+/// never reads another site's database or folders.
+///
+/// The site server writes; anything else (a management point, `siteloc site status`) may read at the same time,
+/// read-only. Calls block their thread while SQLite works: use them from the site server's blocking threads or from
+/// synchronous commands, not from Swift's cooperative threads.
+public final class SiteDatabase: Sendable {
+    /// The file inside a site's folder.
+    public static let fileName = "site.sqlite"
+
+    private let pool: DatabasePool
+
+    /// Opens (and for a writer creates and migrates) the database at `url`.
+    public init(url: URL, readOnly: Bool = false) throws(SiteDatabaseError) {
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.label = "site database"
+        // A busy database waits a little (another process's checkpoint), never forever.
+        configuration.busyMode = .timeout(5)
+        do {
+            pool = try DatabasePool(path: url.path, configuration: configuration)
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch {
+            throw SiteDatabaseError("cannot open the site database \(url.path): \(error)")
+        }
+    }
+
+    /// The schema, one migration per version; a database is brought to the newest when a writer opens it.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: placements and package status") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE placement (
+                        package TEXT PRIMARY KEY NOT NULL,
+                        version TEXT NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        created INTEGER NOT NULL,
+                        placedAt INTEGER NOT NULL,
+                        job TEXT
+                    );
+                    CREATE TABLE distributionPointContent (
+                        distributionPoint TEXT NOT NULL,
+                        package TEXT NOT NULL REFERENCES placement(package) ON DELETE CASCADE,
+                        version TEXT NOT NULL,
+                        PRIMARY KEY (distributionPoint, package)
+                    );
+                    CREATE TABLE packageStatus (
+                        site TEXT NOT NULL,
+                        package TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        distributionPoints TEXT NOT NULL,
+                        placedAt INTEGER NOT NULL,
+                        receivedAt INTEGER NOT NULL,
+                        PRIMARY KEY (site, package)
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    // MARK: This site's placements
+
+    /// Records that `placement`'s version is now on the listed distribution points of this site, replacing what was
+    /// placed for the package before.
+    public func place(_ placement: SitePlacement) throws(SiteDatabaseError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO placement (package, version, bytes, created, placedAt, job) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(package) DO UPDATE SET version = excluded.version, bytes = excluded.bytes,
+                        created = excluded.created, placedAt = excluded.placedAt, job = excluded.job
+                    """,
+                arguments: [
+                    placement.package, placement.version, placement.bytes, Self.milliseconds(placement.created),
+                    Self.milliseconds(placement.placedAt), placement.job,
+                ]
+            )
+            try db.execute(
+                sql: "DELETE FROM distributionPointContent WHERE package = ?",
+                arguments: [placement.package]
+            )
+            for point in placement.distributionPoints {
+                try db.execute(
+                    sql: "INSERT INTO distributionPointContent (distributionPoint, package, version) VALUES (?, ?, ?)",
+                    arguments: [point, placement.package, placement.version]
+                )
+            }
+        }
+    }
+
+    /// The version of a package placed here, if any.
+    public func placement(of package: String) throws(SiteDatabaseError) -> SitePlacement? {
+        try placements(where: "WHERE package = ?", [package]).first
+    }
+
+    /// Every package placed here, by id.
+    public func placements() throws(SiteDatabaseError) -> [SitePlacement] {
+        try placements(where: "", [])
+    }
+
+    private func placements(
+        where clause: String,
+        _ arguments: StatementArguments
+    ) throws(SiteDatabaseError)
+        -> [SitePlacement]
+    {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM placement \(clause) ORDER BY package",
+                arguments: arguments
+            )
+            return try rows.map { row in
+                let package: String = row["package"]
+                let points = try String.fetchAll(
+                    db,
+                    sql: "SELECT distributionPoint FROM distributionPointContent WHERE package = ? ORDER BY rowid",
+                    arguments: [package]
+                )
+                return SitePlacement(
+                    package: package,
+                    version: row["version"],
+                    bytes: row["bytes"],
+                    distributionPoints: points,
+                    created: Self.date(row["created"]),
+                    placedAt: Self.date(row["placedAt"]),
+                    job: row["job"]
+                )
+            }
+        }
+    }
+
+    // MARK: Package status from below
+
+    /// Records a site's status for a package unless a newer one is already there (placed later). Returns whether
+    /// it was recorded: an older status arriving late changes nothing.
+    @discardableResult
+    public func record(_ status: PackageStatus, receivedAt: Date = Date()) throws(SiteDatabaseError) -> Bool {
+        let points: String
+        do {
+            points = String(decoding: try JSONEncoder().encode(status.distributionPoints), as: UTF8.self)
+        } catch {
+            throw SiteDatabaseError("cannot encode a package status: \(error)")
+        }
+        return try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO packageStatus (site, package, version, distributionPoints, placedAt, receivedAt)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(site, package) DO UPDATE SET version = excluded.version,
+                        distributionPoints = excluded.distributionPoints, placedAt = excluded.placedAt,
+                        receivedAt = excluded.receivedAt
+                    WHERE excluded.placedAt > packageStatus.placedAt
+                    """,
+                arguments: [
+                    status.site, status.package, status.version, points, Self.milliseconds(status.placedAt),
+                    Self.milliseconds(receivedAt),
+                ]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    /// The status every site below has reported, by package then site; one package's only with `package`.
+    public func statuses(package: String? = nil) throws(SiteDatabaseError) -> [PackageStatus] {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM packageStatus \(package == nil ? "" : "WHERE package = ?") ORDER BY package, site",
+                arguments: package.map { [$0] } ?? []
+            )
+            return rows.map { row in
+                let points =
+                    (row["distributionPoints"] as String).data(using: .utf8)
+                    .flatMap { try? JSONDecoder().decode([String].self, from: $0) } ?? []
+                return PackageStatus(
+                    site: row["site"],
+                    package: row["package"],
+                    version: row["version"],
+                    distributionPoints: points,
+                    placedAt: Self.date(row["placedAt"]),
+                    receivedAt: Self.date(row["receivedAt"])
+                )
+            }
+        }
+    }
+
+    // MARK: Plumbing
+
+    private func read<T>(_ body: (Database) throws -> T) throws(SiteDatabaseError) -> T {
+        do { return try pool.read(body) } catch { throw SiteDatabaseError("cannot read the site database: \(error)") }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws(SiteDatabaseError) -> T {
+        do { return try pool.write(body) } catch { throw SiteDatabaseError("cannot write the site database: \(error)") }
+    }
+
+    /// Times are stored as whole milliseconds since 1970, the precision jobs carry.
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+/// A version of a package placed on distribution points of this site.
+public struct SitePlacement: Sendable, Equatable, Codable {
+    public var package: String
+    /// `sha256:` and the hex SHA-256 of the content.
+    public var version: String
+    public var bytes: Int64
+    public var distributionPoints: [String]
+    /// When the source site created this version (a version never goes backwards).
+    public var created: Date
+    public var placedAt: Date
+    /// The job that brought it; nil at the source site.
+    public var job: String?
+
+    public init(
+        package: String,
+        version: String,
+        bytes: Int64,
+        distributionPoints: [String],
+        created: Date,
+        placedAt: Date,
+        job: String?
+    ) {
+        self.package = package
+        self.version = version
+        self.bytes = bytes
+        self.distributionPoints = distributionPoints
+        self.created = created
+        self.placedAt = placedAt
+        self.job = job
+    }
+}
+
+/// What a site below reported: which version of a package it placed on which of its distribution points, and when.
+public struct PackageStatus: Sendable, Equatable, Codable {
+    public var site: String
+    public var package: String
+    public var version: String
+    public var distributionPoints: [String]
+    public var placedAt: Date
+    public var receivedAt: Date?
+
+    public init(
+        site: String,
+        package: String,
+        version: String,
+        distributionPoints: [String],
+        placedAt: Date,
+        receivedAt: Date? = nil
+    ) {
+        self.site = site
+        self.package = package
+        self.version = version
+        self.distributionPoints = distributionPoints
+        self.placedAt = placedAt
+        self.receivedAt = receivedAt
+    }
+}
+
+/// A site database that cannot be opened, read or written, with the file and the reason.
+public struct SiteDatabaseError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
