@@ -99,7 +99,7 @@ let package = Package(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
-                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust",
+                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,7 +142,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
-                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork",
+                "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork", "SiteDatabase",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

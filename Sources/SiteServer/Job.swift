@@ -13,7 +13,11 @@ import Glibc
 /// case, ids of letters, digits and `-`, the digest as 64 hex digits), so none of them can carry a path, a line
 /// break or a second spelling of a site into a file name, a log line or a comparison.
 public struct JobHeader: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case package }
+    /// A package's content, or a site's package status travelling up the hierarchy.
+    public enum Kind: String, Codable, Sendable {
+        case package
+        case status
+    }
 
     /// Unique for the whole hierarchy: the same job keeps its id on every hop, which is what makes applying and
     /// forwarding idempotent.
@@ -39,6 +43,7 @@ public struct JobHeader: Codable, Sendable, Equatable {
 
     public init(
         id: String,
+        kind: Kind = .package,
         package: String,
         origin: SiteCode,
         destination: SiteCode,
@@ -49,7 +54,7 @@ public struct JobHeader: Codable, Sendable, Equatable {
         payloadSHA256: String
     ) {
         self.id = id
-        kind = .package
+        self.kind = kind
         self.package = package
         self.origin = origin
         self.destination = destination

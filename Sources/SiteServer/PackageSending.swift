@@ -56,6 +56,17 @@ public enum PackageSending {
                     + " --content FILE"
             )
         }
+        if content != nil {
+            // A source site below the top reports its own placement up, like any site.
+            try PackageStatusReport.queue(
+                placement,
+                of: package.sourceSite,
+                id: PackageStatusReport.jobID(placedBy: nil, package: package.id, site: package.sourceSite),
+                hierarchy: hierarchy,
+                folders: source,
+                key: key
+            )
+        }
         let planner = RoutePlanner(hierarchy: hierarchy)
         var jobs: [SentJob] = []
         let destinations = hierarchy.sites.filter { site in

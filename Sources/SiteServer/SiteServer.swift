@@ -229,17 +229,22 @@ public final class SiteServer: Service {
             unlink(file.path)
             return
         }
-        if header.destination == site.code {
-            do {
-                try apply(job)
-            } catch let rejection as JobRejection {
-                try reject(file, rejection)
-                return
-            } catch {
-                throw error as? SiteServerError ?? SiteServerError("cannot apply job \(header.id): \(error)")
+        do {
+            if header.kind == .status { try record(job) }
+            if header.destination == site.code {
+                if header.kind == .package {
+                    try apply(job)
+                } else if try markDone(header, action: "recorded") {
+                    events.record("recorded", job: header, detail: "package status of \(header.origin)")
+                }
+            } else {
+                try forward(job, originVerified: originVerified)
             }
-        } else {
-            try forward(job, originVerified: originVerified)
+        } catch let rejection as JobRejection {
+            try reject(file, rejection)
+            return
+        } catch {
+            throw error as? SiteServerError ?? SiteServerError("cannot handle job \(header.id): \(error)")
         }
         unlink(file.path)
     }
@@ -319,12 +324,22 @@ public final class SiteServer: Service {
         from sender: Site
     ) async throws(JobRejection) -> Bool {
         let origin = header.origin
-        guard origin == package.sourceSite else {
-            throw JobRejection(
-                .badOrigin,
-                "says it comes from \(origin), but package \(package.id) comes only from its source site"
-                    + " \(package.sourceSite)"
-            )
+        switch header.kind {
+        case .package:
+            guard origin == package.sourceSite else {
+                throw JobRejection(
+                    .badOrigin,
+                    "says it comes from \(origin), but package \(package.id) comes only from its source site"
+                        + " \(package.sourceSite)"
+                )
+            }
+        case .status:
+            guard sender.parent == site.code else {
+                throw JobRejection(
+                    .badOrigin,
+                    "is a package status that came down from \(sender.code); a status travels only up the hierarchy"
+                )
+            }
         }
         let hierarchy = settings.hierarchy
         if sender.parent == site.code {
@@ -412,6 +427,8 @@ public final class SiteServer: Service {
         if let current = library.placement(package.id) {
             let currentCreated = current.created ?? current.placed
             if current.sha256 == header.payloadSHA256 {
+                // Placed by this very job before a crash cut it short: its status may not have been queued yet.
+                if current.job == header.id { try reportStatus(current, placedBy: header.id) }
                 if try markDone(header, action: "already-held") {
                     events.record("duplicate", job: header, detail: "this version is already placed here")
                 }
@@ -434,6 +451,7 @@ public final class SiteServer: Service {
             job: header.id,
             created: header.created
         )
+        try reportStatus(placement, placedBy: header.id)
         if try markDone(header, action: "applied") {
             events.record(
                 "applied",
@@ -442,6 +460,33 @@ public final class SiteServer: Service {
             )
             logger.info("package arrived", metadata: ["job": "\(header.id)", "package": "\(package.id)"])
         }
+    }
+
+    /// Records the package status a status job carries, unless a newer one for that site and package is here.
+    private func record(_ job: JobFile) throws {
+        let report = try PackageStatusReport.read(job, hierarchy: settings.hierarchy)
+        let recorded: Bool
+        do { recorded = try database.record(report.status) } catch { throw SiteServerError(error.description) }
+        events.record(
+            recorded ? "status" : "status-old",
+            job: job.header,
+            detail: "\(report.site) holds \(report.package) \(report.version.prefix(19))… on "
+                + (report.distributionPoints.isEmpty
+                    ? "no distribution point" : report.distributionPoints.joined(separator: ", "))
+                + (recorded ? "" : "; a newer status is already recorded")
+        )
+    }
+
+    /// Queues this site's status for a placement to its parent (nothing at the top of the hierarchy).
+    private func reportStatus(_ placement: PackagePlacement, placedBy job: String?) throws(SiteServerError) {
+        try PackageStatusReport.queue(
+            placement,
+            of: site.code,
+            id: PackageStatusReport.jobID(placedBy: job, package: placement.package, site: site.code),
+            hierarchy: settings.hierarchy,
+            folders: folders,
+            key: key
+        )
     }
 
     /// Re-signs the job with this site's key into the outbox, saying whether the origin was verified, then records

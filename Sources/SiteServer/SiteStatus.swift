@@ -1,4 +1,5 @@
 public import Foundation
+public import SiteDatabase
 import SiteModel
 
 /// What `siteloc site status` shows for one site server.
@@ -26,6 +27,8 @@ public struct SiteStatus: Sendable, Encodable {
     public var outbox: [OutgoingJob]
     public var rejected: [RejectedJob]
     public var packages: [PackagePlacement]
+    /// The package status the sites below reported, by package then site: what this site knows of them.
+    public var below: [PackageStatus]
     public var applied: Int
     public var forwarded: Int
 
@@ -58,6 +61,7 @@ public struct SiteStatus: Sendable, Encodable {
         }
         let database = try? folders.openDatabase(readOnly: true)
         packages = database.map { ContentLibrary(folders: folders, database: $0).placements() } ?? []
+        below = (try? database?.statuses()) ?? []
         let events = SiteEvent.read(folders)
         applied = events.count { $0.event == "applied" }
         forwarded = events.count { $0.event == "forwarded" }

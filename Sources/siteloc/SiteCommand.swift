@@ -4,6 +4,7 @@ import LDAPKit
 import Logging
 import SMBKit
 import ServiceLifecycle
+import SiteDatabase
 import SiteLab
 import SiteModel
 import SiteRouting
@@ -212,10 +213,22 @@ struct SiteStatusCommand: ParsableCommand {
             }
             for package in status.packages {
                 print(
-                    "    package \(package.package) placed on "
+                    "    package \(package.package) \(package.version.prefix(19))… placed on "
                         + (package.distributionPoints.isEmpty
                             ? "no distribution point" : package.distributionPoints.joined(separator: ", "))
                 )
+            }
+            for (package, reports) in Dictionary(grouping: status.below, by: \.package).sorted(by: { $0.key < $1.key })
+            {
+                print("    package \(package) reported by \(reports.count) site(s) below:")
+                for report in reports {
+                    print(
+                        "      \(report.site)  \(report.version.prefix(19))…  on "
+                            + (report.distributionPoints.isEmpty
+                                ? "no distribution point" : report.distributionPoints.joined(separator: ", "))
+                            + "  placed \(ISO8601DateFormatter().string(from: report.placedAt))"
+                    )
+                }
             }
         }
     }

@@ -1,4 +1,7 @@
 import Foundation
+import SiteDatabase
+import SiteModel
+import SiteServer
 import Testing
 
 /// The whole of site-to-site communication as a user runs it: a lab with its directories and smbd, a site server
@@ -92,6 +95,13 @@ import Testing
 
     static func json(_ run: CommandLine.Run) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.error)")
+    }
+
+    /// The sites whose package status a site's database holds, by code.
+    static func reporters(_ lab: String, _ site: String) -> [String] {
+        guard let code = try? SiteCode(site) else { return [] }
+        let folders = SiteFolders(site: code, sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
+        return SiteStatus(folders: folders).below.map(\.site).sorted()
     }
 
     static func waitUntil(_ what: String, timeout: Duration, _ condition: () throws -> Bool) async throws {
@@ -191,10 +201,11 @@ import Testing
         servers["P01"]?.stop(signal: SIGKILL)
         servers["P01"] = try ServerProcess(site: "P01", hierarchy: hierarchy, lab: lab, logs: logs)
 
-        try await Self.waitUntil("S01 and P02 have the package", timeout: .seconds(90)) {
+        try await Self.waitUntil("S01 and P02 have the package and CEN has their status", timeout: .seconds(90)) {
             let sites = URL(fileURLWithPath: "\(lab)/sites")
             return isPlaced("CEN00001", at: "S01", sitesDirectory: sites)
                 && isPlaced("CEN00001", at: "P02", sitesDirectory: sites)
+                && Self.reporters(lab, "CEN") == ["P02", "S01"]
         }
         try await Task.sleep(for: .milliseconds(500))
 
@@ -205,8 +216,25 @@ import Testing
             let stored = try Data(contentsOf: URL(fileURLWithPath: "\(lab)/sites/\(site)/content/CEN00001/package.bin"))
             #expect(stored == (try Data(contentsOf: content)))
         }
-        #expect(Self.events(lab, "P01").filter { $0["event"] == "forwarded" }.count == 1)
+        // P01 forwarded the package down and S01's status up, each once; CEN delivered two packages.
+        let forwarded = Self.events(lab, "P01").filter { $0["event"] == "forwarded" }.compactMap { $0["job"] }
+        #expect(forwarded.count == 2 && forwarded.filter { $0.hasSuffix("-status") }.count == 1, "\(forwarded)")
         #expect(Self.events(lab, "CEN").filter { $0["event"] == "delivered" }.count == 2)
+        // Each status reached every site above its site and no other, recorded once.
+        #expect(Self.reporters(lab, "CEN") == ["P02", "S01"])
+        #expect(Self.reporters(lab, "P01") == ["S01"])
+        #expect(Self.reporters(lab, "P02").isEmpty && Self.reporters(lab, "S01").isEmpty)
+        #expect(Self.events(lab, "CEN").filter { $0["event"] == "recorded" }.count == 2)
+        let version = try #require(
+            SiteStatus(
+                folders: SiteFolders(site: try SiteCode("S01"), sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
+            )
+            .packages.first?.version
+        )
+        let atCentral = SiteStatus(
+            folders: SiteFolders(site: try SiteCode("CEN"), sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
+        )
+        #expect(atCentral.below.allSatisfy { $0.version == version }, "\(atCentral.below)")
         let status = try #require(
             try JSONSerialization.jsonObject(
                 with: Data(try await siteloc(["site", "status", "--dir", lab, "--json"]).output.utf8)

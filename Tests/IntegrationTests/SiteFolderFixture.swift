@@ -131,6 +131,50 @@ struct SiteFolderFixture {
     }
 }
 
+extension SiteFolderFixture {
+    /// A status job saying `origin` placed `version` of CEN00001 on `points` at `placedAt`, as `signer` hands it
+    /// over to `site`, for the top of the hierarchy.
+    @discardableResult
+    func dropStatus(
+        into site: String,
+        signer: String,
+        key: SiteSigningKey?,
+        origin: String,
+        originKey: SiteSigningKey? = nil,
+        version: String = "sha256:" + String(repeating: "ab", count: 32),
+        points: [String],
+        placedAt: Date = Date()
+    ) throws -> String {
+        let report = """
+            {"distributionPoints":[\(points.map { "\"\($0)\"" }.joined(separator: ","))],"package":"CEN00001",\
+            "placedAt":"\(ISO8601DateFormatter().string(from: placedAt))","site":"\(origin)","version":"\(version)"}
+            """
+        let payload = directory.appendingPathComponent("status-\(UUID().uuidString)")
+        try Data(report.utf8).write(to: payload)
+        let (digest, bytes) = try JobFile.digest(of: payload)
+        var header = JobHeader(
+            id: "CEN00001-\(origin)-status-\(UUID().uuidString.prefix(8))",
+            kind: .status,
+            package: "CEN00001",
+            origin: try SiteCode(origin),
+            destination: try SiteCode("CEN"),
+            signer: try SiteCode(signer),
+            priority: .high,
+            created: placedAt,
+            payloadBytes: bytes,
+            payloadSHA256: digest
+        )
+        try header.signAsOrigin(with: try originKey ?? signingKey(origin))
+        let staging = directory.appendingPathComponent("\(header.id).job")
+        try JobFile.write(header, payload: payload, signedBy: key, to: staging)
+        try FileManager.default.moveItem(
+            at: staging,
+            to: try folders(site).inbox.appendingPathComponent("\(header.id).\(signer).test.job")
+        )
+        return header.id
+    }
+}
+
 /// Whether a site's database says the package is placed there: what a test waits for instead of a file.
 func isPlaced(_ package: String, at site: String, sitesDirectory: URL) -> Bool {
     guard let code = try? SiteCode(site) else { return false }

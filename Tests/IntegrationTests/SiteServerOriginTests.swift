@@ -1,4 +1,5 @@
 import Foundation
+import SiteDatabase
 import SiteModel
 import SiteServer
 import Testing
@@ -186,5 +187,71 @@ extension SiteServerOrigin {
             try sites.drop(into: "S01", signer: "P01", destination: "S01", key: p01Key, package: "CEN0FFFF")
         ] = "unknown-package"
         #expect(try await Self.refusals(at: "S01", sites) == expected)
+    }
+}
+
+extension SiteServerOrigin {
+    /// Package status travels only up, from the site it speaks of, with what that site really has; an older status
+    /// changes nothing.
+    @Test func packageStatusIsCheckedLikeAnyJobAndAnOlderOneChangesNothing() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let s01Key = try sites.signingKey("S01")
+        let now = Date()
+        let genuine = try sites.dropStatus(
+            into: "P01",
+            signer: "S01",
+            key: s01Key,
+            origin: "S01",
+            points: ["s01-dp.corp.contoso.com"],
+            placedAt: now
+        )
+        var expected: [String: String] = [:]
+        expected[try sites.dropStatus(into: "P01", signer: "S01", key: nil, origin: "S01", points: [])] = "unsigned"
+        // From the parent: a status never comes down.
+        expected[
+            try sites.dropStatus(
+                into: "P01",
+                signer: "CEN",
+                key: try sites.signingKey("CEN"),
+                origin: "CEN",
+                points: []
+            )
+        ] = "bad-origin"
+        // S01 speaking for a site that is not below it.
+        expected[
+            try sites.dropStatus(into: "P01", signer: "S01", key: s01Key, origin: "P02", originKey: s01Key, points: [])
+        ] = "bad-origin"
+        // S01 claiming a distribution point that is not its own.
+        expected[
+            try sites.dropStatus(
+                into: "P01",
+                signer: "S01",
+                key: s01Key,
+                origin: "S01",
+                points: ["p01-dp.corp.contoso.com"]
+            )
+        ] = "malformed"
+        #expect(try await Self.refusals(at: "P01", sites) == expected)
+        // The genuine one is recorded at P01 and goes on up, re-signed by P01.
+        let p01 = try sites.folders("P01")
+        let recorded = SiteStatus(folders: p01).below
+        #expect(recorded.map(\.site) == ["S01"] && recorded.first?.distributionPoints == ["s01-dp.corp.contoso.com"])
+        let forwarded = try JobFile.read(p01.outbox.appendingPathComponent("\(genuine).job"))
+        #expect(forwarded.header.signer.rawValue == "P01" && forwarded.header.kind == .status)
+
+        // An older status arriving late is accepted as a job but changes nothing.
+        try sites.dropStatus(
+            into: "P01",
+            signer: "S01",
+            key: s01Key,
+            origin: "S01",
+            version: "sha256:" + String(repeating: "cd", count: 32),
+            points: [],
+            placedAt: now.addingTimeInterval(-60)
+        )
+        #expect(try await Self.refusals(at: "P01", sites) == expected)
+        #expect(SiteStatus(folders: p01).below == recorded)
+        #expect(SiteEvent.read(p01).contains { $0.event == "status-old" })
     }
 }
