@@ -3,6 +3,7 @@ import Foundation
 import HierarchyFile
 import LDAPKit
 import Logging
+import SiteDatabase
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -269,6 +270,21 @@ struct DemoCommand: AsyncParsableCommand {
             let applied = SiteEvent.read(folders).first { $0.job == job.id && $0.event == "applied" }
             say(
                 "  \(job.destination): \(applied.map { "arrived, signed by \($0.from ?? "?"), \($0.detail ?? "")" } ?? "not arrived")"
+            )
+        }
+        // Package status travels back up: CEN learns from its own database who holds which version.
+        let central = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: sitesDirectory)
+        let reporters = Set(sent.jobs.map(\.destination))
+        var reports = SiteStatus(folders: central).below.filter { $0.package == "CEN00002" }
+        while Set(reports.map(\.site)) != reporters, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            reports = SiteStatus(folders: central).below.filter { $0.package == "CEN00002" }
+        }
+        say("package status in CEN's site database (siteloc site status --site CEN):")
+        for report in reports {
+            say(
+                "  \(report.site) holds \(report.package) \(report.version.prefix(19))… on "
+                    + report.distributionPoints.joined(separator: ", ")
             )
         }
         let placed = PlacedContent(hierarchy: model, sitesDirectory: sitesDirectory)

@@ -246,6 +246,8 @@ extension CommandLine {
                 "CEN → P02 by standard, waiting until 2026-11-23T18:00",
                 "S01: arrived, signed by P01, placed on s01-mp.corp.contoso.com",
                 "P02: arrived, signed by CEN, placed on p02-dp.fabrikam.com",
+                "package status in CEN's site database", "S01 holds CEN00002 sha256:",
+                "P02 holds CEN00002 sha256:",
                 "asks for CEN00002 → download-local from s01-mp.corp.contoso.com",
                 "claiming to come from CEN, dropped into P01's inbox: refused, bad-origin",
                 "from the directories: allowed", "secondary-site-in-other-forest (S02)",
