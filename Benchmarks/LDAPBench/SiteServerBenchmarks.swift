@@ -225,12 +225,11 @@ struct FanOutBenchmark: AsyncParsableCommand {
         }
         let took = (ContinuousClock.now - started).seconds
         let arrived = model.sites.dropFirst().filter {
-            FileManager.default.fileExists(
-                atPath: sitesDirectory.appendingPathComponent(
-                    "\($0.code)/content/\(model.packages[0].id)/placement.json"
-                ).path
-            )
+            !SiteStatus(folders: SiteFolders(site: $0.code, sitesDirectory: sitesDirectory)).packages.isEmpty
         }.count
+        // Every site that placed the package reports it to the top: the same hops again, upwards.
+        let central = SiteFolders(site: model.sites[0].code, sitesDirectory: sitesDirectory)
+        let reported = SiteStatus(folders: central).below.count
         let hops = sent.jobs.reduce(0) { $0 + $1.route.count - 1 }
 
         // The baseline: the same job file copied hop by hop into folders, each copy written, flushed and renamed.
@@ -255,18 +254,31 @@ struct FanOutBenchmark: AsyncParsableCommand {
                 rename(temporary.path, target.path)
             }
         }
+        let status = Data(repeating: 0x33, count: 800)
+        for (index, job) in sent.jobs.enumerated() {
+            for site in job.route.dropLast().reversed() {
+                let target = baselineFolder.appendingPathComponent("\(site)/\(index).status")
+                let temporary = baselineFolder.appendingPathComponent("\(site)/.\(index).status.tmp")
+                let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                _ = status.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                fsync(descriptor)
+                close(descriptor)
+                rename(temporary.path, target.path)
+            }
+        }
         let baseline = (ContinuousClock.now - baselineStarted).seconds
         print(
             String(
-                format: "%6d sites: %5d jobs, %6d hops, %d passes, arrived at %d: %.2f s (%.0f µs a hop);"
-                    + " plain copies of the same hops %.2f s; ratio %.1f",
+                format: "%6d sites: %5d jobs, %6d hops down and as many up, %d passes, arrived at %d, status of %d at"
+                    + " the top: %.2f s (%.0f µs a hop); plain copies of the same hops %.2f s; ratio %.1f",
                 count,
                 sent.jobs.count,
                 hops,
                 passes,
                 arrived,
+                reported,
                 took,
-                took / Double(hops) * 1e6,
+                took / Double(2 * hops) * 1e6,
                 baseline,
                 took / baseline
             )

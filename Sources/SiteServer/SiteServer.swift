@@ -305,7 +305,8 @@ public final class SiteServer: Service {
         let verifiedHere = try await verifyOrigin(header, package: package, from: sender)
         // The neighbour's word counts only because its own signature, just verified, covers it.
         let verified = verifiedHere || header.originVerified
-        if header.destination == site.code, !verified {
+        // The destination uses what it receives, and so does every site a status passes: each records it.
+        if header.destination == site.code || header.kind == .status, !verified {
             throw JobRejection(
                 .badOrigin,
                 "says it comes from \(header.origin), whose key this site does not hold, and \(signer) did not vouch"

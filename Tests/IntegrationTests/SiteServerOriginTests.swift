@@ -255,3 +255,35 @@ extension SiteServerOrigin {
         #expect(SiteEvent.read(p01).contains { $0.event == "status-old" })
     }
 }
+
+extension SiteServerOrigin {
+    /// A package sent again with other content is a new version: it replaces the old one at every site as it
+    /// arrives, and the status of every site reaches the top with it.
+    @Test func aNewVersionReplacesTheOldOneEverywhereAndItsStatusReachesTheTop() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let servers = try ["CEN", "P01", "S01"].map { try SiteServerRefusal.server($0, sites) }
+        let directory = sites.directory
+        func versions() throws -> [String: String] {
+            var found: [String: String] = [:]
+            for site in ["P01", "S01"] {
+                found[site] = SiteStatus(folders: try sites.folders(site)).packages.first?.version
+            }
+            for report in SiteStatus(folders: try sites.folders("CEN")).below {
+                found["CEN knows \(report.site)"] = report.version
+            }
+            return found
+        }
+        try await SiteServer.running(servers) {
+            for (round, byte) in [(1, UInt8(1)), (2, UInt8(2))] {
+                try sites.send("CEN00001", bytes: 5_000 + round, byte: byte)
+                let version = ContentLibrary.version(
+                    sha256: try JobFile.digest(of: directory.appendingPathComponent("content-CEN00001.bin")).0
+                )
+                let expected = ["P01": version, "S01": version, "CEN knows P01": version, "CEN knows S01": version]
+                try await SiteServerRefusal.waitUntil("version \(round) is everywhere") { try versions() == expected }
+                #expect(try versions() == expected)
+            }
+        }
+    }
+}
