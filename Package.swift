@@ -117,7 +117,7 @@ let package = Package(
             name: "siteloc-bench",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit", "SiteLocation",
-                "HierarchyFile", "SiteServer", "SMBKit",
+                "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,6 +4,7 @@ import HierarchyFile
 import LDAPKit
 import Logging
 import SMBKit
+import SiteDatabase
 import SiteLab
 import SiteModel
 import SiteServer
@@ -229,7 +230,13 @@ struct FanOutBenchmark: AsyncParsableCommand {
         }.count
         // Every site that placed the package reports it to the top: the same hops again, upwards.
         let central = SiteFolders(site: model.sites[0].code, sitesDirectory: sitesDirectory)
-        let reported = SiteStatus(folders: central).below.count
+        let reports = SiteStatus(folders: central).below
+        let reported = reports.count
+        // Convergence: from a version's placement at a site to its status recorded at the top.
+        let delays = reports.compactMap { report in report.receivedAt.map { $0.timeIntervalSince(report.placedAt) } }
+            .sorted()
+        let medianDelay = delays.isEmpty ? 0 : delays[delays.count / 2]
+        let maximumDelay = delays.last ?? 0
         let hops = sent.jobs.reduce(0) { $0 + $1.route.count - 1 }
 
         // The baseline: the same job file copied hop by hop into folders, each copy written, flushed and renamed.
@@ -267,6 +274,14 @@ struct FanOutBenchmark: AsyncParsableCommand {
             }
         }
         let baseline = (ContinuousClock.now - baselineStarted).seconds
+        print(
+            String(
+                format: "%6d sites: status at the top %.2f s after placement (median), %.2f s at most",
+                count,
+                medianDelay,
+                maximumDelay
+            )
+        )
         print(
             String(
                 format: "%6d sites: %5d jobs, %6d hops down and as many up, %d passes, arrived at %d, status of %d at"
