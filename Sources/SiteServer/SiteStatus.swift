@@ -1,6 +1,6 @@
 public import Foundation
 public import SiteDatabase
-import SiteModel
+public import SiteModel
 
 /// What `siteloc site status` shows for one site server.
 public struct SiteStatus: Sendable, Encodable {
@@ -74,6 +74,62 @@ public struct SiteStatus: Sendable, Encodable {
             guard let code = try? SiteCode(name) else { return nil }
             let folders = SiteFolders(site: code, sitesDirectory: sitesDirectory)
             return folders.isInitialized ? SiteStatus(folders: folders) : nil
+        }
+    }
+}
+
+/// Configuration Manager's package status view for one site: per package, the version this site knows as current and
+/// which of the sites below that should hold it (their distribution points are listed for the package) have
+/// reported it.
+public struct PackageStatusSummary: Sendable, Encodable {
+    public struct SiteReport: Sendable, Encodable {
+        public var site: String
+        /// The version the site reported, or nil when it has reported nothing yet.
+        public var version: String?
+        public var distributionPoints: [String]
+        public var placedAt: Date?
+        /// Whether that is the current version.
+        public var current: Bool
+    }
+
+    public var package: String
+    /// This site's own version, else the newest a site below reported; nil when nothing is known yet.
+    public var version: String?
+    public var sites: [SiteReport]
+    /// How many of `sites` hold the current version.
+    public var installed: Int
+
+    /// The summaries of every package some site below should hold, as `status`'s site database knows them.
+    public static func make(_ status: SiteStatus, hierarchy: Hierarchy) -> [PackageStatusSummary] {
+        guard let here = try? SiteCode(exactly: status.site) else { return [] }
+        let below = hierarchy.sites.filter { $0.code != here && hierarchy.isInSubtree($0.code, of: here) }
+        return hierarchy.packages.compactMap { package in
+            let expected = below.filter { site in
+                site.systems.contains {
+                    $0.roles.contains(.distributionPoint) && package.distributionPoints.contains($0.host)
+                }
+            }
+            guard !expected.isEmpty else { return nil }
+            let reports = status.below.filter { $0.package == package.id }
+            let version =
+                status.packages.first { $0.package == package.id }?.version
+                ?? reports.max { $0.placedAt < $1.placedAt }?.version
+            let sites = expected.map { site -> SiteReport in
+                let report = reports.first { $0.site == site.code.rawValue }
+                return SiteReport(
+                    site: site.code.rawValue,
+                    version: report?.version,
+                    distributionPoints: report?.distributionPoints ?? [],
+                    placedAt: report?.placedAt,
+                    current: report != nil && report?.version == version
+                )
+            }
+            return PackageStatusSummary(
+                package: package.id,
+                version: version,
+                sites: sites,
+                installed: sites.count(where: \.current)
+            )
         }
     }
 }

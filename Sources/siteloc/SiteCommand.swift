@@ -173,13 +173,31 @@ struct SiteStatusCommand: ParsableCommand {
     @Option(help: "Only this site.")
     var site: String?
 
+    @Option(help: "The hierarchy file: adds, per package, which sites below should hold it and which hold its version.")
+    var hierarchy: String?
+
     @Option(name: .customLong("dir"), help: "The lab folder.")
     var labDirectory: String = Lab.defaultDirectory
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    /// A site server's status with, when the hierarchy is given, its package status view.
+    struct Report: Encodable {
+        var status: SiteStatus
+        var packageStatus: [PackageStatusSummary]?
+
+        func encode(to encoder: any Encoder) throws {
+            try status.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encodeIfPresent(packageStatus, forKey: .packageStatus)
+        }
+
+        enum Keys: String, CodingKey { case packageStatus }
+    }
+
     func run() throws {
+        let model = try hierarchy.map(loadHierarchy)
         let sitesDirectory = Lab(directory: labDirectory, logger: .siteloc).sitesDirectory
         var statuses = SiteStatus.all(in: sitesDirectory)
         if let site {
@@ -190,12 +208,16 @@ struct SiteStatusCommand: ParsableCommand {
                 )
             }
         }
+        let reports = statuses.map { status in
+            Report(status: status, packageStatus: model.map { PackageStatusSummary.make(status, hierarchy: $0) })
+        }
         if json {
-            try printJSON(statuses)
+            try printJSON(reports)
             return
         }
         if statuses.isEmpty { print("no site servers in \(sitesDirectory.path); create one with: siteloc site init") }
-        for status in statuses {
+        for report in reports {
+            let status = report.status
             print(
                 "\(status.site)  \(status.running ? "running (pid \(status.pid.map(String.init) ?? "?"))" : "stopped")"
                     + "  key \(status.publicKeyFingerprint ?? "none")  inbox \(status.inbox)  outbox \(status.outbox.count)"
@@ -218,6 +240,19 @@ struct SiteStatusCommand: ParsableCommand {
                             ? "no distribution point" : package.distributionPoints.joined(separator: ", "))
                 )
             }
+            for summary in report.packageStatus ?? [] {
+                print(
+                    "    package \(summary.package) \(summary.version.map { "\($0.prefix(19))…" } ?? "(no version known)"):"
+                        + " installed at \(summary.installed) of \(summary.sites.count) sites below"
+                )
+                for site in summary.sites where !site.current {
+                    print(
+                        "      \(site.site): "
+                            + (site.version.map { "still \($0.prefix(19))…" } ?? "nothing reported yet")
+                    )
+                }
+            }
+            if report.packageStatus != nil { continue }
             for (package, reports) in Dictionary(grouping: status.below, by: \.package).sorted(by: { $0.key < $1.key })
             {
                 print("    package \(package) reported by \(reports.count) site(s) below:")

@@ -235,6 +235,14 @@ import Testing
             folders: SiteFolders(site: try SiteCode("CEN"), sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
         )
         #expect(atCentral.below.allSatisfy { $0.version == version }, "\(atCentral.below)")
+        // Configuration Manager's package status view, at CEN and at P01.
+        let view = try await siteloc(["site", "status", "--site", "CEN", "--hierarchy", hierarchy, "--dir", lab])
+        #expect(
+            view.output.contains("package CEN00001 \(version.prefix(19))…: installed at 2 of 2 sites below"),
+            "\(view.output)"
+        )
+        let p01View = try await siteloc(["site", "status", "--site", "P01", "--hierarchy", hierarchy, "--dir", lab])
+        #expect(p01View.output.contains("installed at 1 of 1 sites below"), "\(p01View.output)")
         let status = try #require(
             try JSONSerialization.jsonObject(
                 with: Data(try await siteloc(["site", "status", "--dir", lab, "--json"]).output.utf8)
