@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),
         .testTarget(
             name: "SiteServerTests",
-            dependencies: ["SiteServer", "SiteRouting", "SiteModel", "HierarchyFile"]
+            dependencies: ["SiteServer", "SiteRouting", "SiteModel", "HierarchyFile", "SiteDatabase"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -109,13 +109,14 @@ public struct Location: Sendable, Codable {
 public struct Locator: Sendable {
     let hierarchy: Hierarchy
     public let directory: @Sendable (ForestName) -> (any SiteDirectoryClient)?
-    let holders: (@Sendable (String) -> Set<String>)?
+    let holders: (@Sendable (SiteCode, String) -> Set<String>)?
 
-    /// `directory` gives the client of a forest's directory, or nil when none is known. `holders` gives the
-    /// distribution points that hold a package (what site servers have placed); by default the file's lists.
+    /// `directory` gives the client of a forest's directory, or nil when none is known. `holders` gives, for a
+    /// management point's site and a package, the distribution points that site knows to hold it (what its
+    /// database says); by default the file's lists.
     public init(
         hierarchy: Hierarchy,
-        holders: (@Sendable (String) -> Set<String>)? = nil,
+        holders: (@Sendable (SiteCode, String) -> Set<String>)? = nil,
         directory: @escaping @Sendable (ForestName) -> (any SiteDirectoryClient)?
     ) {
         self.hierarchy = hierarchy
@@ -289,6 +290,7 @@ public struct Locator: Sendable {
     func managementPoint(_ host: String) -> (any ManagementPoint)? {
         guard let site = hierarchy.sites.first(where: { $0.managementPoints.contains { $0.host == host.lowercased() } })
         else { return nil }
+        let holders = holders.map { known in { @Sendable package in known(site.code, package) } }
         return SiteDatabaseManagementPoint(site: site.code, host: host, hierarchy: hierarchy, holders: holders)
     }
 }

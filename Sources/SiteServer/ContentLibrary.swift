@@ -108,9 +108,11 @@ public struct ContentLibrary: Sendable {
     }
 }
 
-/// Which distribution points hold a package, as site servers have placed it: the management points' view once
-/// site servers run. A site that has no site server folder yet answers from the hierarchy file, as before.
-public struct PlacedContent: Sendable {
+/// What a management point of a site offers, from that site's database only (docs/roaming-and-content.md, step 3):
+/// the distribution points of the site and of the sites below it that hold the version the site knows as current —
+/// its own, or the newest a site below reported. A site without a database (no site server has run there) answers
+/// from the hierarchy file, as the offline planner does.
+public struct SiteContentKnowledge: Sendable {
     public let hierarchy: Hierarchy
     public let sitesDirectory: URL
 
@@ -119,24 +121,20 @@ public struct PlacedContent: Sendable {
         self.sitesDirectory = sitesDirectory
     }
 
-    public func holders(of packageID: String) -> Set<String> {
+    /// The distribution point hosts that site `site`'s database says hold the current version of the package.
+    public func holders(at site: SiteCode, of packageID: String) -> Set<String> {
         guard let package = hierarchy.packages.first(where: { $0.id.uppercased() == packageID.uppercased() }) else {
             return []
         }
-        var holders: Set<String> = []
-        for site in hierarchy.sites {
-            let folders = SiteFolders(site: site.code, sitesDirectory: sitesDirectory)
-            let points = site.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host)
-            if folders.isInitialized {
-                let database = try? folders.openDatabase(readOnly: true)
-                let placement = database.flatMap {
-                    ContentLibrary(folders: folders, database: $0).placement(package.id)
-                }
-                holders.formUnion(placement?.distributionPoints ?? [])
-            } else {
-                holders.formUnion(package.distributionPoints.filter { points.contains($0) })
-            }
+        let folders = SiteFolders(site: site, sitesDirectory: sitesDirectory)
+        guard let database = try? folders.openDatabase(readOnly: true) else {
+            return Set(package.distributionPoints)
         }
+        let own = (try? database.placement(of: package.id)) ?? nil
+        let reports = (try? database.statuses(package: package.id)) ?? []
+        guard let current = own?.version ?? reports.max(by: { $0.placedAt < $1.placedAt })?.version else { return [] }
+        var holders = Set(own?.version == current ? own?.distributionPoints ?? [] : [])
+        for report in reports where report.version == current { holders.formUnion(report.distributionPoints) }
         return holders
     }
 }

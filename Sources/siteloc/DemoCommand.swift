@@ -287,12 +287,12 @@ struct DemoCommand: AsyncParsableCommand {
                     + report.distributionPoints.joined(separator: ", ")
             )
         }
-        let placed = PlacedContent(hierarchy: model, sitesDirectory: sitesDirectory)
+        let knowledge = SiteContentKnowledge(hierarchy: model, sitesDirectory: sitesDirectory)
         let update = try requirePackage(model, "CEN00002")
         let client = try demoClient("10.22.0.40/24", "P01", .forest("corp.contoso.com"))
         let result = try await Locator(
             hierarchy: model,
-            holders: { placed.holders(of: $0) },
+            holders: { knowledge.holders(at: $0, of: $1) },
             directory: locator.directory
         )
         .content(client, package: update, advertisement: model.advertisements.first { $0.package == update.id })

@@ -93,12 +93,13 @@ struct ClientOptions: ParsableArguments {
             }
         }
         let known = clients
-        // Once site servers run, management points offer the distribution points packages have arrived on.
-        let placed = PlacedContent(
+        // A management point answers from its site's database once a site server has run there; until then, the
+        // file is the offline plan.
+        let knowledge = SiteContentKnowledge(
             hierarchy: model,
             sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory
         )
-        return Locator(hierarchy: model, holders: { placed.holders(of: $0) }, directory: { known[$0] })
+        return Locator(hierarchy: model, holders: { knowledge.holders(at: $0, of: $1) }, directory: { known[$0] })
     }
 }
 

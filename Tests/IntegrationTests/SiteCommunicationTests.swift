@@ -160,19 +160,22 @@ import Testing
         }
         _ = try await siteloc(["publish", "--hierarchy", hierarchy, "--dir", lab])
 
-        // Before the package moves, a client in S01 is offered nothing.
+        let logs = folder.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        for site in ["CEN", "P01", "S01", "P02"] {
+            servers[site] = try ServerProcess(site: site, hierarchy: hierarchy, lab: lab, logs: logs)
+        }
+        // Once site servers run, a management point answers from its site's database: before the package moves,
+        // a client in S01 is offered nothing (without site servers, the offline planner answers from the file).
+        try await Self.waitUntil("the site servers have their databases", timeout: .seconds(30)) {
+            ["P01", "S01"].allSatisfy { FileManager.default.fileExists(atPath: "\(lab)/sites/\($0)/site.sqlite") }
+        }
         let client = [
             "content", "--hierarchy", hierarchy, "--dir", lab, "--ip", "10.22.0.5/24", "--assigned-site", "P01",
             "--forest", "corp.contoso.com", "--package", "CEN00001", "--json",
         ]
         let before = try Self.json(try await siteloc(client))
         #expect((before["distributionPoints"] as? [Any])?.isEmpty == true, "\(before)")
-
-        let logs = folder.appendingPathComponent("logs")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        for site in ["CEN", "P01", "S01", "P02"] {
-            servers[site] = try ServerProcess(site: site, hierarchy: hierarchy, lab: lab, logs: logs)
-        }
         let content = folder.appendingPathComponent("office.bin")
         try Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255) }).write(to: content)
         let sent = try Self.json(

@@ -1,5 +1,6 @@
 import Foundation
 import HierarchyFile
+import SiteDatabase
 import SiteModel
 import SiteRouting
 import Testing
@@ -263,12 +264,41 @@ import Testing
                 try Data(contentsOf: library.contentFile("CEN00001"))
                     == Data("package content".utf8)
             )
-            // Management points see P01's point once placed, and CEN's from the file while CEN has no site server.
-            let placed = PlacedContent(hierarchy: hierarchy, sitesDirectory: folder)
-            #expect(placed.holders(of: "CEN00001") == ["p01-dp.corp.contoso.com", "cen-dp.corp.contoso.com"])
-            // CEN's site server exists but has not got the package: its point is not offered.
-            _ = try SiteFolders(site: try SiteCode("CEN"), sitesDirectory: folder).initialize()
-            #expect(placed.holders(of: "CEN00001") == ["p01-dp.corp.contoso.com"])
+            // P01's management point knows its own placement; CEN's, without a database, answers from the file.
+            let knowledge = SiteContentKnowledge(hierarchy: hierarchy, sitesDirectory: folder)
+            #expect(knowledge.holders(at: try SiteCode("P01"), of: "CEN00001") == ["p01-dp.corp.contoso.com"])
+            #expect(
+                knowledge.holders(at: try SiteCode("CEN"), of: "CEN00001")
+                    == ["p01-dp.corp.contoso.com", "cen-dp.corp.contoso.com"]
+            )
+            // Once CEN has a database it knows only what reached it: P01's status, when P01 sends it.
+            let cenFolders = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: folder)
+            _ = try cenFolders.initialize()
+            let cen = try #require(try cenFolders.openDatabase())
+            #expect(knowledge.holders(at: try SiteCode("CEN"), of: "CEN00001").isEmpty)
+            try cen.record(
+                PackageStatus(
+                    site: "P01",
+                    package: "CEN00001",
+                    version: placement.version,
+                    distributionPoints: placement.distributionPoints,
+                    placedAt: placement.placed
+                )
+            )
+            #expect(knowledge.holders(at: try SiteCode("CEN"), of: "CEN00001") == ["p01-dp.corp.contoso.com"])
+            // A newer version at CEN: P01's point still holds the old one and is not offered any more.
+            try cen.place(
+                SitePlacement(
+                    package: "CEN00001",
+                    version: "sha256:" + String(repeating: "0", count: 64),
+                    bytes: 1,
+                    distributionPoints: ["cen-dp.corp.contoso.com"],
+                    created: Date(),
+                    placedAt: Date(),
+                    job: nil
+                )
+            )
+            #expect(knowledge.holders(at: try SiteCode("CEN"), of: "CEN00001") == ["cen-dp.corp.contoso.com"])
         }
     }
 }
