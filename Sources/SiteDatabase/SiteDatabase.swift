@@ -21,6 +21,11 @@ public final class SiteDatabase: Sendable {
         configuration.label = "site database"
         // A busy database waits a little (another process's checkpoint), never forever.
         configuration.busyMode = .timeout(5)
+        // In WAL mode, NORMAL survives any crash of the process (a kill at any moment loses nothing committed); only
+        // a power cut may lose the last transactions, which the jobs' idempotence then repeats.
+        if !readOnly {
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        }
         do {
             pool = try DatabasePool(path: url.path, configuration: configuration)
             if !readOnly { try Self.migrator.migrate(pool) }
