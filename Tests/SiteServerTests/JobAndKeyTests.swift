@@ -51,6 +51,9 @@ import Testing
     }
 
     /// A scratch folder removed after the test.
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
     static func withFolder(_ body: (URL) throws -> Void) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-jobs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -299,6 +302,38 @@ import Testing
                 )
             )
             #expect(knowledge.holders(at: try SiteCode("CEN"), of: "CEN00001") == ["cen-dp.corp.contoso.com"])
+        }
+    }
+}
+
+extension JobAndKeyTests {
+    /// Found by FuzzJobFile: a `created` with a hundred digits of fractions made ICU's date parser divide by zero,
+    /// killing whatever read the job (a site server reading its inbox).
+    @Test func aDateWithAHundredDigitsOfFractionIsMalformedNotACrash() throws {
+        let head = Data(
+            ("siteloc-job 2\n{\"created\":\"2026-11-30T10:00:00.000" + String(repeating: "7", count: 100) + "Z\","
+                + "\"destination\":\"P01\",\"id\":\"CEN00001-P01-0123456789ab\",\"kind\":\"package\",\"origin\":\"CEN\","
+                + "\"originVerified\":false,\"package\":\"CEN00001\",\"payloadBytes\":1,\"payloadSHA256\":\""
+                + String(repeating: "a", count: 64) + "\",\"priority\":\"medium\",\"signer\":\"CEN\"}\n-\nx").utf8
+        )
+        #expect(Self.rejection { () throws(JobRejection) in _ = try JobFile.parse(head: head) } == .malformed)
+        let seed = Self.repository.appendingPathComponent("Fuzz/seeds/jobfile/crash-icu-fraction.txt")
+        #expect(
+            Self.rejection { () throws(JobRejection) in _ = try JobFile.parse(head: try! Data(contentsOf: seed)) }
+                == .malformed
+        )
+    }
+
+    @Test func datesAreReadAsTheyAreWritten() {
+        for _ in 0..<1_000 {
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: 0...4_102_444_800_000)) / 1000)
+            let parsed = InternetDate.parse(RecordCoding.string(date))
+            #expect(parsed.map(JobHeader.milliseconds) == JobHeader.milliseconds(date), "\(date)")
+        }
+        #expect(InternetDate.parse("2026-11-30T10:00:00Z") == Date(timeIntervalSince1970: 1_796_032_800))
+        for bad in ["2026-13-30T10:00:00Z", "2026-11-30T10:00:00", "2026-11-30 10:00:00Z", "2026-11-30T10:00:00.Z", ""]
+        {
+            #expect(InternetDate.parse(bad) == nil, "\(bad)")
         }
     }
 }
