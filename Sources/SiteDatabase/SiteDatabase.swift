@@ -66,7 +66,50 @@ public final class SiteDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2: jobs handled here") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE handledJob (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        action TEXT NOT NULL,
+                        signer TEXT NOT NULL,
+                        handledAt INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
+    }
+
+    // MARK: Jobs handled here
+
+    /// Records that a job was handled here (applied, forwarded, recorded); false when it already was. The job id is
+    /// the idempotence key: a second copy of a job (a redelivery after a crash) is dropped by it.
+    public func markHandled(
+        _ id: String,
+        action: String,
+        signer: String,
+        at date: Date = Date()
+    )
+        throws(SiteDatabaseError) -> Bool
+    {
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO handledJob (id, action, signer, handledAt) VALUES (?, ?, ?, ?)",
+                arguments: [id, action, signer, Self.milliseconds(date)]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    /// Whether a job was handled here already.
+    public func isHandled(_ id: String) throws(SiteDatabaseError) -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM handledJob WHERE id = ?", arguments: [id]) ?? false }
+    }
+
+    /// The ids of the jobs handled here, oldest first.
+    public func handledJobs() throws(SiteDatabaseError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT id FROM handledJob ORDER BY handledAt, id") }
     }
 
     // MARK: This site's placements

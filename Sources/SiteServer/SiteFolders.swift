@@ -10,9 +10,9 @@ public import SiteModel
 ///     inbox/                   jobs arrive here as `*.job` (the SMB share SMS_<CODE>); anything else is ignored
 ///     outbox/<id>.job          jobs waiting to go to the next hop, with `<id>.state.json` (attempts, progress)
 ///     rejected/<name>          refused jobs, with `<name>.reason.json`
-///     done/<id>.json           one record per job applied or forwarded here: the idempotence key
 ///     content/<PKG>/package.bin the content library: the version of the package placed here
-///     site.sqlite              the site database: placements, and the package status of the sites below
+///     site.sqlite              the site database: placements, the package status of the sites below, and one
+///                              record per job handled here (applied, forwarded, recorded): the idempotence key
 ///     courier/                 parcels written by the courier sender, to be carried by hand
 ///     events.log               one JSON line per thing that happened
 ///     server.json, server.lock the running server's pid and heartbeat; the lock keeps it to one per site
@@ -33,7 +33,6 @@ public struct SiteFolders: Sendable {
     public var inbox: URL { root.appendingPathComponent("inbox", isDirectory: true) }
     public var outbox: URL { root.appendingPathComponent("outbox", isDirectory: true) }
     public var rejected: URL { root.appendingPathComponent("rejected", isDirectory: true) }
-    public var done: URL { root.appendingPathComponent("done", isDirectory: true) }
     public var content: URL { root.appendingPathComponent("content", isDirectory: true) }
     public var courier: URL { root.appendingPathComponent("courier", isDirectory: true) }
     public var events: URL { root.appendingPathComponent("events.log") }
@@ -59,7 +58,7 @@ public struct SiteFolders: Sendable {
 
     /// Creates the folders (the inbox is world-writable for the SMB account only through smbd's own checks).
     public func create() throws(SiteServerError) {
-        for folder in [root, keys, peers, inbox, outbox, rejected, done, content, courier] {
+        for folder in [root, keys, peers, inbox, outbox, rejected, content, courier] {
             try RegularFile.createDirectory(folder)
         }
         chmod(keys.path, 0o700)

@@ -224,7 +224,7 @@ public final class SiteServer: Service {
             return
         }
         let header = job.header
-        if FileManager.default.fileExists(atPath: doneRecord(header.id).path) {
+        if (try? database.isHandled(header.id)) == true {
             events.record("duplicate", job: header, detail: "already handled here; the copy is dropped")
             unlink(file.path)
             return
@@ -416,8 +416,6 @@ public final class SiteServer: Service {
         )
     }
 
-    private func doneRecord(_ id: String) -> URL { folders.done.appendingPathComponent(id + ".json") }
-
     /// Stores the package and places it on this site's distribution points, then records the job as done. If the
     /// server dies in between, the next start places the same content again (no visible change) and records it.
     /// A version this site already holds is not placed again; an older one is refused (`stale`).
@@ -505,15 +503,15 @@ public final class SiteServer: Service {
         }
     }
 
+    /// Records the job as handled here: the idempotence key. In the site database, which survives a kill at any
+    /// moment; after a power cut a lost record means one more (idempotent) apply, or a duplicate copy that the next
+    /// site drops by its own record.
     private func markDone(_ header: JobHeader, action: String) throws(SiteServerError) -> Bool {
-        let record = [
-            "job": header.id, "action": action, "from": header.signer.rawValue,
-            "at": RecordCoding.string(Date()),
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])) ?? Data()
-        // Not flushed: after a power cut a lost record means one more (idempotent) apply, or a duplicate copy
-        // that the next site drops by its own record.
-        return try AtomicFile.createRecord(doneRecord(header.id), contents: data)
+        do {
+            return try database.markHandled(header.id, action: action, signer: header.signer.rawValue)
+        } catch {
+            throw SiteServerError(error.description)
+        }
     }
 
     // MARK: Outbox

@@ -260,8 +260,9 @@ struct DemoCommand: AsyncParsableCommand {
         for job in sent.jobs { say("  job for \(job.destination): \(job.route.joined(separator: " → "))") }
         let deadline = ContinuousClock.now + .seconds(60)
         for job in sent.jobs {
-            let done = sitesDirectory.appendingPathComponent("\(job.destination)/done/\(job.id).json")
-            while !FileManager.default.fileExists(atPath: done.path), ContinuousClock.now < deadline {
+            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
+            while (try? folders.openDatabase(readOnly: true)?.isHandled(job.id)) != true, ContinuousClock.now < deadline
+            {
                 try await Task.sleep(for: .milliseconds(50))
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SiteDatabase
 import SiteModel
 import SiteRouting
 import SiteServer
@@ -121,8 +122,8 @@ import Testing
             $0.hasSuffix(".job")
         }
         #expect(delivered.count == 1 && delivered[0].hasPrefix(good), "\(delivered)")
-        let done = try FileManager.default.contentsOfDirectory(atPath: p01Folders.done.path)
-        #expect(done == ["\(good).json"])
+        let handled = try #require(try p01Folders.openDatabase(readOnly: true)).handledJobs()
+        #expect(handled == [good])
         #expect(SiteEvent.read(p01Folders).filter { $0.event == "rejected" }.count == 4)
         // The forwarded copy is re-signed by P01, and S01 (which holds only P01's key) accepts it.
         let forwarded = try JobFile.read(s01Folders.inbox.appendingPathComponent(delivered[0]))
