@@ -25,11 +25,11 @@ test: deps
 image: deps
 	scripts/install-deps.sh container
 	swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
-	podman image exists localhost/siteloc-base:bookworm-smb || { \
-	    mmdebstrap --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient bookworm /tmp/siteloc-base.tar \
-	    && podman import /tmp/siteloc-base.tar localhost/siteloc-base:bookworm-smb && rm -f /tmp/siteloc-base.tar; }
+	podman image exists localhost/siteloc-base:bookworm-smb-sqlite || { \
+	    mmdebstrap --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient,libsqlite3-0 bookworm /tmp/siteloc-base.tar \
+	    && podman import /tmp/siteloc-base.tar localhost/siteloc-base:bookworm-smb-sqlite && rm -f /tmp/siteloc-base.tar; }
 	podman --runtime runc build --format docker --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-	    --build-arg BASE_IMAGE=localhost/siteloc-base:bookworm-smb -f Docker/Dockerfile -t localhost/siteloc-slapd:latest .
+	    --build-arg BASE_IMAGE=localhost/siteloc-base:bookworm-smb-sqlite -f Docker/Dockerfile -t localhost/siteloc-slapd:latest .
 
 ## The image tested for real with podman (part of `make test`).
 container-test: deps

@@ -21,7 +21,7 @@ CONF
 export CONTAINERS_CONF="$WORK/containers.conf"
 PODMAN=(podman)
 TOOLS=$PWD/.build-tools/venv
-BASE=localhost/siteloc-base:bookworm-smb
+BASE=localhost/siteloc-base:bookworm-smb-sqlite
 IMAGE=localhost/siteloc-slapd:test
 NAME=siteloc-test-$$
 SUFFIX=dc=corp,dc=contoso,dc=com
@@ -49,7 +49,7 @@ fi
 echo "== static siteloc, base image, image"
 swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
 if ! podman image exists "$BASE"; then
-    mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient bookworm "$WORK/base.tar"
+    mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient,libsqlite3-0 bookworm "$WORK/base.tar"
     podman import "$WORK/base.tar" "$BASE" >/dev/null
     rm -f "$WORK/base.tar"
 fi
