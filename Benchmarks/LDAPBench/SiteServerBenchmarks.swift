@@ -249,29 +249,23 @@ struct FanOutBenchmark: AsyncParsableCommand {
                 withIntermediateDirectories: true
             )
         }
-        let baselineStarted = ContinuousClock.now
-        for (index, job) in sent.jobs.enumerated() {
-            for site in job.route.dropFirst() {
-                let target = baselineFolder.appendingPathComponent("\(site)/\(index).job")
-                let temporary = baselineFolder.appendingPathComponent("\(site)/.\(index).tmp")
-                let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                _ = payload.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                fsync(descriptor)
-                close(descriptor)
-                rename(temporary.path, target.path)
-            }
+        /// One hop of the baseline: the bytes written, flushed and renamed into the site's folder.
+        func copy(_ bytes: Data, to site: String, as name: String) {
+            let target = baselineFolder.appendingPathComponent("\(site)/\(name)")
+            let temporary = baselineFolder.appendingPathComponent("\(site)/.\(name).tmp")
+            let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            fsync(descriptor)
+            close(descriptor)
+            rename(temporary.path, target.path)
         }
         let status = Data(repeating: 0x33, count: 800)
+        let baselineStarted = ContinuousClock.now
         for (index, job) in sent.jobs.enumerated() {
-            for site in job.route.dropLast().reversed() {
-                let target = baselineFolder.appendingPathComponent("\(site)/\(index).status")
-                let temporary = baselineFolder.appendingPathComponent("\(site)/.\(index).status.tmp")
-                let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                _ = status.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                fsync(descriptor)
-                close(descriptor)
-                rename(temporary.path, target.path)
-            }
+            for site in job.route.dropFirst() { copy(payload, to: site, as: "\(index).job") }
+        }
+        for (index, job) in sent.jobs.enumerated() {
+            for site in job.route.dropLast().reversed() { copy(status, to: site, as: "\(index).status") }
         }
         let baseline = (ContinuousClock.now - baselineStarted).seconds
         print(
