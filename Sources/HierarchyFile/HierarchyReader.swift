@@ -91,12 +91,6 @@ public enum HierarchyReader {
         }
     }
 
-    /// Object ids are upper case on the wire (job headers, directory); only ASCII is mapped, so the id check still
-    /// sees anything else.
-    static func asciiUppercased(_ text: String) -> String {
-        String(decoding: text.utf8.map { (97...122).contains($0) ? $0 - 32 : $0 }, as: UTF8.self)
-    }
-
     // MARK: Elements
 
     private static func readForest(_ node: Node, _ reader: inout NodeReader) -> Forest? {
@@ -463,7 +457,7 @@ public enum HierarchyReader {
                 required: ["id", "sourceSite"]
             )
         else { return nil }
-        let id = reader.string(entries["id"], "package id").map(asciiUppercased)
+        let id = reader.string(entries["id"], "package id").map(ASCII.uppercased)
         let source = reader.siteCode(entries["sourceSite"], "sourceSite")
         let points = reader.sequence(entries["distributionPoints"], "distributionPoints").compactMap {
             reader.hostName($0, "a distribution point")
@@ -488,8 +482,8 @@ public enum HierarchyReader {
                 required: ["id", "package"]
             )
         else { return nil }
-        let id = reader.string(entries["id"], "advertisement id").map(asciiUppercased)
-        let package = reader.string(entries["package"], "advertisement package").map(asciiUppercased)
+        let id = reader.string(entries["id"], "advertisement id").map(ASCII.uppercased)
+        let package = reader.string(entries["package"], "advertisement package").map(ASCII.uppercased)
         let fast =
             reader.choice(entries["fastBoundary"], "fastBoundary", Advertisement.FastAction.self) ?? .downloadAndRun
         let slow = reader.choice(entries["slowBoundary"], "slowBoundary", Advertisement.SlowAction.self) ?? .doNotRun

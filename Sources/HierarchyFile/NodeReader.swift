@@ -92,7 +92,7 @@ struct NodeReader {
     static func wholeNumber(_ text: String) -> Int? {
         let digits = text.utf8.drop { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
         guard text.utf8.count - digits.count <= 1, !digits.isEmpty, digits.count <= 19,
-            digits.allSatisfy({ (48...57).contains($0) })
+            digits.allSatisfy(ASCII.isDigit)
         else { return nil }
         return Int(text)
     }

@@ -14,22 +14,18 @@ public enum DNSName {
                 guard labelLength > 0, previous != UInt8(ascii: "-") else { return nil }
                 labelLength = 0
             } else {
-                guard isLetterOrDigit(byte) || (byte == UInt8(ascii: "-") && labelLength > 0) else { return nil }
+                guard ASCII.isLetterOrDigit(byte) || (byte == UInt8(ascii: "-") && labelLength > 0) else { return nil }
                 labelLength += 1
                 guard labelLength <= 63 else { return nil }
             }
             previous = byte
         }
         guard labelLength > 0, previous != UInt8(ascii: "-") else { return nil }
-        return String(decoding: bytes.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+        return ASCII.lowercased(text)
     }
 
     /// The first label: a host's computer name.
     public static func firstLabel(_ name: String) -> Substring {
         name.prefix { $0 != "." }
-    }
-
-    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
     }
 }

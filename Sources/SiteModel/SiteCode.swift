@@ -7,9 +7,9 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
     /// A site code as a person types it: ASCII letters in either case and digits. Only ASCII is upper-cased, so
     /// text that becomes a code only through Unicode case mapping (`ßa` → `SSA`) is refused.
     public init(_ text: String) throws(SiteCodeError) {
-        guard text.utf8.count == 3, text.utf8.allSatisfy({ Self.isCodeByte($0) || ($0 >= 0x61 && $0 <= 0x7A) })
+        guard text.utf8.count == 3, text.utf8.allSatisfy({ Self.isCodeByte($0) || ASCII.isLower($0) })
         else { throw SiteCodeError(text: text, reason: "expected exactly 3 characters A-Z or 0-9") }
-        let upper = String(decoding: text.utf8.map { $0 >= 0x61 ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = ASCII.uppercased(text)
         guard !Self.reserved.contains(upper) else {
             throw SiteCodeError(text: text, reason: "is reserved (AUX, CON, NUL, PRN and SMS cannot be site codes)")
         }
@@ -32,9 +32,7 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
         rawValue = String(text.prefix(40))
     }
 
-    private static func isCodeByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-    }
+    private static func isCodeByte(_ byte: UInt8) -> Bool { ASCII.isUpper(byte) || ASCII.isDigit(byte) }
 
     public var description: String { rawValue }
 

@@ -101,20 +101,16 @@ public struct JobHeader: Codable, Sendable, Equatable {
     /// Job ids go into file names, so only letters, digits and `-` are accepted from the outside.
     static func isSafeID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64
-            && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || isDigit($0) || isUpper($0) || isLower($0) }
+            && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || ASCII.isLetterOrDigit($0) }
     }
 
     static func isPackageID(_ id: String) -> Bool {
-        id.utf8.count == 8 && id.utf8.allSatisfy { isDigit($0) || isUpper($0) }
+        id.utf8.count == 8 && id.utf8.allSatisfy { ASCII.isDigit($0) || ASCII.isUpper($0) }
     }
 
     static func isHexDigest(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { isDigit($0) || (97...102).contains($0) }
+        text.utf8.count == 64 && text.utf8.allSatisfy(ASCII.isLowerHex)
     }
-
-    private static func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) }
-    private static func isUpper(_ byte: UInt8) -> Bool { (65...90).contains(byte) }
-    private static func isLower(_ byte: UInt8) -> Bool { (97...122).contains(byte) }
 
     /// What the origin signs: the fields that say what the job is, and the payload's digest. The forwarding
     /// fields (signer, priority, originVerified) are left out, so the statement is the same on every hop.

@@ -52,7 +52,7 @@ enum InternetDate {
         func number(_ range: Range<Int>) -> Int? {
             var value = 0
             for index in range {
-                guard (48...57).contains(bytes[index]) else { return nil }
+                guard ASCII.isDigit(bytes[index]) else { return nil }
                 value = value * 10 + Int(bytes[index] - 48)
             }
             return value
