@@ -82,7 +82,7 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
         self.hierarchy = hierarchy
         self.holders =
             holders ?? { id in
-                Set(hierarchy.packages.first { $0.id.uppercased() == id.uppercased() }?.distributionPoints ?? [])
+                Set(hierarchy.package(ASCII.uppercased(id))?.distributionPoints ?? [])
             }
     }
 

@@ -14,12 +14,32 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A whole hierarchy: forests, trusts, sites, packages and advertisements (docs/hierarchy-file.md).
+///
+/// Sites and packages are looked up by code and id on every job a site server handles and for every site the
+/// validator checks, so the hierarchy keeps an index of them, rebuilt whenever `sites` or `packages` change (set
+/// them whole rather than one element at a time when building a large hierarchy).
 public struct Hierarchy: Sendable {
     public var forests: [Forest]
     public var trusts: [Trust]
-    public var sites: [Site]
-    public var packages: [Package]
+    public var sites: [Site] { didSet { siteIndex = SiteIndex(sites) } }
+    public var packages: [Package] { didSet { packageIndex = Self.index(packages) } }
     public var advertisements: [Advertisement]
+
+    /// Where each code first stands in `sites`, and each site's children, in file order.
+    private struct SiteIndex: Sendable {
+        var position: [SiteCode: Int] = [:]
+        var children: [SiteCode: [Int]] = [:]
+
+        init(_ sites: [Site]) {
+            for (index, site) in sites.enumerated() {
+                if position[site.code] == nil { position[site.code] = index }
+                if let parent = site.parent { children[parent, default: []].append(index) }
+            }
+        }
+    }
+
+    private var siteIndex: SiteIndex
+    private var packageIndex: [String: Int]
 
     public init(
         forests: [Forest] = [],
@@ -33,11 +53,22 @@ public struct Hierarchy: Sendable {
         self.sites = sites
         self.packages = packages
         self.advertisements = advertisements
+        siteIndex = SiteIndex(sites)
+        packageIndex = Self.index(packages)
     }
 
-    public func site(_ code: SiteCode) -> Site? { sites.first { $0.code == code } }
+    private static func index(_ packages: [Package]) -> [String: Int] {
+        var index: [String: Int] = [:]
+        for (position, package) in packages.enumerated() where index[package.id] == nil { index[package.id] = position }
+        return index
+    }
+
+    /// The first site with this code.
+    public func site(_ code: SiteCode) -> Site? { siteIndex.position[code].map { sites[$0] } }
     public func forest(_ name: ForestName) -> Forest? { forests.first { $0.name == name } }
-    public func children(of code: SiteCode) -> [Site] { sites.filter { $0.parent == code } }
+    public func children(of code: SiteCode) -> [Site] { (siteIndex.children[code] ?? []).map { sites[$0] } }
+    /// The first package with this id (ids are upper case).
+    public func package(_ id: String) -> Package? { packageIndex[id].map { packages[$0] } }
 
     /// Whether one site is the other's parent: the only sites that talk to each other.
     public func areNeighbours(_ first: SiteCode, _ second: SiteCode) -> Bool {

@@ -27,19 +27,12 @@ public enum HierarchyValidation {
         }
 
         // Sites.
-        var sitesByCode: [SiteCode: Site] = [:]
-        for site in hierarchy.sites {
-            if sitesByCode[site.code] != nil {
-                error(site.location, "site code \(site.code) is used twice; expected unique site codes")
-            } else {
-                sitesByCode[site.code] = site
-            }
+        // A code used twice: the hierarchy's lookups give the first site with it, as every rule below sees it.
+        var codes = Set<SiteCode>()
+        for site in hierarchy.sites where !codes.insert(site.code).inserted {
+            error(site.location, "site code \(site.code) is used twice; expected unique site codes")
         }
-        var childrenByCode: [SiteCode: [SiteCode]] = [:]
-        for site in hierarchy.sites {
-            if let parent = site.parent { childrenByCode[parent, default: []].append(site.code) }
-        }
-        let modes = Self.modes(of: hierarchy.sites, sitesByCode)
+        let modes = Self.modes(of: hierarchy)
         let roots = hierarchy.sites.filter { $0.parent == nil }
         if roots.isEmpty && !hierarchy.sites.isEmpty {
             error(
@@ -67,7 +60,7 @@ public enum HierarchyValidation {
                 )
             }
             if let parentCode = site.parent {
-                guard let parent = sitesByCode[parentCode] else {
+                guard let parent = hierarchy.site(parentCode) else {
                     error(
                         site.location,
                         "site \(site.code) names parent \(parentCode), which is not a site of the file"
@@ -108,18 +101,18 @@ public enum HierarchyValidation {
             var path: [SiteCode] = []
             var onPath = Set<SiteCode>()
             var current: SiteCode? = site.code
-            while let code = current, !finished.contains(code), sitesByCode[code] != nil {
+            while let code = current, !finished.contains(code), hierarchy.site(code) != nil {
                 if onPath.contains(code) {
                     let cycle = path.drop { $0 != code }.map(\.rawValue) + [code.rawValue]
                     error(
-                        sitesByCode[code]?.location ?? site.location,
+                        hierarchy.site(code)?.location ?? site.location,
                         "site \(code) is in a parent cycle: \(cycle.joined(separator: " → "))"
                     )
                     break
                 }
                 path.append(code)
                 onPath.insert(code)
-                current = sitesByCode[code]?.parent
+                current = hierarchy.site(code)?.parent
             }
             finished.formUnion(path)
         }
@@ -199,7 +192,7 @@ public enum HierarchyValidation {
                 )
             }
             // Addresses.
-            let neighbours = Set([site.parent].compactMap { $0 } + (childrenByCode[site.code] ?? []))
+            let neighbours = Set([site.parent].compactMap { $0 } + hierarchy.children(of: site.code).map(\.code))
             var priorities = Set<String>()
             for address in site.addresses {
                 if !neighbours.contains(address.to) {
@@ -263,7 +256,7 @@ public enum HierarchyValidation {
             if !packageIDs.insert(package.id).inserted {
                 error(package.location, "package id \(package.id) is used twice")
             }
-            if sitesByCode[package.sourceSite] == nil {
+            if hierarchy.site(package.sourceSite) == nil {
                 error(
                     package.location,
                     "package \(package.id) names source site \(package.sourceSite), which is not a site of the file"
@@ -280,7 +273,7 @@ public enum HierarchyValidation {
         for advertisement in hierarchy.advertisements {
             let prefix = String(advertisement.id.prefix(3))
             if !isObjectID(advertisement.id, siteCode: prefix)
-                || (try? SiteCode(exactly: prefix)).flatMap({ sitesByCode[$0] }) == nil
+                || (try? SiteCode(exactly: prefix)).flatMap(hierarchy.site) == nil
             {
                 error(
                     advertisement.location,
@@ -301,7 +294,10 @@ public enum HierarchyValidation {
     }
 
     /// Each site's mode (its own; a secondary's is its parent's), every site resolved once.
-    private static func modes(of sites: [Site], _ sitesByCode: [SiteCode: Site]) -> [SiteCode: SiteMode] {
+    /// `Hierarchy.mode(of:)` for every site at once, each resolved once: a crafted chain of secondaries (invalid, but
+    /// still checked) would make asking site by site quadratic.
+    private static func modes(of hierarchy: Hierarchy) -> [SiteCode: SiteMode] {
+        let sites = hierarchy.sites
         var modes: [SiteCode: SiteMode] = [:]
         for site in sites where modes[site.code] == nil {
             var chain: [Site] = []
@@ -318,7 +314,7 @@ public enum HierarchyValidation {
                     break
                 }
                 guard at.type == .secondary, let parent = at.parent else { break }
-                current = sitesByCode[parent]
+                current = hierarchy.site(parent)
             }
             for member in chain where modes[member.code] == nil { modes[member.code] = resolved }
         }
@@ -329,7 +325,7 @@ public enum HierarchyValidation {
     static func isObjectID(_ id: String, siteCode: String) -> Bool {
         let bytes = Array(id.utf8)
         return bytes.count == 8 && id.hasPrefix(siteCode)
-            && bytes.dropFirst(3).allSatisfy { (48...57).contains($0) || (65...70).contains($0) }
+            && bytes.dropFirst(3).allSatisfy(ASCII.isUpperHex)
     }
 
     private static func list(_ names: Set<ForestName>) -> String {

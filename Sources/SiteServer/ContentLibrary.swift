@@ -123,7 +123,7 @@ public struct SiteContentKnowledge: Sendable {
 
     /// The distribution point hosts that site `site`'s database says hold the current version of the package.
     public func holders(at site: SiteCode, of packageID: String) -> Set<String> {
-        guard let package = hierarchy.packages.first(where: { $0.id.uppercased() == packageID.uppercased() }) else {
+        guard let package = hierarchy.package(ASCII.uppercased(packageID)) else {
             return []
         }
         let folders = SiteFolders(site: site, sitesDirectory: sitesDirectory)

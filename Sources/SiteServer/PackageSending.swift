@@ -30,7 +30,7 @@ public enum PackageSending {
         priority: JobPriority = .medium,
         now: Date = Date()
     ) throws(SiteServerError) -> Sent {
-        guard let package = hierarchy.packages.first(where: { $0.id.uppercased() == packageID.uppercased() }) else {
+        guard let package = hierarchy.package(ASCII.uppercased(packageID)) else {
             throw SiteServerError(
                 "package \(packageID) is not in the hierarchy; expected one of: "
                     + hierarchy.packages.map(\.id).joined(separator: ", ")

@@ -271,7 +271,7 @@ public final class SiteServer: Service {
                 "is for \(header.destination), which is not a site of the hierarchy"
             )
         }
-        guard let package = settings.hierarchy.packages.first(where: { $0.id == header.package }) else {
+        guard let package = settings.hierarchy.package(header.package) else {
             throw JobRejection(
                 .unknownPackage,
                 "carries package \(header.package), which the hierarchy does not list"
@@ -421,7 +421,7 @@ public final class SiteServer: Service {
     /// A version this site already holds is not placed again; an older one is refused (`stale`).
     private func apply(_ job: JobFile) throws {
         let header = job.header
-        guard let package = settings.hierarchy.packages.first(where: { $0.id == header.package }) else { return }
+        guard let package = settings.hierarchy.package(header.package) else { return }
         let library = ContentLibrary(folders: folders, database: database)
         if let current = library.placement(package.id) {
             let currentCreated = current.created ?? current.placed

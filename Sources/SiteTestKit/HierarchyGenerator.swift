@@ -35,16 +35,19 @@ public enum HierarchyGenerator {
     /// but the central site's: sending it reaches every other site.
     public static func tree(sites count: Int, fanout: Int = 10) -> Hierarchy {
         var hierarchy = hierarchy(sites: count, boundariesPerSite: 1)
-        let codes = hierarchy.sites.map(\.code)
-        for index in hierarchy.sites.indices {
+        var sites = hierarchy.sites
+        let codes = sites.map(\.code)
+        for index in sites.indices {
             let parent = index == 0 ? nil : (index - 1) / fanout
-            hierarchy.sites[index].parent = parent.map { codes[$0] }
+            sites[index].parent = parent.map { codes[$0] }
             var addresses: [Address] = []
             if let parent { addresses.append(Address(to: codes[parent], sender: .standard, priority: 1)) }
             let children = min(count, index * fanout + 1)..<min(count, index * fanout + fanout + 1)
             for child in children { addresses.append(Address(to: codes[child], sender: .standard, priority: 1)) }
-            hierarchy.sites[index].addresses = addresses
+            sites[index].addresses = addresses
         }
+        // Set whole: the hierarchy re-indexes its sites on every change to them.
+        hierarchy.sites = sites
         hierarchy.packages = [
             Package(
                 id: "\(codes[0].rawValue)00001",

@@ -375,7 +375,7 @@ struct DemoCommand: AsyncParsableCommand {
         let sites = ["CEN", "P01", "P02", "S01", "S02"].filter { code in
             !model.sites.contains { $0.code.rawValue == code }
         }
-        let packages = ["CEN00001", "CEN00002"].filter { id in !model.packages.contains { $0.id == id } }
+        let packages = ["CEN00001", "CEN00002"].filter { model.package($0) == nil }
         return forests.map { "forest \($0)" } + sites.map { "site \($0)" } + packages.map { "package \($0)" }
     }
 
@@ -397,7 +397,7 @@ private func demoClient(
 }
 
 private func requirePackage(_ hierarchy: Hierarchy, _ id: String) throws -> Package {
-    guard let package = hierarchy.packages.first(where: { $0.id == id }) else {
+    guard let package = hierarchy.package(id) else {
         throw CommandFailure.badInput("the demo needs package \(id) in the hierarchy")
     }
     return package

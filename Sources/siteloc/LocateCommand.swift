@@ -151,7 +151,7 @@ struct ContentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try loadHierarchy(client.hierarchy)
-        guard let package = model.packages.first(where: { $0.id.uppercased() == package.uppercased() }) else {
+        guard let package = model.package(ASCII.uppercased(package)) else {
             throw CommandFailure.badInput(
                 "package \(package) is not in \(client.hierarchy); expected one of \(model.packages.map(\.id).joined(separator: ", "))"
             )
