@@ -94,8 +94,12 @@ public struct JobHeader: Codable, Sendable, Equatable {
 
     /// A job id: the package, the destination and 12 random hex digits.
     public static func newID(package: String, destination: SiteCode) -> String {
-        let random = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        return "\(package)-\(destination)-\(random)"
+        "\(package)-\(destination)-\(randomSuffix())"
+    }
+
+    /// 12 random hex digits: what makes a job id unique.
+    static func randomSuffix() -> String {
+        (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
     }
 
     /// Job ids go into file names, so only letters, digits and `-` are accepted from the outside.
@@ -249,6 +253,34 @@ public struct JobFile: Sendable {
         signedBy key: SiteSigningKey?,
         to url: URL
     ) throws(SiteServerError) {
+        try write(header, signedBy: key, to: url) { output in _ = try stream(payload, from: offset, into: output) }
+    }
+
+    /// Writes a job whose payload is in memory (a package status: a few hundred bytes).
+    public static func write(
+        _ header: JobHeader,
+        payload: Data,
+        signedBy key: SiteSigningKey?,
+        to url: URL
+    ) throws(SiteServerError) {
+        try write(header, signedBy: key, to: url) { output in try output.write(contentsOf: payload) }
+    }
+
+    /// The SHA-256 (hex) and size of bytes in memory.
+    public static func digest(of data: Data) -> (String, Int64) {
+        (hex(SHA256.hash(data: data)), Int64(data.count))
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func write(
+        _ header: JobHeader,
+        signedBy key: SiteSigningKey?,
+        to url: URL,
+        payload writePayload: (FileHandle) throws -> Void
+    ) throws(SiteServerError) {
         guard let json = try? RecordCoding.encoder().encode(header) else {
             throw SiteServerError("cannot encode job \(header.id)")
         }
@@ -267,7 +299,7 @@ public struct JobFile: Sendable {
             let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
             try output.write(contentsOf: signed + Data((signatureLine + "\n").utf8))
-            _ = try stream(payload, from: offset, into: output)
+            try writePayload(output)
             try output.synchronize()
         } catch let error as SiteServerError {
             unlink(temporary.path)
@@ -306,7 +338,7 @@ public struct JobFile: Sendable {
                 try output?.write(contentsOf: block)
                 count += Int64(block.count)
             }
-            return (hash.finalize().map { String(format: "%02x", $0) }.joined(), count)
+            return (hex(hash.finalize()), count)
         } catch {
             throw SiteServerError("cannot copy \(url.path): \(error)")
         }

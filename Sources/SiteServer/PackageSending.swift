@@ -58,10 +58,10 @@ public enum PackageSending {
         }
         if content != nil {
             // A source site below the top reports its own placement up, like any site.
-            try PackageStatusReport.queue(
+            try PackageStatusJob.queue(
                 placement,
                 of: package.sourceSite,
-                id: PackageStatusReport.jobID(placedBy: nil, package: package.id, site: package.sourceSite),
+                id: PackageStatusJob.jobID(placedBy: nil, package: package.id, site: package.sourceSite),
                 hierarchy: hierarchy,
                 folders: source,
                 key: key

@@ -463,25 +463,25 @@ public final class SiteServer: Service {
 
     /// Records the package status a status job carries, unless a newer one for that site and package is here.
     private func record(_ job: JobFile) throws {
-        let report = try PackageStatusReport.read(job, hierarchy: settings.hierarchy)
+        let status = try PackageStatusJob.read(job, hierarchy: settings.hierarchy)
         let recorded: Bool
-        do { recorded = try database.record(report.status) } catch { throw SiteServerError(error.description) }
+        do { recorded = try database.record(status) } catch { throw SiteServerError(error.description) }
         events.record(
             recorded ? "status" : "status-old",
             job: job.header,
-            detail: "\(report.site) holds \(report.package) \(report.version.prefix(19))… on "
-                + (report.distributionPoints.isEmpty
-                    ? "no distribution point" : report.distributionPoints.joined(separator: ", "))
+            detail: "\(status.site) holds \(status.package) \(status.version.prefix(19))… on "
+                + (status.distributionPoints.isEmpty
+                    ? "no distribution point" : status.distributionPoints.joined(separator: ", "))
                 + (recorded ? "" : "; a newer status is already recorded")
         )
     }
 
     /// Queues this site's status for a placement to its parent (nothing at the top of the hierarchy).
     private func reportStatus(_ placement: PackagePlacement, placedBy job: String?) throws(SiteServerError) {
-        try PackageStatusReport.queue(
+        try PackageStatusJob.queue(
             placement,
             of: site.code,
-            id: PackageStatusReport.jobID(placedBy: job, package: placement.package, site: site.code),
+            id: PackageStatusJob.jobID(placedBy: job, package: placement.package, site: site.code),
             hierarchy: settings.hierarchy,
             folders: folders,
             key: key
