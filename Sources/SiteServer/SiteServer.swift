@@ -294,6 +294,7 @@ public final class SiteServer: Service {
                         : "\(signer) is in another forest; exchange keys with siteloc keys export / siteloc keys import")
             )
         }
+        var signerKey = key
         do {
             try job.verify(with: key)
         } catch {
@@ -301,8 +302,9 @@ public final class SiteServer: Service {
                 throw error
             }
             try job.verify(with: fresh)
+            signerKey = fresh
         }
-        let verifiedHere = try await verifyOrigin(header, package: package, from: sender)
+        let verifiedHere = try await verifyOrigin(header, package: package, from: sender, signerKey: signerKey)
         // The neighbour's word counts only because its own signature, just verified, covers it.
         let verified = verifiedHere || header.originVerified
         // The destination uses what it receives, and so does every site a status passes: each records it.
@@ -319,10 +321,13 @@ public final class SiteServer: Service {
     /// The origin rules: a package comes from its source site, through a neighbour on the way from there, signed
     /// by the origin. Returns whether the origin signature was checked here (false when the origin's key cannot be
     /// had here).
+    /// `signerKey`, the key that just verified the hop, serves when the origin handed the job over itself (every
+    /// first hop), so the key is not looked up twice.
     private func verifyOrigin(
         _ header: JobHeader,
         package: Package,
-        from sender: Site
+        from sender: Site,
+        signerKey: SitePublicKey? = nil
     ) async throws(JobRejection) -> Bool {
         let origin = header.origin
         switch header.kind {
@@ -356,7 +361,9 @@ public final class SiteServer: Service {
                 "came down from \(sender.code) but says it comes from \(origin), which is this site or below it"
             )
         }
-        guard let key = await siteKey(of: origin) else { return false }
+        var key = origin == header.signer ? signerKey : nil
+        if key == nil { key = await siteKey(of: origin) }
+        guard let key else { return false }
         guard header.hasValidOriginSignature(key) else {
             if let fresh = await siteKey(of: origin, refresh: true), fresh != key, header.hasValidOriginSignature(fresh)
             {
