@@ -201,7 +201,7 @@ struct FanOutBenchmark: AsyncParsableCommand {
                 hierarchy: model,
                 sitesDirectory: sitesDirectory,
                 resolveInbox: { code, _ in .folder(sitesDirectory.appendingPathComponent("\(code)/inbox")) },
-                directoryKey: { published[$0].map { .key($0) } ?? .none }
+                directoryKey: { published[$0].map { .key($0) } ?? .absent }
             )
             var logger = Logger(label: "bench")
             logger.logLevel = .error

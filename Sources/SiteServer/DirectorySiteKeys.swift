@@ -27,7 +27,9 @@ public struct DirectorySiteKeys: Sendable {
     /// no key there), or that the directory could not be asked. Without a key from here the site server uses an
     /// imported key file, and refuses the job as `unknown-key` when there is none, saying what to do.
     public func key(of code: SiteCode) async -> DirectoryKeyAnswer {
-        guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else { return .none }
+        guard let site = hierarchy.site(code), let uris = directories[site.forest], !uris.isEmpty else {
+            return .absent
+        }
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let base = DirectoryLayout(forest: site.forest).site(code)
         do {
@@ -35,9 +37,9 @@ public struct DirectorySiteKeys: Sendable {
                 try session.search(base: base, scope: .base, attributes: ["serviceBindingInformation"])
                     .first?["serviceBindingInformation"] ?? []
             }
-            return values.lazy.compactMap(SitePublicKey.init(published:)).first.map { .key($0) } ?? .none
+            return values.lazy.compactMap(SitePublicKey.init(published:)).first.map { .key($0) } ?? .absent
         } catch let error as LDAPError where error.code == .noSuchObject {
-            return .none
+            return .absent
         } catch {
             logger.warning(
                 "cannot read a site's key from the directory",

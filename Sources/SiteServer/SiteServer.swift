@@ -15,7 +15,7 @@ import Glibc
 public enum DirectoryKeyAnswer: Sendable {
     case key(SitePublicKey)
     /// The directory answered: the site has published no key.
-    case none
+    case absent
     /// The directory could not be asked (unreachable, silent, refused, cut short).
     case unreachable
 }
@@ -392,7 +392,7 @@ public final class SiteServer: Service {
                 case .key(let key):
                     directoryKeyCache.withLock { $0[other] = key }
                     return key
-                case .none:
+                case .absent:
                     break
                 case .unreachable:
                     if !Task.isCancelled { directoryKeyMisses.withLock { $0[other] = .now } }

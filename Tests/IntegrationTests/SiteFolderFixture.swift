@@ -59,7 +59,7 @@ struct SiteFolderFixture {
             hierarchy: hierarchy,
             sitesDirectory: directory,
             resolveInbox: resolveInbox ?? { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
-            directoryKey: directoryKeys ? { @Sendable site in keys[site].map { .key($0) } ?? .none } : nil
+            directoryKey: directoryKeys ? { @Sendable site in keys[site].map { .key($0) } ?? .absent } : nil
         )
         configure(&settings)
         return try SiteServer(settings: settings, logger: Logger(label: "test"))

@@ -32,7 +32,7 @@ import Testing
                 sitesDirectory: root(site.code),
                 // Deliveries go into the next machine's inbox: the one thing a site touches outside its root.
                 resolveInbox: { next, _ in .folder(root(next).appendingPathComponent("\(next)/inbox")) },
-                directoryKey: { published[$0].map { .key($0) } ?? .none }
+                directoryKey: { published[$0].map { .key($0) } ?? .absent }
             )
             settings.pollInterval = .milliseconds(20)
             settings.retryDelay = .milliseconds(100)
