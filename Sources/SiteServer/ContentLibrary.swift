@@ -17,7 +17,7 @@ public struct PackagePlacement: Codable, Sendable, Equatable {
     public var bytes: Int64
     public var sha256: String
     /// When the source site created this version: a version never goes backwards.
-    public var created: Date?
+    public var created: Date
     public var placed: Date
 
     init(_ placement: SitePlacement, site: SiteCode) {
@@ -121,6 +121,11 @@ public struct SiteContentKnowledge: Sendable {
         self.sitesDirectory = sitesDirectory
     }
 
+    /// The version a site knows as current for a package: its own, else the newest a site below reported.
+    public static func currentVersion(own: String?, reports: [PackageStatus]) -> String? {
+        own ?? reports.max { $0.placedAt < $1.placedAt }?.version
+    }
+
     /// The distribution point hosts that site `site`'s database says hold the current version of the package.
     public func holders(at site: SiteCode, of packageID: String) -> Set<String> {
         guard let package = hierarchy.package(ASCII.uppercased(packageID)) else {
@@ -132,7 +137,7 @@ public struct SiteContentKnowledge: Sendable {
         }
         let own = (try? database.placement(of: package.id)) ?? nil
         let reports = (try? database.statuses(package: package.id)) ?? []
-        guard let current = own?.version ?? reports.max(by: { $0.placedAt < $1.placedAt })?.version else { return [] }
+        guard let current = Self.currentVersion(own: own?.version, reports: reports) else { return [] }
         var holders = Set(own?.version == current ? own?.distributionPoints ?? [] : [])
         for report in reports where report.version == current { holders.formUnion(report.distributionPoints) }
         return holders

@@ -83,7 +83,7 @@ public enum PackageSending {
                 destination: site.code,
                 signer: package.sourceSite,
                 priority: priority,
-                created: placement.created ?? placement.placed,
+                created: placement.created,
                 payloadBytes: placement.bytes,
                 payloadSHA256: placement.sha256
             )

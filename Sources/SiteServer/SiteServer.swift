@@ -431,7 +431,6 @@ public final class SiteServer: Service {
         guard let package = settings.hierarchy.package(header.package) else { return }
         let library = ContentLibrary(folders: folders, database: database)
         if let current = library.placement(package.id) {
-            let currentCreated = current.created ?? current.placed
             if current.sha256 == header.payloadSHA256 {
                 // Placed by this very job before a crash cut it short: its status may not have been queued yet.
                 if current.job == header.id { try reportStatus(current, placedBy: header.id) }
@@ -440,11 +439,11 @@ public final class SiteServer: Service {
                 }
                 return
             }
-            if JobHeader.milliseconds(currentCreated) >= JobHeader.milliseconds(header.created) {
+            if JobHeader.milliseconds(current.created) >= JobHeader.milliseconds(header.created) {
                 throw JobRejection(
                     .stale,
                     "carries a version of \(package.id) created \(RecordCoding.string(header.created)), not newer than"
-                        + " the one placed here (created \(RecordCoding.string(currentCreated))); a version never goes"
+                        + " the one placed here (created \(RecordCoding.string(current.created))); a version never goes"
                         + " backwards"
                 )
             }

@@ -111,9 +111,10 @@ public struct PackageStatusSummary: Sendable, Encodable {
             }
             guard !expected.isEmpty else { return nil }
             let reports = status.below.filter { $0.package == package.id }
-            let version =
-                status.packages.first { $0.package == package.id }?.version
-                ?? reports.max { $0.placedAt < $1.placedAt }?.version
+            let version = SiteContentKnowledge.currentVersion(
+                own: status.packages.first { $0.package == package.id }?.version,
+                reports: reports
+            )
             let sites = expected.map { site -> SiteReport in
                 let report = reports.first { $0.site == site.code.rawValue }
                 return SiteReport(
