@@ -164,18 +164,25 @@ public final class SiteDatabase: Sendable {
                 sql: "SELECT * FROM placement \(clause) ORDER BY package",
                 arguments: arguments
             )
-            return try rows.map { row in
+            // The distribution points of every placement read, in one query rather than one per placement.
+            var points: [String: [String]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT package, distributionPoint FROM distributionPointContent
+                    WHERE package IN (SELECT package FROM placement \(clause)) ORDER BY rowid
+                    """,
+                arguments: arguments
+            ) {
+                points[row["package"], default: []].append(row["distributionPoint"])
+            }
+            return rows.map { row in
                 let package: String = row["package"]
-                let points = try String.fetchAll(
-                    db,
-                    sql: "SELECT distributionPoint FROM distributionPointContent WHERE package = ? ORDER BY rowid",
-                    arguments: [package]
-                )
                 return SitePlacement(
                     package: package,
                     version: row["version"],
                     bytes: row["bytes"],
-                    distributionPoints: points,
+                    distributionPoints: points[package] ?? [],
                     created: Self.date(row["created"]),
                     placedAt: Self.date(row["placedAt"]),
                     job: row["job"]
