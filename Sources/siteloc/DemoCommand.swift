@@ -258,13 +258,16 @@ struct DemoCommand: AsyncParsableCommand {
             "siteloc send package CEN00002 --priority high: placed on \(sent.placedAtSource.joined(separator: ", ")) at CEN"
         )
         for job in sent.jobs { say("  job for \(job.destination): \(job.route.joined(separator: " → "))") }
-        let deadline = ContinuousClock.now + .seconds(60)
-        for job in sent.jobs {
-            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
-            while (try? folders.openDatabase(readOnly: true)?.isHandled(job.id)) != true, ContinuousClock.now < deadline
-            {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+        // Each destination's database, opened once (its site server created it when it started).
+        let arrivals = try sent.jobs.map { job in
+            (
+                job.id,
+                try SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
+                    .openDatabase(readOnly: true)
+            )
+        }
+        _ = try await poll(within: .seconds(60)) {
+            arrivals.allSatisfy { id, database in (try? database?.isHandled(id)) == true } ? true : nil
         }
         for job in sent.jobs {
             let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
@@ -276,11 +279,10 @@ struct DemoCommand: AsyncParsableCommand {
         // Package status travels back up: CEN learns from its own database who holds which version.
         let central = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: sitesDirectory)
         let reporters = Set(sent.jobs.map(\.destination))
-        var reports = SiteStatus(folders: central).below.filter { $0.package == "CEN00002" }
-        while Set(reports.map(\.site)) != reporters, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            reports = SiteStatus(folders: central).below.filter { $0.package == "CEN00002" }
-        }
+        func reported() -> [PackageStatus] { SiteStatus(folders: central).below.filter { $0.package == "CEN00002" } }
+        let reports =
+            try await poll(within: .seconds(60)) { Set(reported().map(\.site)) == reporters ? reported() : nil }
+            ?? reported()
         say("package status in CEN's site database (siteloc site status --site CEN):")
         for report in reports {
             say(
@@ -327,11 +329,8 @@ struct DemoCommand: AsyncParsableCommand {
         try JobFile.write(header, payload: content, signedBy: stolen, to: staging)
         let name = "\(header.id).S01.forged.job"
         try FileManager.default.moveItem(at: staging, to: p01.inbox.appendingPathComponent(name))
-        let deadline = ContinuousClock.now + .seconds(30)
-        var refusal: SiteStatus.RejectedJob?
-        while refusal == nil, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            refusal = SiteStatus(folders: p01).rejected.first { $0.file == name }
+        let refusal = try await poll(within: .seconds(30)) {
+            SiteStatus(folders: p01).rejected.first { $0.file == name }
         }
         say(
             "with S01's key, a job for CEN claiming to come from CEN, dropped into P01's inbox: "
@@ -377,6 +376,17 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let packages = ["CEN00001", "CEN00002"].filter { model.package($0) == nil }
         return forests.map { "forest \($0)" } + sites.map { "site \($0)" } + packages.map { "package \($0)" }
+    }
+
+    /// What `check` finds, asked every 50 ms until it finds something or `limit` has passed (then nil): how the demo
+    /// waits for site servers in the same process.
+    private func poll<T>(within limit: Duration, _ check: () throws -> T?) async throws -> T? {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let found = try check() { return found }
+            guard ContinuousClock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     private func step(_ number: Int, _ title: String) {
