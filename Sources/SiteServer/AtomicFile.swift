@@ -109,9 +109,23 @@ enum RegularFile {
     /// The whole contents of a small regular file (at most `limit` bytes), or nil when it is missing, not a regular
     /// file, a link, or larger.
     static func contents(of url: URL, limit: Int = 1 << 20) -> Data? {
-        guard let handle = try? openForReading(url) else { return nil }
+        try? read(url, limit: limit)
+    }
+
+    /// The whole contents of a small regular file, or why it cannot be had (missing, a link, not regular, larger than
+    /// `limit`, or the read failed — out of descriptors, say), for callers that report it.
+    static func read(_ url: URL, limit: Int) throws(SiteServerError) -> Data {
+        let handle = try openForReading(url)
         defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: limit + 1), data.count <= limit else { return nil }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw SiteServerError("cannot read \(url.lastPathComponent): \(error)")
+        }
+        guard data.count <= limit else {
+            throw SiteServerError("cannot read \(url.lastPathComponent): larger than \(limit) bytes")
+        }
         return data
     }
 

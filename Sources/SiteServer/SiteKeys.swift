@@ -57,7 +57,8 @@ public struct SiteSigningKey: Sendable, CustomStringConvertible {
                     + " expected mode 600: chmod 600 \(file.path)"
             )
         }
-        guard let data = RegularFile.contents(of: file, limit: 4096),
+        let data = try RegularFile.read(file, limit: 4096)
+        guard
             let raw = Data(
                 base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             ),
