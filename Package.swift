@@ -90,16 +90,25 @@ let package = Package(
         .target(
             name: "SiteLab",
             dependencies: [
-                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork",
+                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SiteServer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Layer 5: the command line, thin over the layers below.
+        // Layer 5: assembly: where a deployment's parts are, and the site servers, directory clients and locators
+        // built from that; the lab is one provider of it.
+        .target(
+            name: "SiteAssembly",
+            dependencies: [
+                "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "SiteLocation", "SiteServer", "SiteLab",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 6: the command line, thin over the layers below.
         .executableTarget(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
-                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase",
+                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase", "SiteAssembly",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,7 +126,7 @@ let package = Package(
             name: "siteloc-bench",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit", "SiteLocation",
-                "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase",
+                "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase", "SiteAssembly",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,6 +152,7 @@ let package = Package(
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
                 "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork", "SiteDatabase",
+                "SiteAssembly",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

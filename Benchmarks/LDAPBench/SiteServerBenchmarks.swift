@@ -4,6 +4,7 @@ import HierarchyFile
 import LDAPKit
 import Logging
 import SMBKit
+import SiteAssembly
 import SiteDatabase
 import SiteLab
 import SiteModel
@@ -199,19 +200,10 @@ struct FanOutBenchmark: AsyncParsableCommand {
             keys[site.code] = try SiteFolders(site: site.code, sitesDirectory: sitesDirectory).initialize().key
         }
         let published = keys
-        var servers: [SiteServer] = []
-        for site in model.sites {
-            let settings = SiteServerSettings(
-                site: site.code,
-                hierarchy: model,
-                sitesDirectory: sitesDirectory,
-                resolveInbox: { code, _ in .folder(sitesDirectory.appendingPathComponent("\(code)/inbox")) },
-                directoryKey: { published[$0].map { .key($0) } ?? .absent }
-            )
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            servers.append(try SiteServer(settings: settings, logger: logger))
-        }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let servers = try Deployment(hierarchy: model, sitesDirectory: sitesDirectory, logger: logger)
+            .siteServers(model.sites.map(\.code)) { $0.directoryKey = { published[$0].map { .key($0) } ?? .absent } }
         let content = folder.appendingPathComponent("package.bin")
         try Data((0..<bytes).map { UInt8(truncatingIfNeeded: $0) }).write(to: content)
 

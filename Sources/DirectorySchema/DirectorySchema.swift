@@ -44,7 +44,7 @@ public enum DirectorySchema {
     static let configurationManagerAttributes: [AttributeTypeDefinition] = [
         .init(
             oid: "\(configMgrAttribute).1",
-            name: "mSSMSSiteCode",
+            name: SchemaAttribute.siteCode,
             summary: "MS-SMS-Site-Code: three-character site code",
             syntax: .directoryString,
             singleValued: true,
@@ -52,7 +52,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).2",
-            name: "mSSMSSiteBoundaries",
+            name: SchemaAttribute.siteBoundaries,
             summary: "MS-SMS-Site-Boundaries: legacy SMS 2003 site boundaries",
             syntax: .directoryString,
             singleValued: false,
@@ -60,7 +60,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).3",
-            name: "mSSMSRoamingBoundaries",
+            name: SchemaAttribute.roamingBoundaries,
             summary: "MS-SMS-Roaming-Boundaries: subnet IDs, AD site names and IPv6 prefixes of the site",
             syntax: .directoryString,
             singleValued: false,
@@ -68,7 +68,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).4",
-            name: "mSSMSDefaultMP",
+            name: SchemaAttribute.defaultMP,
             summary: "MS-SMS-Default-MP: TRUE for the default management point of its site",
             syntax: .boolean,
             singleValued: true,
@@ -76,7 +76,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).5",
-            name: "mSSMSMPName",
+            name: SchemaAttribute.mpName,
             summary: "MS-SMS-MP-Name: management point host name",
             syntax: .directoryString,
             singleValued: true,
@@ -84,7 +84,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).6",
-            name: "mSSMSMPAddress",
+            name: SchemaAttribute.mpAddress,
             summary: "MS-SMS-MP-Address: the address clients use to reach the management point",
             syntax: .directoryString,
             singleValued: true,
@@ -92,7 +92,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).7",
-            name: "mSSMSRangedIPLow",
+            name: SchemaAttribute.rangedIPLow,
             summary: "MS-SMS-Ranged-IP-Low: first address of a boundary range as an unsigned 32-bit decimal",
             syntax: .integer(ordered: true),
             singleValued: true,
@@ -100,7 +100,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).8",
-            name: "mSSMSRangedIPHigh",
+            name: SchemaAttribute.rangedIPHigh,
             summary: "MS-SMS-Ranged-IP-High: last address of a boundary range as an unsigned 32-bit decimal",
             syntax: .integer(ordered: true),
             singleValued: true,
@@ -108,7 +108,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).9",
-            name: "mSSMSAssignmentSiteCode",
+            name: SchemaAttribute.assignmentSiteCode,
             summary: "mS-SMS-Assignment-Site-Code: the site clients in these boundaries are assigned to",
             syntax: .directoryString,
             singleValued: true,
@@ -116,7 +116,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).10",
-            name: "mSSMSDeviceManagementPoint",
+            name: SchemaAttribute.deviceManagementPoint,
             summary: "mS-SMS-Device-Management-Point: TRUE for a device management point",
             syntax: .boolean,
             singleValued: true,
@@ -124,7 +124,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).11",
-            name: "mSSMSHealthState",
+            name: SchemaAttribute.healthState,
             summary: "mS-SMS-Health-State: network access protection health state reference",
             syntax: .directoryString,
             singleValued: true,
@@ -132,7 +132,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).12",
-            name: "mSSMSSourceForest",
+            name: SchemaAttribute.sourceForest,
             summary: "mS-SMS-Source-Forest: the forest the publishing site belongs to",
             syntax: .directoryString,
             singleValued: true,
@@ -140,7 +140,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).14",
-            name: "mSSMSCapabilities",
+            name: SchemaAttribute.capabilities,
             summary: "mS-SMS-Capabilities: XML document of management point capabilities",
             syntax: .directoryString,
             singleValued: true,
@@ -148,7 +148,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrAttribute).15",
-            name: "mSSMSVersion",
+            name: SchemaAttribute.version,
             summary: "mS-SMS-Version: management point version",
             syntax: .integer(ordered: false),
             singleValued: true,
@@ -159,7 +159,7 @@ public enum DirectorySchema {
     static let configurationManagerClasses: [ObjectClassDefinition] = [
         .init(
             oid: "\(configMgrClass).1",
-            name: "mSSMSManagementPoint",
+            name: SchemaClass.managementPoint,
             summary: "MS-SMS-Management-Point: a published management point",
             superior: "serviceConnectionPoint",
             kind: .structural,
@@ -172,7 +172,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrClass).2",
-            name: "mSSMSSite",
+            name: SchemaClass.site,
             summary: "MS-SMS-Site: a published site",
             superior: "top",
             kind: .structural,
@@ -185,7 +185,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrClass).3",
-            name: "mSSMSServerLocatorPoint",
+            name: SchemaClass.serverLocatorPoint,
             summary: "MS-SMS-Server-Locator-Point: a published server locator point",
             superior: "serviceConnectionPoint",
             kind: .structural,
@@ -195,7 +195,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(configMgrClass).4",
-            name: "mSSMSRoamingBoundaryRange",
+            name: SchemaClass.roamingBoundaryRange,
             summary: "MS-SMS-Roaming-Boundary-Range: a published IPv4 boundary range",
             superior: "top",
             kind: .structural,
@@ -213,7 +213,7 @@ public enum DirectorySchema {
     static let activeDirectoryAttributes: [AttributeTypeDefinition] = [
         .init(
             oid: "1.2.840.113556.1.4.510",
-            name: "serviceBindingInformation",
+            name: SchemaAttribute.serviceBindingInformation,
             summary: "Service-Binding-Information: on mSSMSSite, the site public signing key",
             syntax: .directoryString,
             singleValued: false,
@@ -221,7 +221,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.619",
-            name: "dNSHostName",
+            name: SchemaAttribute.dnsHostName,
             summary: "DNS-Host-Name: the host DNS name",
             syntax: .directoryString,
             singleValued: true,
@@ -229,7 +229,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.509",
-            name: "serviceClassName",
+            name: SchemaAttribute.serviceClassName,
             summary: "Service-Class-Name",
             syntax: .directoryString,
             singleValued: true,
@@ -237,7 +237,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.657",
-            name: "serviceDNSName",
+            name: SchemaAttribute.serviceDNSName,
             summary: "Service-DNS-Name",
             syntax: .directoryString,
             singleValued: true,
@@ -245,7 +245,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.659",
-            name: "serviceDNSNameType",
+            name: SchemaAttribute.serviceDNSNameType,
             summary: "Service-DNS-Name-Type",
             syntax: .directoryString,
             singleValued: true,
@@ -253,7 +253,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.48",
-            name: "keywords",
+            name: SchemaAttribute.keywords,
             summary: "Keywords",
             syntax: .directoryString,
             singleValued: false,
@@ -261,7 +261,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.653",
-            name: "managedBy",
+            name: SchemaAttribute.managedBy,
             summary: "Managed-By",
             syntax: .distinguishedName,
             singleValued: true,
@@ -269,7 +269,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.1459",
-            name: "msDS-Behavior-Version",
+            name: SchemaAttribute.behaviorVersion,
             summary: "ms-DS-Behavior-Version: forest functional level on cn=Partitions",
             syntax: .integer(ordered: true),
             singleValued: true,
@@ -277,7 +277,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.133",
-            name: "trustPartner",
+            name: SchemaAttribute.trustPartner,
             summary: "Trust-Partner: the trusted domain DNS name",
             syntax: .directoryString,
             singleValued: true,
@@ -285,7 +285,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.132",
-            name: "trustDirection",
+            name: SchemaAttribute.trustDirection,
             summary: "Trust-Direction: 1 inbound, 2 outbound, 3 both",
             syntax: .integer(ordered: false),
             singleValued: true,
@@ -293,7 +293,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.136",
-            name: "trustType",
+            name: SchemaAttribute.trustType,
             summary: "Trust-Type: 2 uplevel (Windows 2000 or later)",
             syntax: .integer(ordered: false),
             singleValued: true,
@@ -301,7 +301,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.470",
-            name: "trustAttributes",
+            name: SchemaAttribute.trustAttributes,
             summary: "Trust-Attributes: flags, 0x1 non-transitive, 0x8 forest-transitive",
             syntax: .integer(ordered: false),
             singleValued: true,
@@ -309,7 +309,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.511",
-            name: "flatName",
+            name: SchemaAttribute.flatName,
             summary: "Flat-Name: NetBIOS name of the trusted domain",
             syntax: .directoryString,
             singleValued: true,
@@ -317,7 +317,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.363",
-            name: "operatingSystem",
+            name: SchemaAttribute.operatingSystem,
             summary: "Operating-System",
             syntax: .directoryString,
             singleValued: true,
@@ -325,7 +325,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.4.364",
-            name: "operatingSystemVersion",
+            name: SchemaAttribute.operatingSystemVersion,
             summary: "Operating-System-Version",
             syntax: .directoryString,
             singleValued: true,
@@ -336,7 +336,7 @@ public enum DirectorySchema {
     static let activeDirectoryClasses: [ObjectClassDefinition] = [
         .init(
             oid: "1.2.840.113556.1.3.23",
-            name: "container",
+            name: SchemaClass.container,
             summary: "Container: holds other objects",
             superior: "top",
             kind: .structural,
@@ -346,7 +346,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.5.20",
-            name: "leaf",
+            name: SchemaClass.leaf,
             summary: "Leaf: an object with no children",
             superior: "top",
             kind: .abstract,
@@ -356,7 +356,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.5.14",
-            name: "connectionPoint",
+            name: SchemaClass.connectionPoint,
             summary: "Connection-Point",
             superior: "leaf",
             kind: .abstract,
@@ -366,7 +366,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.5.126",
-            name: "serviceConnectionPoint",
+            name: SchemaClass.serviceConnectionPoint,
             summary: "Service-Connection-Point: where a service can be reached",
             superior: "connectionPoint",
             kind: .structural,
@@ -376,7 +376,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.5.7000.53",
-            name: "crossRefContainer",
+            name: SchemaClass.crossRefContainer,
             summary: "Cross-Ref-Container: cn=Partitions, holds the forest functional level",
             superior: "top",
             kind: .structural,
@@ -386,7 +386,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.5.34",
-            name: "trustedDomain",
+            name: SchemaClass.trustedDomain,
             summary: "Trusted-Domain: a domain trusted by or trusting this one",
             superior: "leaf",
             kind: .structural,
@@ -396,7 +396,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "1.2.840.113556.1.3.30",
-            name: "computer",
+            name: SchemaClass.computer,
             summary: "Computer: a computer account (reduced: no user attributes)",
             superior: "top",
             kind: .structural,
@@ -411,7 +411,7 @@ public enum DirectorySchema {
     static let sitelocAttributes: [AttributeTypeDefinition] = [
         .init(
             oid: "\(projectArc).1.1",
-            name: "sitelocRangeBlock",
+            name: SchemaAttribute.rangeBlock,
             summary: "siteloc: an IPv4 CIDR block (a.b.c.d/len) of the blocks that exactly tile a boundary range",
             syntax: .ia5Exact,
             singleValued: false,
@@ -422,7 +422,7 @@ public enum DirectorySchema {
     static let sitelocClasses: [ObjectClassDefinition] = [
         .init(
             oid: "\(projectArc).2.1",
-            name: "sitelocRangeBlocks",
+            name: SchemaClass.rangeBlocks,
             summary: "siteloc: range lookup by equality on the CIDR blocks of a boundary range",
             superior: "top",
             kind: .auxiliary,
@@ -432,7 +432,7 @@ public enum DirectorySchema {
         ),
         .init(
             oid: "\(projectArc).2.2",
-            name: "sitelocSiteServer",
+            name: SchemaClass.siteServer,
             summary: "siteloc: marks a computer entry as the directory identity of a site server",
             superior: "top",
             kind: .auxiliary,

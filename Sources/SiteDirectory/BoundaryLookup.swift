@@ -1,3 +1,4 @@
+import DirectorySchema
 public import LDAPKit
 public import SiteModel
 
@@ -36,20 +37,20 @@ public enum BoundaryLookup {
         adSite: String? = nil,
         in layout: DirectoryLayout
     ) -> (sites: LDAPSearchRequest, ranges: LDAPSearchRequest?) {
-        var wanted: [LDAPFilter] = [.equal("mSSMSRoamingBoundaries", ownValue(address).value)]
-        if let adSite, !adSite.isEmpty { wanted.append(.equal("mSSMSRoamingBoundaries", adSite)) }
+        var wanted: [LDAPFilter] = [.equal(SchemaAttribute.roamingBoundaries, ownValue(address).value)]
+        if let adSite, !adSite.isEmpty { wanted.append(.equal(SchemaAttribute.roamingBoundaries, adSite)) }
         let sites = LDAPSearchRequest(
             base: layout.systemManagement,
             scope: .oneLevel,
-            filter: .and([.equal("objectClass", "mSSMSSite"), .or(wanted)]),
-            attributes: ["mSSMSSiteCode", "mSSMSRoamingBoundaries"]
+            filter: .and([.equal(SchemaAttribute.objectClass, SchemaClass.site), .or(wanted)]),
+            attributes: [SchemaAttribute.siteCode, SchemaAttribute.roamingBoundaries]
         )
         guard case .v4(let ip, _) = address else { return (sites, nil) }
         let ranges = LDAPSearchRequest(
             base: layout.systemManagement,
             scope: .oneLevel,
             filter: rangeFilter(for: ip),
-            attributes: ["mSSMSSiteCode", "mSSMSRangedIPLow", "mSSMSRangedIPHigh"]
+            attributes: [SchemaAttribute.siteCode, SchemaAttribute.rangedIPLow, SchemaAttribute.rangedIPHigh]
         )
         return (sites, ranges)
     }
@@ -64,8 +65,8 @@ public enum BoundaryLookup {
         let (own, ownSpan) = ownValue(address)
         var matches: [BoundaryMatch] = []
         for entry in siteEntries {
-            guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }) else { continue }
-            for value in entry["mSSMSRoamingBoundaries"] {
+            guard let code = entry.first(SchemaAttribute.siteCode).flatMap({ try? SiteCode($0) }) else { continue }
+            for value in entry[SchemaAttribute.roamingBoundaries] {
                 if value.lowercased() == own.lowercased() {
                     let kind: BoundaryMatch.Kind = if case .v4 = address { .subnet } else { .ipv6Prefix }
                     matches.append(BoundaryMatch(kind: kind, value: value, site: code, span: ownSpan, dn: entry.dn))
@@ -76,9 +77,9 @@ public enum BoundaryLookup {
         }
         guard case .v4(let ip, _) = address else { return matches }
         for entry in rangeEntries {
-            guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
-                let low = entry.first("mSSMSRangedIPLow").flatMap(UInt32.init),
-                let high = entry.first("mSSMSRangedIPHigh").flatMap(UInt32.init),
+            guard let code = entry.first(SchemaAttribute.siteCode).flatMap({ try? SiteCode($0) }),
+                let low = entry.first(SchemaAttribute.rangedIPLow).flatMap(UInt32.init),
+                let high = entry.first(SchemaAttribute.rangedIPHigh).flatMap(UInt32.init),
                 let range = IPv4Range(low: IPv4Address(low), high: IPv4Address(high)), range.contains(ip)
             else { continue }
             matches.append(
@@ -131,8 +132,8 @@ public enum BoundaryLookup {
     /// Every published range containing `address`, through equality-indexed CIDR blocks.
     public static func rangeFilter(for address: IPv4Address) -> LDAPFilter {
         .and([
-            .equal("objectClass", "mSSMSRoamingBoundaryRange"),
-            .or(address.enclosingNetworks.map { .equal("sitelocRangeBlock", $0.description) }),
+            .equal(SchemaAttribute.objectClass, SchemaClass.roamingBoundaryRange),
+            .or(address.enclosingNetworks.map { .equal(SchemaAttribute.rangeBlock, $0.description) }),
         ])
     }
 

@@ -1,3 +1,4 @@
+import DirectorySchema
 public import LDAPKit
 public import SiteModel
 
@@ -36,14 +37,26 @@ public struct DirectoryLayout: Sendable, Hashable {
     public var baseTree: [(dn: DistinguishedName, attributes: [LDAPAttribute])] {
         let first = forest.labels[0]
         func container(_ dn: DistinguishedName) -> (DistinguishedName, [LDAPAttribute]) {
-            (dn, [LDAPAttribute("objectClass", ["top", "container"]), LDAPAttribute("cn", dn.rdns[0].value)])
+            (
+                dn,
+                [
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.container]),
+                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
+                ]
+            )
         }
         return [
-            (suffix, [LDAPAttribute("objectClass", ["top", "domain"]), LDAPAttribute("dc", first)]),
+            (
+                suffix,
+                [LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, "domain"]), LDAPAttribute("dc", first)]
+            ),
             container(configuration),
             (
                 partitions,
-                [LDAPAttribute("objectClass", ["top", "crossRefContainer"]), LDAPAttribute("cn", "Partitions")]
+                [
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.crossRefContainer]),
+                    LDAPAttribute(SchemaAttribute.cn, "Partitions"),
+                ]
             ),
             container(computers),
             container(system),

@@ -1,3 +1,4 @@
+import DirectorySchema
 public import LDAPKit
 public import SiteModel
 
@@ -12,7 +13,10 @@ public enum ForestProvisioning {
     /// The functional level's change to `cn=Partitions,cn=Configuration`.
     public static func functionalLevel(of forest: Forest) -> (DistinguishedName, LDAPModification) {
         let layout = DirectoryLayout(forest: forest.name)
-        return (layout.partitions, .replace("msDS-Behavior-Version", [String(forest.functionalLevel.behaviorVersion)]))
+        return (
+            layout.partitions,
+            .replace(SchemaAttribute.behaviorVersion, [String(forest.functionalLevel.behaviorVersion)])
+        )
     }
 
     /// The trustedDomain objects of `forest`, one for each trust it takes part in.
@@ -28,13 +32,16 @@ public enum ForestProvisioning {
             return DesiredEntry(
                 layout.trustedDomain(partner),
                 [
-                    LDAPAttribute("objectClass", ["top", "leaf", "trustedDomain"]),
-                    LDAPAttribute("cn", partner.rawValue),
-                    LDAPAttribute("trustPartner", partner.rawValue),
-                    LDAPAttribute("trustDirection", String(direction)),
-                    LDAPAttribute("trustType", "2"),
-                    LDAPAttribute("trustAttributes", String(attributes)),
-                    LDAPAttribute("flatName", partner.labels[0].uppercased()),
+                    LDAPAttribute(
+                        SchemaAttribute.objectClass,
+                        [SchemaClass.top, SchemaClass.leaf, SchemaClass.trustedDomain]
+                    ),
+                    LDAPAttribute(SchemaAttribute.cn, partner.rawValue),
+                    LDAPAttribute(SchemaAttribute.trustPartner, partner.rawValue),
+                    LDAPAttribute(SchemaAttribute.trustDirection, String(direction)),
+                    LDAPAttribute(SchemaAttribute.trustType, "2"),
+                    LDAPAttribute(SchemaAttribute.trustAttributes, String(attributes)),
+                    LDAPAttribute(SchemaAttribute.flatName, partner.labels[0].uppercased()),
                 ]
             )
         }
@@ -58,12 +65,15 @@ public enum ForestProvisioning {
                 DesiredEntry(
                     layout.computer(host: host),
                     [
-                        LDAPAttribute("objectClass", ["top", "computer", "sitelocSiteServer"]),
-                        LDAPAttribute("cn", layout.computer(host: host).rdns[0].value),
-                        LDAPAttribute("dNSHostName", host),
-                        LDAPAttribute("operatingSystem", forest.serverOS.operatingSystem),
-                        LDAPAttribute("operatingSystemVersion", forest.serverOS.operatingSystemVersion),
-                        LDAPAttribute("mSSMSSiteCode", site.code.rawValue),
+                        LDAPAttribute(
+                            SchemaAttribute.objectClass,
+                            [SchemaClass.top, SchemaClass.computer, SchemaClass.siteServer]
+                        ),
+                        LDAPAttribute(SchemaAttribute.cn, layout.computer(host: host).rdns[0].value),
+                        LDAPAttribute(SchemaAttribute.dnsHostName, host),
+                        LDAPAttribute(SchemaAttribute.operatingSystem, forest.serverOS.operatingSystem),
+                        LDAPAttribute(SchemaAttribute.operatingSystemVersion, forest.serverOS.operatingSystemVersion),
+                        LDAPAttribute(SchemaAttribute.siteCode, site.code.rawValue),
                         LDAPAttribute("description", "Site server of site \(site.code)"),
                     ]
                 )

@@ -1,3 +1,4 @@
+import DirectorySchema
 public import LDAPKit
 public import SiteModel
 
@@ -29,13 +30,13 @@ public enum Publisher {
         let present = try await connection.searchAllPages(
             base: layout.systemManagement,
             scope: .oneLevel,
-            filter: .equal("mSSMSSiteCode", site.code.rawValue),
+            filter: .equal(SchemaAttribute.siteCode, site.code.rawValue),
             pageSize: 1000
         )
         return EntryDiff.changes(
             wanted: wanted,
             present: present,
-            unmanaged: publicKey == nil ? ["serviceBindingInformation"] : []
+            unmanaged: publicKey == nil ? [SchemaAttribute.serviceBindingInformation] : []
         )
     }
 

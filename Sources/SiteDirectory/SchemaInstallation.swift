@@ -7,7 +7,7 @@ public import Logging
 public enum SchemaInstallation {
     /// The classes whose presence means "the schema is extended" for clients (docs/roaming-and-content.md, step 1).
     public static let configurationManagerClasses = [
-        "mSSMSSite", "mSSMSManagementPoint", "mSSMSServerLocatorPoint", "mSSMSRoamingBoundaryRange",
+        SchemaClass.site, SchemaClass.managementPoint, SchemaClass.serverLocatorPoint, SchemaClass.roamingBoundaryRange,
     ]
 
     /// The names from ``DirectorySchema`` that the subschema lacks.
@@ -41,7 +41,7 @@ public enum SchemaInstallation {
         let existing = try await connection.search(
             base: schemaBase,
             scope: .oneLevel,
-            filter: .equal("objectClass", "olcSchemaConfig"),
+            filter: .equal(SchemaAttribute.objectClass, "olcSchemaConfig"),
             attributes: ["cn", "olcAttributeTypes", "olcObjectClasses"]
         ).first { entry in
             entry["cn"].contains { stripOrdinal($0) == DirectorySchema.entryName }
@@ -66,8 +66,8 @@ public enum SchemaInstallation {
             try await connection.add(
                 schemaBase.child("cn", DirectorySchema.entryName),
                 attributes: [
-                    LDAPAttribute("objectClass", "olcSchemaConfig"),
-                    LDAPAttribute("cn", DirectorySchema.entryName),
+                    LDAPAttribute(SchemaAttribute.objectClass, "olcSchemaConfig"),
+                    LDAPAttribute(SchemaAttribute.cn, DirectorySchema.entryName),
                     LDAPAttribute("olcAttributeTypes", wantedTypes),
                     LDAPAttribute("olcObjectClasses", wantedClasses),
                 ]
@@ -86,7 +86,7 @@ public enum SchemaInstallation {
         let databases = try await connection.search(
             base: config,
             scope: .oneLevel,
-            filter: .equal("objectClass", "olcMdbConfig"),
+            filter: .equal(SchemaAttribute.objectClass, "olcMdbConfig"),
             attributes: ["olcDbIndex", "olcSuffix"]
         )
         for database in databases {

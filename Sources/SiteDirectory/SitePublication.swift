@@ -1,3 +1,4 @@
+import DirectorySchema
 public import LDAPKit
 public import SiteModel
 
@@ -58,11 +59,11 @@ public enum SitePublication {
         var entries: [DesiredEntry] = []
 
         var siteAttributes = [
-            LDAPAttribute("objectClass", ["top", "mSSMSSite"]),
-            LDAPAttribute("cn", "SMS-Site-\(code)"),
-            LDAPAttribute("mSSMSSiteCode", code),
-            LDAPAttribute("mSSMSAssignmentSiteCode", assignment),
-            LDAPAttribute("mSSMSSourceForest", site.forest.rawValue),
+            LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.site]),
+            LDAPAttribute(SchemaAttribute.cn, "SMS-Site-\(code)"),
+            LDAPAttribute(SchemaAttribute.siteCode, code),
+            LDAPAttribute(SchemaAttribute.assignmentSiteCode, assignment),
+            LDAPAttribute(SchemaAttribute.sourceForest, site.forest.rawValue),
         ]
         let roaming = site.boundaries.compactMap { boundary -> String? in
             switch boundary.value {
@@ -72,8 +73,8 @@ public enum SitePublication {
             case .range: nil
             }
         }
-        if !roaming.isEmpty { siteAttributes.append(LDAPAttribute("mSSMSRoamingBoundaries", roaming)) }
-        if let publicKey { siteAttributes.append(LDAPAttribute("serviceBindingInformation", publicKey)) }
+        if !roaming.isEmpty { siteAttributes.append(LDAPAttribute(SchemaAttribute.roamingBoundaries, roaming)) }
+        if let publicKey { siteAttributes.append(LDAPAttribute(SchemaAttribute.serviceBindingInformation, publicKey)) }
         entries.append(DesiredEntry(layout.site(site.code), siteAttributes))
 
         let defaultHost = site.defaultManagementPointHost
@@ -84,19 +85,22 @@ public enum SitePublication {
                     layout.managementPoint(site.code, host: system.host),
                     [
                         LDAPAttribute(
-                            "objectClass",
-                            ["top", "leaf", "connectionPoint", "serviceConnectionPoint", "mSSMSManagementPoint"]
+                            SchemaAttribute.objectClass,
+                            [
+                                SchemaClass.top, SchemaClass.leaf, SchemaClass.connectionPoint,
+                                SchemaClass.serviceConnectionPoint, SchemaClass.managementPoint,
+                            ]
                         ),
-                        LDAPAttribute("cn", "SMS-MP-\(code)-\(system.host.uppercased())"),
-                        LDAPAttribute("mSSMSSiteCode", code),
-                        LDAPAttribute("mSSMSMPName", system.host),
-                        LDAPAttribute("dNSHostName", system.host),
-                        LDAPAttribute("mSSMSMPAddress", "\(scheme)://\(system.host)"),
-                        LDAPAttribute("mSSMSDefaultMP", system.host == defaultHost ? "TRUE" : "FALSE"),
-                        LDAPAttribute("mSSMSDeviceManagementPoint", "FALSE"),
-                        LDAPAttribute("mSSMSVersion", version),
-                        LDAPAttribute("mSSMSSourceForest", site.forest.rawValue),
-                        LDAPAttribute("mSSMSCapabilities", capabilities(code: code, mode: mode)),
+                        LDAPAttribute(SchemaAttribute.cn, "SMS-MP-\(code)-\(system.host.uppercased())"),
+                        LDAPAttribute(SchemaAttribute.siteCode, code),
+                        LDAPAttribute(SchemaAttribute.mpName, system.host),
+                        LDAPAttribute(SchemaAttribute.dnsHostName, system.host),
+                        LDAPAttribute(SchemaAttribute.mpAddress, "\(scheme)://\(system.host)"),
+                        LDAPAttribute(SchemaAttribute.defaultMP, system.host == defaultHost ? "TRUE" : "FALSE"),
+                        LDAPAttribute(SchemaAttribute.deviceManagementPoint, "FALSE"),
+                        LDAPAttribute(SchemaAttribute.version, version),
+                        LDAPAttribute(SchemaAttribute.sourceForest, site.forest.rawValue),
+                        LDAPAttribute(SchemaAttribute.capabilities, capabilities(code: code, mode: mode)),
                     ]
                 )
             )
@@ -107,14 +111,17 @@ public enum SitePublication {
                     layout.serverLocatorPoint(site.code, host: system.host),
                     [
                         LDAPAttribute(
-                            "objectClass",
-                            ["top", "leaf", "connectionPoint", "serviceConnectionPoint", "mSSMSServerLocatorPoint"]
+                            SchemaAttribute.objectClass,
+                            [
+                                SchemaClass.top, SchemaClass.leaf, SchemaClass.connectionPoint,
+                                SchemaClass.serviceConnectionPoint, SchemaClass.serverLocatorPoint,
+                            ]
                         ),
-                        LDAPAttribute("cn", "SMS-SLP-\(code)-\(system.host.uppercased())"),
-                        LDAPAttribute("mSSMSSiteCode", code),
-                        LDAPAttribute("mSSMSMPName", system.host),
-                        LDAPAttribute("dNSHostName", system.host),
-                        LDAPAttribute("mSSMSSourceForest", site.forest.rawValue),
+                        LDAPAttribute(SchemaAttribute.cn, "SMS-SLP-\(code)-\(system.host.uppercased())"),
+                        LDAPAttribute(SchemaAttribute.siteCode, code),
+                        LDAPAttribute(SchemaAttribute.mpName, system.host),
+                        LDAPAttribute(SchemaAttribute.dnsHostName, system.host),
+                        LDAPAttribute(SchemaAttribute.sourceForest, site.forest.rawValue),
                     ]
                 )
             )
@@ -125,14 +132,17 @@ public enum SitePublication {
                 DesiredEntry(
                     layout.boundaryRange(site.code, range),
                     [
-                        LDAPAttribute("objectClass", ["top", "mSSMSRoamingBoundaryRange", "sitelocRangeBlocks"]),
-                        LDAPAttribute("cn", "SMS-\(code)-\(range.low)-\(range.high)"),
-                        LDAPAttribute("mSSMSSiteCode", code),
-                        LDAPAttribute("mSSMSAssignmentSiteCode", assignment),
-                        LDAPAttribute("mSSMSRangedIPLow", String(range.low.value)),
-                        LDAPAttribute("mSSMSRangedIPHigh", String(range.high.value)),
-                        LDAPAttribute("mSSMSSourceForest", site.forest.rawValue),
-                        LDAPAttribute("sitelocRangeBlock", range.cidrBlocks.map(\.description)),
+                        LDAPAttribute(
+                            SchemaAttribute.objectClass,
+                            [SchemaClass.top, SchemaClass.roamingBoundaryRange, SchemaClass.rangeBlocks]
+                        ),
+                        LDAPAttribute(SchemaAttribute.cn, "SMS-\(code)-\(range.low)-\(range.high)"),
+                        LDAPAttribute(SchemaAttribute.siteCode, code),
+                        LDAPAttribute(SchemaAttribute.assignmentSiteCode, assignment),
+                        LDAPAttribute(SchemaAttribute.rangedIPLow, String(range.low.value)),
+                        LDAPAttribute(SchemaAttribute.rangedIPHigh, String(range.high.value)),
+                        LDAPAttribute(SchemaAttribute.sourceForest, site.forest.rawValue),
+                        LDAPAttribute(SchemaAttribute.rangeBlock, range.cidrBlocks.map(\.description)),
                     ]
                 )
             )

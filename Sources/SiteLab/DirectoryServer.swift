@@ -143,7 +143,7 @@ public struct DirectoryServer: Sendable {
             let databases = try await owner.search(
                 base: config,
                 scope: .oneLevel,
-                filter: .or([.equal("olcDatabase", "{0}config"), .equal("objectClass", "olcMdbConfig")]),
+                filter: .or([.equal("olcDatabase", "{0}config"), .equal(SchemaAttribute.objectClass, "olcMdbConfig")]),
                 attributes: ["olcRootPW"]
             )
             // slappasswd salts every hash, so compare by binding with the password rather than by hash.

@@ -57,7 +57,7 @@ public struct Lab: Sendable {
     public static let defaultDirectory = ".siteloc/lab"
 
     public let directory: URL
-    let logger: Logger
+    public let logger: Logger
 
     public init(directory: String = Lab.defaultDirectory, logger: Logger) {
         self.directory = URL(fileURLWithPath: directory).standardizedFileURL

@@ -4,6 +4,7 @@ public import LDAPKit
 import Logging
 public import SMBKit
 public import SiteModel
+import SiteServer
 
 /// The lab's SMB server: one private smbd on a free loopback port with a share `SMS_<CODE>` per site, each the
 /// site server's inbox folder (`<lab>/sites/<CODE>/inbox`). Every site server name of the lab resolves to it, the
@@ -74,7 +75,7 @@ extension Lab {
             ?? LabFileShares(port: 0, pid: nil, user: Self.currentUser(), folder: folder)
         let sites = hierarchy.sites.map(\.code)
         for site in sites {
-            let inbox = sitesDirectory.appendingPathComponent(site.rawValue).appendingPathComponent("inbox").path
+            let inbox = SiteFolders(site: site, sitesDirectory: sitesDirectory).inbox.path
             do {
                 try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
             } catch {

@@ -1,3 +1,4 @@
+import DirectorySchema
 import Foundation
 public import LDAPKit
 public import SiteDirectory
@@ -122,7 +123,7 @@ extension Lab {
         let trusts = try await admin.search(
             base: layout.system,
             scope: .oneLevel,
-            filter: .equal("objectClass", "trustedDomain")
+            filter: .equal(SchemaAttribute.objectClass, SchemaClass.trustedDomain)
         )
         try await ChangeApplier.apply(
             EntryDiff.changes(wanted: ForestProvisioning.trustedDomains(of: forest, in: hierarchy), present: trusts),
@@ -149,7 +150,7 @@ extension Lab {
         let present = try await admin.search(
             base: layout.computers,
             scope: .oneLevel,
-            filter: .equal("objectClass", "sitelocSiteServer")
+            filter: .equal(SchemaAttribute.objectClass, SchemaClass.siteServer)
         )
         // Salted hashes never compare equal: passwords are checked by binding instead.
         var changes = EntryDiff.changes(wanted: servers, present: present, unmanaged: ["userPassword"]).map {

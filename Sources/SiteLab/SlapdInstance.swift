@@ -116,7 +116,7 @@ struct SlapdInstance {
         let databases = try await owner.search(
             base: try DistinguishedName(parsing: "cn=config"),
             scope: .oneLevel,
-            filter: .equal("objectClass", "olcMdbConfig"),
+            filter: .equal(SchemaAttribute.objectClass, "olcMdbConfig"),
             attributes: ["olcAccess", "olcSuffix"]
         )
         for database in databases where database.first("olcSuffix")?.lowercased() == layout.suffix.string.lowercased() {

@@ -81,25 +81,13 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
                     ? "none"
                     : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
         )
-        var residents: [SiteCode: ResidentManagementPoint] = [:]
-        let sites = Set(matches.map(\.site))
-        if !sites.isEmpty {
-            let found = try session.search(
-                base: layout.systemManagement,
-                scope: .oneLevel,
-                filter: .and([
-                    .equal("objectClass", "mSSMSManagementPoint"), .equal("mSSMSDefaultMP", "TRUE"),
-                    .or(sites.sorted().map { .equal("mSSMSSiteCode", $0.rawValue) }),
-                ]),
-                attributes: ["mSSMSSiteCode", "mSSMSMPName", "mSSMSMPAddress"]
-            )
-            for entry in found {
-                guard let code = entry.first("mSSMSSiteCode").flatMap({ try? SiteCode($0) }),
-                    let host = entry.first("mSSMSMPName")
-                else { continue }
-                let native = entry.first("mSSMSMPAddress")?.lowercased().hasPrefix("https://") == true
-                residents[code] = ResidentManagementPoint(host: host, mode: native ? .native : .mixed)
-            }
+        let published = try SiteSystemLookup.defaultManagementPoints(
+            of: Set(matches.map(\.site)),
+            in: layout,
+            in: session
+        )
+        let residents = published.mapValues {
+            ResidentManagementPoint(host: $0.host, mode: $0.https ? .native : .mixed)
         }
         return .answered(matches, residentManagementPoints: residents)
     }

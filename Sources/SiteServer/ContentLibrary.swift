@@ -114,11 +114,16 @@ public struct ContentLibrary: Sendable {
 /// from the hierarchy file, as the offline planner does.
 public struct SiteContentKnowledge: Sendable {
     public let hierarchy: Hierarchy
-    public let sitesDirectory: URL
+    /// The folder holding a site's site-server folder.
+    public let siteRoot: @Sendable (SiteCode) -> URL
+
+    public init(hierarchy: Hierarchy, siteRoot: @escaping @Sendable (SiteCode) -> URL) {
+        self.hierarchy = hierarchy
+        self.siteRoot = siteRoot
+    }
 
     public init(hierarchy: Hierarchy, sitesDirectory: URL) {
-        self.hierarchy = hierarchy
-        self.sitesDirectory = sitesDirectory
+        self.init(hierarchy: hierarchy, siteRoot: { _ in sitesDirectory })
     }
 
     /// The version a site knows as current for a package: its own, else the newest a site below reported.
@@ -131,7 +136,7 @@ public struct SiteContentKnowledge: Sendable {
         guard let package = hierarchy.package(ASCII.uppercased(packageID)) else {
             return []
         }
-        let folders = SiteFolders(site: site, sitesDirectory: sitesDirectory)
+        let folders = SiteFolders(site: site, sitesDirectory: siteRoot(site))
         guard let database = try? folders.openDatabase(readOnly: true) else {
             return Set(package.distributionPoints)
         }

@@ -31,15 +31,12 @@ public struct DirectorySiteKeys: Sendable {
             return .absent
         }
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
-        let base = DirectoryLayout(forest: site.forest).site(code)
+        let layout = DirectoryLayout(forest: site.forest)
         do {
             let values = try await LDAPConnection.withSession(configuration, logger: logger) { session in
-                try session.search(base: base, scope: .base, attributes: ["serviceBindingInformation"])
-                    .first?["serviceBindingInformation"] ?? []
+                try SiteSystemLookup.publishedKeys(of: code, in: layout, in: session)
             }
             return values.lazy.compactMap(SitePublicKey.init(published:)).first.map { .key($0) } ?? .absent
-        } catch let error as LDAPError where error.code == .noSuchObject {
-            return .absent
         } catch {
             logger.warning(
                 "cannot read a site's key from the directory",

@@ -1,8 +1,10 @@
 import ArgumentParser
+import DirectorySchema
 import Foundation
 import HierarchyFile
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDatabase
 import SiteDirectory
 import SiteLab
@@ -122,18 +124,9 @@ struct DemoCommand: AsyncParsableCommand {
             ("a CEN laptop in Paris's subnet", try demoClient("10.20.7.7/16", "CEN", .forest("corp.contoso.com"))),
             ("a Berlin laptop (fabrikam.com) in Paris", try demoClient("10.20.7.7/16", "P02", .forest("fabrikam.com"))),
         ]
-        let locator = Locator(hierarchy: model) { forest in
-            guard let uri = lab.forests().first(where: { $0.name == forest })?.uri, let parsed = try? LDAPURI(uri)
-            else {
-                return nil
-            }
-            return LDAPSiteDirectoryClient(
-                uris: [parsed],
-                timeout: .seconds(2),
-                layout: DirectoryLayout(forest: forest),
-                logger: .siteloc
-            )
-        }
+        // The deployment's locator: management points answer from their site databases once site servers ran.
+        let deployment = try labDeployment(lab, hierarchy: model)
+        let locator = deployment.locator()
         let office = try requirePackage(model, "CEN00001")
         let advertisement = model.advertisements.first { $0.package == office.id }
         for (label, client) in clients {
@@ -159,7 +152,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             try await identity.modify(
                 layout.site(try SiteCode("CEN")),
-                [.replace("mSSMSRoamingBoundaries", ["192.0.2.0"])]
+                [.replace(SchemaAttribute.roamingBoundaries, ["192.0.2.0"])]
             )
             say("P01 changed CEN's site object: that must not happen")
         } catch {
@@ -190,7 +183,7 @@ struct DemoCommand: AsyncParsableCommand {
         say("(siteloc route --hierarchy \(hierarchy) --from S01 --to P02 --at 2026-11-23T10:00 --json)")
 
         step(8, "Site servers carry a package hop by hop, signed and verified at every hop")
-        try await carryPackage(model: model, lab: lab, locator: locator, connector: connector)
+        try await carryPackage(model: model, lab: lab, deployment: deployment, connector: connector)
 
         step(9, "Sites may talk across forests only where the forests allow it")
         try await checkTrusts(model: model, lab: lab)
@@ -209,7 +202,7 @@ struct DemoCommand: AsyncParsableCommand {
     private func carryPackage(
         model: Hierarchy,
         lab: Lab,
-        locator: Locator,
+        deployment: Deployment,
         connector: @escaping Publisher.Connector
     ) async throws {
         let sitesDirectory = lab.sitesDirectory
@@ -232,11 +225,11 @@ struct DemoCommand: AsyncParsableCommand {
             _ = try SiteFolders(site: try SiteCode(to), sitesDirectory: sitesDirectory).importKey(from: file)
         }
         say("keys exchanged by hand (siteloc keys export / import): CEN ↔ P02 across the forests, P02 ↔ S02")
-        let servers = try makeSiteServers(model.sites, hierarchy: model, lab: lab, transport: nil) {
+        let servers = try siteServers(model.sites, in: deployment) {
             $0.pollInterval = .milliseconds(50)
         }
         try await SiteServer.running(servers) {
-            try await sendAndFollow(model: model, lab: lab, locator: locator)
+            try await sendAndFollow(model: model, lab: lab, locator: deployment.locator())
         }
     }
 
@@ -290,15 +283,13 @@ struct DemoCommand: AsyncParsableCommand {
                     + report.distributionPoints.joined(separator: ", ")
             )
         }
-        let knowledge = SiteContentKnowledge(hierarchy: model, sitesDirectory: sitesDirectory)
         let update = try requirePackage(model, "CEN00002")
         let client = try demoClient("10.22.0.40/24", "P01", .forest("corp.contoso.com"))
-        let result = try await Locator(
-            hierarchy: model,
-            holders: { knowledge.holders(at: $0, of: $1) },
-            directory: locator.directory
+        let result = try await locator.content(
+            client,
+            package: update,
+            advertisement: model.advertisements.first { $0.package == update.id }
         )
-        .content(client, package: update, advertisement: model.advertisements.first { $0.package == update.id })
         say(
             "a P01 client roaming in Lyon (S01) asks for CEN00002 → \(result.decision) from "
                 + result.distributionPoints.map(\.host).joined(separator: ", ")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -74,32 +75,21 @@ struct ClientOptions: ParsableArguments {
         )
     }
 
-    /// The locator, with the directory of each forest: --directory, else the file's URIs, else the lab's.
+    /// The locator, with the directory of each forest: --directory, else the file's URIs, else the lab's; management
+    /// points answer from their sites' databases once a site server has run there, until then from the file.
     func locator(for model: Hierarchy) throws -> Locator {
         let override: [LDAPURI]
         do { override = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
         let lab = Lab(directory: labDirectory, logger: .siteloc)
         let timeout = Duration.milliseconds(Int(connectTimeout * 1000))
-        var clients: [ForestName: LDAPSiteDirectoryClient] = [:]
-        for forest in model.forests {
-            let uris = (try? lab.directoryURIs(for: forest, override: override)) ?? []
-            if !uris.isEmpty {
-                clients[forest.name] = LDAPSiteDirectoryClient(
-                    uris: uris,
-                    timeout: timeout,
-                    layout: DirectoryLayout(forest: forest.name),
-                    logger: .siteloc
-                )
-            }
-        }
-        let known = clients
-        // A management point answers from its site's database once a site server has run there; until then, the
-        // file is the offline plan.
-        let knowledge = SiteContentKnowledge(
+        return try labDeployment(
+            lab,
             hierarchy: model,
-            sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory
+            directories: override,
+            directoryTimeout: timeout,
+            transport: "folder"
         )
-        return Locator(hierarchy: model, holders: { knowledge.holders(at: $0, of: $1) }, directory: { known[$0] })
+        .locator()
     }
 }
 

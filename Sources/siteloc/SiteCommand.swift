@@ -4,6 +4,7 @@ import LDAPKit
 import Logging
 import SMBKit
 import ServiceLifecycle
+import SiteAssembly
 import SiteDatabase
 import SiteLab
 import SiteModel
@@ -140,7 +141,7 @@ struct SiteRunCommand: AsyncParsableCommand {
             sites = [found]
         } else {
             model = try loadHierarchy(hierarchy)
-            sites = model.sites.filter { SiteFolders(site: $0.code, sitesDirectory: lab.sitesDirectory).isInitialized }
+            sites = try labDeployment(lab, hierarchy: model, transport: "folder").initializedSites
             guard !sites.isEmpty else {
                 throw CommandFailure.badInput(
                     "no site of \(hierarchy) has a site server folder in \(lab.sitesDirectory.path); create them with:"
@@ -148,7 +149,8 @@ struct SiteRunCommand: AsyncParsableCommand {
                 )
             }
         }
-        let servers = try makeSiteServers(sites, hierarchy: model, lab: lab, transport: transport) { settings in
+        let deployment = try labDeployment(lab, hierarchy: model, transport: transport)
+        let servers = try siteServers(sites, in: deployment) { settings in
             settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
             settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
             settings.secureKeyExchange = !noSecureKeyExchange
@@ -269,65 +271,36 @@ struct SiteStatusCommand: ParsableCommand {
     }
 }
 
-/// The site servers of `sites` in the lab, as `site run` makes them; `configure` adjusts each one's settings.
-func makeSiteServers(
-    _ sites: [Site],
+/// The lab as a deployment (where each forest's directory is, where site servers keep their folders, how they reach
+/// one another), or an unavailable failure saying what to start.
+func labDeployment(
+    _ lab: Lab,
     hierarchy: Hierarchy,
-    lab: Lab,
-    transport: String?,
+    directories: [LDAPURI] = [],
+    directoryTimeout: Duration = .seconds(2),
+    transport: String? = nil
+) throws -> Deployment {
+    do {
+        return try lab.deployment(
+            for: hierarchy,
+            directories: directories,
+            directoryTimeout: directoryTimeout,
+            transport: transport.flatMap(LabTransport.init(rawValue:))
+        )
+    } catch {
+        throw CommandFailure.unavailable(error.description)
+    }
+}
+
+/// The site servers of `sites` in a deployment, or a bad-input failure naming what is wrong with a site's folder.
+func siteServers(
+    _ sites: [Site],
+    in deployment: Deployment,
     configure: (inout SiteServerSettings) -> Void = { _ in }
 ) throws -> [SiteServer] {
-    let resolver = try inboxResolver(lab: lab, transport: transport)
-    let keys = directoryKeys(lab: lab, hierarchy: hierarchy)
-    var servers: [SiteServer] = []
-    for site in sites {
-        var settings = SiteServerSettings(
-            site: site.code,
-            hierarchy: hierarchy,
-            sitesDirectory: lab.sitesDirectory,
-            resolveInbox: resolver,
-            directoryKey: keys
-        )
-        configure(&settings)
-        do {
-            servers.append(try SiteServer(settings: settings, logger: .siteloc))
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+    do {
+        return try deployment.siteServers(sites.map(\.code), configure: configure)
+    } catch {
+        throw CommandFailure.badInput(error.description)
     }
-    return servers
-}
-
-/// Where the standard sender finds each site server's inbox in the lab: the lab's smbd (every site server name of
-/// the lab is served by it) or the inbox folders themselves.
-func inboxResolver(lab: Lab, transport: String?) throws -> InboxResolver {
-    let useSMB = transport.map { $0 == "smb" } ?? lab.fileSharesRunning()
-    let sites = lab.sitesDirectory
-    if useSMB {
-        guard let shares = lab.fileShares(), lab.fileSharesRunning() else {
-            throw CommandFailure.unavailable(
-                "the lab's smbd is not running in \(lab.directory.path); start it with: siteloc lab up --hierarchy FILE"
-            )
-        }
-        let credentials: SMBCredentials
-        do {
-            credentials = try shares.credentials()
-        } catch {
-            throw CommandFailure.unavailable(error.description)
-        }
-        return { site, _ in
-            .smb(host: "127.0.0.1", port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
-        }
-    }
-    return { site, _ in .folder(sites.appendingPathComponent(site.rawValue).appendingPathComponent("inbox")) }
-}
-
-/// Reads neighbours' keys from each forest's directory: the file's URIs, else the lab's.
-func directoryKeys(lab: Lab, hierarchy: Hierarchy) -> DirectoryKeyLookup {
-    var directories: [ForestName: [LDAPURI]] = [:]
-    for forest in hierarchy.forests {
-        directories[forest.name] = (try? lab.directoryURIs(for: forest)) ?? []
-    }
-    let keys = DirectorySiteKeys(hierarchy: hierarchy, directories: directories, logger: .siteloc)
-    return { site in await keys.key(of: site) }
 }

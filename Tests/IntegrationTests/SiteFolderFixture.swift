@@ -1,6 +1,7 @@
 import Foundation
 import HierarchyFile
 import Logging
+import SiteAssembly
 import SiteModel
 import SiteRouting
 import SiteServer
@@ -52,17 +53,17 @@ struct SiteFolderFixture {
         resolveInbox: InboxResolver? = nil,
         configure: (inout SiteServerSettings) -> Void = { _ in }
     ) throws -> SiteServer {
-        let directory = directory
         let keys = keys
-        var settings = SiteServerSettings(
-            site: try SiteCode(code),
+        let deployment = Deployment(
             hierarchy: hierarchy,
             sitesDirectory: directory,
-            resolveInbox: resolveInbox ?? { site, _ in .folder(directory.appendingPathComponent("\(site)/inbox")) },
-            directoryKey: directoryKeys ? { @Sendable site in keys[site].map { .key($0) } ?? .absent } : nil
+            inboxes: resolveInbox,
+            logger: Logger(label: "test")
         )
-        configure(&settings)
-        return try SiteServer(settings: settings, logger: Logger(label: "test"))
+        return try deployment.siteServers([try SiteCode(code)]) { settings in
+            settings.directoryKey = directoryKeys ? { @Sendable site in keys[site].map { .key($0) } ?? .absent } : nil
+            configure(&settings)
+        }[0]
     }
 
     func signingKey(_ code: String) throws -> SiteSigningKey {

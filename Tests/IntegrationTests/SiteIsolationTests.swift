@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SiteAssembly
 import SiteDatabase
 import SiteModel
 import SiteServer
@@ -25,24 +26,18 @@ import Testing
             keys[site.code] = try SiteFolders(site: site.code, sitesDirectory: root(site.code)).initialize().key
         }
         let published = keys
-        let servers = try hierarchy.sites.map { site in
-            var settings = SiteServerSettings(
-                site: site.code,
-                hierarchy: hierarchy,
-                sitesDirectory: root(site.code),
-                // Deliveries go into the next machine's inbox: the one thing a site touches outside its root.
-                resolveInbox: { next, _ in .folder(root(next).appendingPathComponent("\(next)/inbox")) },
-                directoryKey: { published[$0].map { .key($0) } ?? .absent }
-            )
+        // Deliveries go into the next machine's inbox: the one thing a site touches outside its root.
+        let deployment = Deployment(hierarchy: hierarchy, siteRoot: root, logger: Logger(label: "test"))
+        let servers = try deployment.siteServers(hierarchy.sites.map(\.code)) { settings in
+            settings.directoryKey = { published[$0].map { .key($0) } ?? .absent }
             settings.pollInterval = .milliseconds(20)
             settings.retryDelay = .milliseconds(100)
-            return try SiteServer(settings: settings, logger: Logger(label: "test"))
         }
         let cen = try SiteCode("CEN")
         let content = base.appendingPathComponent("content.bin")
         func status(_ code: String) throws -> SiteStatus {
             let site = try SiteCode(code)
-            return SiteStatus(folders: SiteFolders(site: site, sitesDirectory: root(site)))
+            return SiteStatus(folders: deployment.folders(of: site))
         }
         try await SiteServer.running(servers) {
             for byte in [UInt8(1), 2] {
@@ -60,9 +55,8 @@ import Testing
                 }
                 #expect(try status("P01").below.map(\.site) == ["S01"])
                 #expect(try status("S01").below.isEmpty && status("P02").below.isEmpty)
-                let knowledge = SiteContentKnowledge(hierarchy: hierarchy, sitesDirectory: root(cen))
                 #expect(
-                    knowledge.holders(at: cen, of: "CEN00001") == [
+                    deployment.contentKnowledge.holders(at: cen, of: "CEN00001") == [
                         "p01-dp.corp.contoso.com", "s01-dp.corp.contoso.com",
                     ]
                 )

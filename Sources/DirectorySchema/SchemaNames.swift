@@ -1,0 +1,56 @@
+/// The names of the attributes lookups and publishing use. Each one is the name of a definition in
+/// ``DirectorySchema`` (the definitions are written with these constants), except the core schema's
+/// `objectClass` and `cn`.
+public enum SchemaAttribute {
+    public static let objectClass = "objectClass"
+    public static let cn = "cn"
+    public static let siteCode = "mSSMSSiteCode"
+    public static let siteBoundaries = "mSSMSSiteBoundaries"
+    public static let roamingBoundaries = "mSSMSRoamingBoundaries"
+    public static let defaultMP = "mSSMSDefaultMP"
+    public static let mpName = "mSSMSMPName"
+    public static let mpAddress = "mSSMSMPAddress"
+    public static let rangedIPLow = "mSSMSRangedIPLow"
+    public static let rangedIPHigh = "mSSMSRangedIPHigh"
+    public static let assignmentSiteCode = "mSSMSAssignmentSiteCode"
+    public static let deviceManagementPoint = "mSSMSDeviceManagementPoint"
+    public static let healthState = "mSSMSHealthState"
+    public static let sourceForest = "mSSMSSourceForest"
+    public static let capabilities = "mSSMSCapabilities"
+    public static let version = "mSSMSVersion"
+    public static let serviceBindingInformation = "serviceBindingInformation"
+    public static let dnsHostName = "dNSHostName"
+    public static let serviceClassName = "serviceClassName"
+    public static let serviceDNSName = "serviceDNSName"
+    public static let serviceDNSNameType = "serviceDNSNameType"
+    public static let keywords = "keywords"
+    public static let managedBy = "managedBy"
+    public static let behaviorVersion = "msDS-Behavior-Version"
+    public static let trustPartner = "trustPartner"
+    public static let trustDirection = "trustDirection"
+    public static let trustType = "trustType"
+    public static let trustAttributes = "trustAttributes"
+    public static let flatName = "flatName"
+    public static let operatingSystem = "operatingSystem"
+    public static let operatingSystemVersion = "operatingSystemVersion"
+    public static let rangeBlock = "sitelocRangeBlock"
+}
+
+/// The names of the object classes lookups and publishing use; each names a definition in ``DirectorySchema``,
+/// except the core schema's `top`.
+public enum SchemaClass {
+    public static let top = "top"
+    public static let managementPoint = "mSSMSManagementPoint"
+    public static let site = "mSSMSSite"
+    public static let serverLocatorPoint = "mSSMSServerLocatorPoint"
+    public static let roamingBoundaryRange = "mSSMSRoamingBoundaryRange"
+    public static let container = "container"
+    public static let leaf = "leaf"
+    public static let connectionPoint = "connectionPoint"
+    public static let serviceConnectionPoint = "serviceConnectionPoint"
+    public static let crossRefContainer = "crossRefContainer"
+    public static let trustedDomain = "trustedDomain"
+    public static let computer = "computer"
+    public static let rangeBlocks = "sitelocRangeBlocks"
+    public static let siteServer = "sitelocSiteServer"
+}

@@ -1,0 +1,154 @@
+public import Foundation
+public import LDAPKit
+public import Logging
+import SiteDirectory
+public import SiteLocation
+public import SiteModel
+public import SiteServer
+
+/// Where the parts of a hierarchy run and how they reach one another: each forest's directory, each site server's
+/// folder and the way the standard sender reaches its inbox. The command line, the demo, the tests and the
+/// benchmarks build site servers, directory clients and locators from one of these, so that they all run the same
+/// assembly; the lab (``Lab/deployment(for:directories:transport:)``) is one provider of it, a test's folders another.
+///
+/// Directories are read anonymously (boundaries, management points, site keys are world-readable, as in Active
+/// Directory); what a site writes goes through its own identity (`Lab.siteConnector`).
+public struct Deployment: Sendable {
+    public var hierarchy: Hierarchy
+    /// Where each forest's directory answers. A forest without URIs has no directory: its clients roam regionally
+    /// and its site servers take neighbours' keys from imported key files.
+    public var directories: [ForestName: [LDAPURI]]
+    /// Bounds connecting to a directory server (TCP, TLS, bind) and each answer, for clients and site servers.
+    public var directoryTimeout: Duration
+    /// The folder that holds a site's site-server folder (`<root>/<CODE>`): one folder for every site in a lab, a
+    /// machine of its own per site in a deployment.
+    public var siteRoot: @Sendable (SiteCode) -> URL
+    /// How the standard sender reaches the inbox of the site server an address points at.
+    public var inboxes: InboxResolver
+    public var logger: Logger
+
+    /// Every site's folder under `sitesDirectory`; the standard sender delivers into inbox folders unless
+    /// `inboxes` says otherwise.
+    public init(
+        hierarchy: Hierarchy,
+        directories: [ForestName: [LDAPURI]] = [:],
+        directoryTimeout: Duration = .seconds(2),
+        sitesDirectory: URL,
+        inboxes: InboxResolver? = nil,
+        logger: Logger
+    ) {
+        self.init(
+            hierarchy: hierarchy,
+            directories: directories,
+            directoryTimeout: directoryTimeout,
+            siteRoot: { _ in sitesDirectory },
+            inboxes: inboxes,
+            logger: logger
+        )
+    }
+
+    /// Each site's folder under a root of its own (`siteRoot`), as on machines of their own.
+    public init(
+        hierarchy: Hierarchy,
+        directories: [ForestName: [LDAPURI]] = [:],
+        directoryTimeout: Duration = .seconds(2),
+        siteRoot: @escaping @Sendable (SiteCode) -> URL,
+        inboxes: InboxResolver? = nil,
+        logger: Logger
+    ) {
+        self.hierarchy = hierarchy
+        self.directories = directories
+        self.directoryTimeout = directoryTimeout
+        self.siteRoot = siteRoot
+        self.inboxes = inboxes ?? Self.inboxFolders(siteRoot: siteRoot)
+        self.logger = logger
+    }
+
+    /// Delivery straight into each site server's inbox folder.
+    public static func inboxFolders(siteRoot: @escaping @Sendable (SiteCode) -> URL) -> InboxResolver {
+        { site, _ in .folder(SiteFolders(site: site, sitesDirectory: siteRoot(site)).inbox) }
+    }
+
+    /// A site server's folders.
+    public func folders(of site: SiteCode) -> SiteFolders {
+        SiteFolders(site: site, sitesDirectory: siteRoot(site))
+    }
+
+    /// The sites whose site-server folder has been initialised (`siteloc site init`).
+    public var initializedSites: [Site] {
+        hierarchy.sites.filter { folders(of: $0.code).isInitialized }
+    }
+
+    // MARK: Site servers
+
+    /// Reads a site's published key from the directory of its forest.
+    public var directoryKeys: DirectoryKeyLookup {
+        let keys = DirectorySiteKeys(
+            hierarchy: hierarchy,
+            directories: directories,
+            logger: logger,
+            timeout: directoryTimeout
+        )
+        return { site in await keys.key(of: site) }
+    }
+
+    /// The settings of a site's server in this deployment.
+    public func siteServerSettings(_ site: SiteCode) -> SiteServerSettings {
+        SiteServerSettings(
+            site: site,
+            hierarchy: hierarchy,
+            sitesDirectory: siteRoot(site),
+            resolveInbox: inboxes,
+            directoryKey: directories.values.contains { !$0.isEmpty } ? directoryKeys : nil
+        )
+    }
+
+    /// The site servers of `sites`; `configure` adjusts each one's settings.
+    public func siteServers(
+        _ sites: [SiteCode],
+        configure: (inout SiteServerSettings) -> Void = { _ in }
+    ) throws(SiteServerError) -> [SiteServer] {
+        var servers: [SiteServer] = []
+        for site in sites {
+            var settings = siteServerSettings(site)
+            configure(&settings)
+            servers.append(try SiteServer(settings: settings, logger: logger))
+        }
+        return servers
+    }
+
+    // MARK: Clients and management points
+
+    /// A roaming client's connection to a forest's directory; nil when the forest has none.
+    public func directoryClient(for forest: ForestName, timeout: Duration? = nil) -> LDAPSiteDirectoryClient? {
+        guard let uris = directories[forest], !uris.isEmpty else { return nil }
+        return LDAPSiteDirectoryClient(
+            uris: uris,
+            timeout: timeout ?? directoryTimeout,
+            layout: DirectoryLayout(forest: forest),
+            logger: logger
+        )
+    }
+
+    /// What each site's management point knows of content: its own site database (the hierarchy file where no
+    /// site server has run yet).
+    public var contentKnowledge: SiteContentKnowledge {
+        SiteContentKnowledge(hierarchy: hierarchy, siteRoot: siteRoot)
+    }
+
+    /// The locator clients use: each forest's directory, and management points answering from their sites'
+    /// databases. `timeout` overrides ``directoryTimeout`` for the client's directory questions.
+    public func locator(timeout: Duration? = nil) -> Locator {
+        var clients: [ForestName: LDAPSiteDirectoryClient] = [:]
+        for forest in hierarchy.forests {
+            clients[forest.name] = directoryClient(for: forest.name, timeout: timeout)
+        }
+        let known = clients
+        let knowledge = contentKnowledge
+        return Locator(
+            hierarchy: hierarchy,
+            holders: { knowledge.holders(at: $0, of: $1) },
+            directory: { known[$0] }
+        )
+    }
+}

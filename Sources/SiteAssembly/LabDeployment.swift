@@ -1,0 +1,56 @@
+import Foundation
+public import LDAPKit
+import Logging
+import SMBKit
+public import SiteLab
+public import SiteModel
+import SiteServer
+
+/// How a lab's site servers reach one another's inboxes.
+public enum LabTransport: String, Sendable, CaseIterable {
+    /// Through the lab's smbd, one `SMS_<CODE>` share per inbox, as Configuration Manager's standard sender does.
+    case smb
+    /// Straight into the inbox folders (one machine, no smbd).
+    case folder
+}
+
+extension Lab {
+    /// This lab as a deployment: each forest's directory from `directories`, else the file's URIs, else the lab's
+    /// own slapd; every site's folder in the lab's `sites/`; deliveries over the lab's smbd when it runs (or as
+    /// `transport` says).
+    public func deployment(
+        for hierarchy: Hierarchy,
+        directories override: [LDAPURI] = [],
+        directoryTimeout: Duration = .seconds(2),
+        transport: LabTransport? = nil
+    ) throws(LabError) -> Deployment {
+        var directories: [ForestName: [LDAPURI]] = [:]
+        for forest in hierarchy.forests {
+            directories[forest.name] = try directoryURIs(for: forest, override: override)
+        }
+        return Deployment(
+            hierarchy: hierarchy,
+            directories: directories,
+            directoryTimeout: directoryTimeout,
+            sitesDirectory: sitesDirectory,
+            inboxes: try inboxes(transport: transport),
+            logger: logger
+        )
+    }
+
+    /// Where the standard sender finds each site server's inbox: the lab's smbd (it serves every site server name
+    /// of the lab) or the inbox folders themselves.
+    private func inboxes(transport: LabTransport?) throws(LabError) -> InboxResolver? {
+        let running = fileSharesRunning()
+        guard (transport ?? (running ? .smb : .folder)) == .smb else { return nil }
+        guard let shares = fileShares(), running else {
+            throw LabError(
+                "the lab's smbd is not running in \(directory.path); start it with: siteloc lab up --hierarchy FILE"
+            )
+        }
+        let credentials = try shares.credentials()
+        return { site, _ in
+            .smb(host: "127.0.0.1", port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
+        }
+    }
+}
