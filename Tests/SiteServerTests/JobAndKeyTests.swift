@@ -331,6 +331,14 @@ extension JobAndKeyTests {
             #expect(parsed.map(JobHeader.milliseconds) == JobHeader.milliseconds(date), "\(date)")
         }
         #expect(InternetDate.parse("2026-11-30T10:00:00Z") == Date(timeIntervalSince1970: 1_796_032_800))
+        // Written by arithmetic, as Foundation's ISO 8601 formatter writes them (leap days and year ends included).
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let edges: [Int64] = [0, 951_782_400_000, 951_868_799_999, 1_798_761_599_999, 1_798_761_600_000]
+        for milliseconds in edges + (0..<1_000).map({ _ in Int64.random(in: 0...4_102_444_800_000) }) {
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            #expect(RecordCoding.string(date) == reference.string(from: date), "\(milliseconds)")
+        }
         for bad in ["2026-13-30T10:00:00Z", "2026-11-30T10:00:00", "2026-11-30 10:00:00Z", "2026-11-30T10:00:00.Z", ""]
         {
             #expect(InternetDate.parse(bad) == nil, "\(bad)")
