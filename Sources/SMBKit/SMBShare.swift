@@ -68,12 +68,14 @@ public final class SMBShare: Sendable {
 
     private func url(of name: String) -> String { url + "/" + name }
 
-    /// Copies `file` into the share as `temporaryName` and renames it to `name` once it is whole, so a reader of
-    /// the share never sees a partial `name`. `name` must not exist yet: libsmbclient replaces an existing name by
+    /// Copies `prefix` and then `file` from `offset` on into the share as `temporaryName` and renames it to `name`
+    /// once it is whole, so a reader of the share never sees a partial `name`. `name` must not exist yet: libsmbclient replaces an existing name by
     /// unlink and rename, which is not atomic. `afterBlock` runs between blocks off the SMB queue (rate limits
     /// pause there) and receives the bytes sent so far and how long the last block took.
     public func upload(
         _ file: URL,
+        from offset: UInt64 = 0,
+        after prefix: Data = Data(),
         as name: String,
         temporaryName: String,
         blockSize: Int = 1 << 20,
@@ -81,12 +83,16 @@ public final class SMBShare: Sendable {
     ) async throws {
         let input = try FileHandle(forReadingFrom: file)
         defer { try? input.close() }
+        try input.seek(toOffset: offset)
+        var pending = prefix
         let remote = try await SMBExecutor.shared.open(context, url: url(of: temporaryName))
         var sent: Int64 = 0
         do {
             while true {
                 let started = ContinuousClock.now
-                let block = try input.read(upToCount: blockSize) ?? Data()
+                var block = pending
+                pending = Data()
+                if block.count < blockSize { block += try input.read(upToCount: blockSize - block.count) ?? Data() }
                 if block.isEmpty { break }
                 try await SMBExecutor.shared.write(context, remote, block, target: url(of: temporaryName))
                 sent += Int64(block.count)

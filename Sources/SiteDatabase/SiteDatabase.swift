@@ -78,6 +78,11 @@ public final class SiteDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3: headers of forwarded jobs") { db in
+            // A forwarded job's file is the copy that arrived, moved into the outbox; the header it goes on with
+            // (re-signed by this site) waits here until it has been delivered.
+            try db.execute(sql: "CREATE TABLE forwardedHeader (id TEXT PRIMARY KEY NOT NULL, header BLOB NOT NULL);")
+        }
         return migrator
     }
 
@@ -105,6 +110,39 @@ public final class SiteDatabase: Sendable {
     /// Whether a job was handled here already.
     public func isHandled(_ id: String) throws(SiteDatabaseError) -> Bool {
         try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM handledJob WHERE id = ?", arguments: [id]) ?? false }
+    }
+
+    /// Records a job as forwarded, with the header it goes on with; false (and nothing recorded) when it was
+    /// handled here already.
+    public func markForwarded(
+        _ id: String,
+        header: Data,
+        signer: String,
+        at date: Date = Date()
+    ) throws(SiteDatabaseError) -> Bool {
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO handledJob (id, action, signer, handledAt) VALUES (?, 'forwarded', ?, ?)",
+                arguments: [id, signer, Self.milliseconds(date)]
+            )
+            guard db.changesCount > 0 else { return false }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO forwardedHeader (id, header) VALUES (?, ?)",
+                arguments: [id, header]
+            )
+            return true
+        }
+    }
+
+    /// The header a forwarded job goes on with; nil once it has been delivered (or for a job not forwarded).
+    public func forwardedHeader(_ id: String) throws(SiteDatabaseError) -> Data? {
+        try read { db in try Data.fetchOne(db, sql: "SELECT header FROM forwardedHeader WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Forgets a forwarded job's header once the job has been delivered.
+    public func removeForwardedHeader(_ id: String) throws(SiteDatabaseError) {
+        try write { db in try db.execute(sql: "DELETE FROM forwardedHeader WHERE id = ?", arguments: [id]) }
     }
 
     /// The ids of the jobs handled here, oldest first.

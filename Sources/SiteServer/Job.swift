@@ -275,12 +275,8 @@ public struct JobFile: Sendable {
         digest.map { String(format: "%02x", $0) }.joined()
     }
 
-    private static func write(
-        _ header: JobHeader,
-        signedBy key: SiteSigningKey?,
-        to url: URL,
-        payload writePayload: (FileHandle) throws -> Void
-    ) throws(SiteServerError) {
+    /// The lines before the payload: magic, header, signature (`-` unsigned).
+    static func encodedHeader(_ header: JobHeader, signedBy key: SiteSigningKey?) throws(SiteServerError) -> Data {
         guard let json = try? RecordCoding.encoder().encode(header) else {
             throw SiteServerError("cannot encode job \(header.id)")
         }
@@ -294,11 +290,21 @@ public struct JobFile: Sendable {
         } else {
             signatureLine = "-"
         }
+        return signed + Data((signatureLine + "\n").utf8)
+    }
+
+    private static func write(
+        _ header: JobHeader,
+        signedBy key: SiteSigningKey?,
+        to url: URL,
+        payload writePayload: (FileHandle) throws -> Void
+    ) throws(SiteServerError) {
+        let encoded = try encodedHeader(header, signedBy: key)
         let temporary = AtomicFile.temporary(for: url)
         do {
             let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
-            try output.write(contentsOf: signed + Data((signatureLine + "\n").utf8))
+            try output.write(contentsOf: encoded)
             try writePayload(output)
             try output.synchronize()
         } catch let error as SiteServerError {

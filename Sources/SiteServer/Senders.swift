@@ -47,9 +47,12 @@ struct JobCarrier: Sendable {
     /// sender, so a delivery cut off by a crash leaves no orphan behind once the next one starts.
     static func temporaryName(_ header: JobHeader) -> String { ".\(header.id).\(header.signer).tmp" }
 
-    /// Delivers `job`, reporting the bytes sent after each block. Returns where it went.
+    /// Delivers `job`, reporting the bytes sent after each block. Returns where it went. `header`, when given, is
+    /// sent in place of the file's own header (a forwarded job goes out re-signed by this site; its file is still
+    /// the copy that arrived).
     func deliver(
         _ job: JobFile,
+        header: Data? = nil,
         to next: SiteCode,
         server: String,
         via address: Address,
@@ -64,12 +67,13 @@ struct JobCarrier: Sendable {
                 )
             }
             let limiter = RateLimiter(address.rateLimit, calendar: calendar)
-            let total = (try? FileManager.default.attributesOfItem(atPath: job.url.path)[.size] as? Int64) ?? 0
+            let section = Section(job: job, header: header)
+            let total = section.size
             let name = Self.inboxName(job.header)
             switch inbox {
             case .folder(let folder):
                 try await copy(
-                    job.url,
+                    section,
                     into: folder,
                     as: name,
                     temporaryName: Self.temporaryName(job.header),
@@ -81,6 +85,8 @@ struct JobCarrier: Sendable {
                     let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
                     try await connection.upload(
                         job.url,
+                        from: section.offset,
+                        after: section.prefix,
                         as: name,
                         temporaryName: Self.temporaryName(job.header),
                         blockSize: limiter.blockSize
@@ -97,7 +103,7 @@ struct JobCarrier: Sendable {
         case .courier:
             let parcel = folders.courier.appendingPathComponent("\(job.header.id).to-\(next).parcel")
             try await copy(
-                job.url,
+                Section(job: job, header: header),
                 into: folders.courier,
                 as: parcel.lastPathComponent,
                 temporaryName: "." + parcel.lastPathComponent + ".tmp",
@@ -119,9 +125,25 @@ struct JobCarrier: Sendable {
         if pause > .zero { try await Task.sleep(for: pause) }
     }
 
+    /// What goes over the wire: the job's file, or its payload after a header of this site's.
+    struct Section {
+        let file: URL
+        let prefix: Data
+        let offset: UInt64
+        let size: Int64
+
+        init(job: JobFile, header: Data?) {
+            file = job.url
+            let fileSize = (try? FileManager.default.attributesOfItem(atPath: job.url.path)[.size] as? Int64) ?? 0
+            prefix = header ?? Data()
+            offset = header == nil ? 0 : job.payloadOffset
+            size = Int64(prefix.count) + max(0, fileSize - Int64(offset))
+        }
+    }
+
     /// Copies the job into a folder under a hidden temporary name, then renames it: readers see all or nothing.
     private func copy(
-        _ source: URL,
+        _ section: Section,
         into folder: URL,
         as name: String,
         temporaryName: String,
@@ -129,7 +151,7 @@ struct JobCarrier: Sendable {
         progress: @escaping @Sendable (Int64) -> Void
     ) async throws {
         let target = folder.appendingPathComponent(name)
-        let total = (try? FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int64) ?? 0
+        let total = section.size
         let temporary = folder.appendingPathComponent(temporaryName)
         // What a cut-off delivery left under the temporary name goes first; the new file is created exclusively,
         // so a link planted under that name in the next inbox is never written through.
@@ -137,14 +159,18 @@ struct JobCarrier: Sendable {
         do {
             let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
-            let input = try RegularFile.openForReading(source)
+            let input = try RegularFile.openForReading(section.file)
             defer { try? input.close() }
+            try input.seek(toOffset: section.offset)
             var sent: Int64 = 0
+            var pending = section.prefix
+            let blockSize = limiter?.blockSize ?? (1 << 20)
             while true {
                 let started = ContinuousClock.now
-                guard let block = try input.read(upToCount: limiter?.blockSize ?? (1 << 20)), !block.isEmpty else {
-                    break
-                }
+                var block = pending
+                pending = Data()
+                if block.count < blockSize { block += try input.read(upToCount: blockSize - block.count) ?? Data() }
+                guard !block.isEmpty else { break }
                 try output.write(contentsOf: block)
                 sent += Int64(block.count)
                 progress(sent)

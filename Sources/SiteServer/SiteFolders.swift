@@ -32,6 +32,9 @@ public struct SiteFolders: Sendable {
     public func peerKey(_ site: SiteCode) -> URL { peers.appendingPathComponent("\(site.rawValue).json") }
     public var inbox: URL { root.appendingPathComponent("inbox", isDirectory: true) }
     public var outbox: URL { root.appendingPathComponent("outbox", isDirectory: true) }
+    /// Jobs taken out of the inbox: out of the neighbours' reach (the inbox is their share) while they are checked
+    /// and used, so nothing can change between the check and the use.
+    public var work: URL { root.appendingPathComponent("work", isDirectory: true) }
     public var rejected: URL { root.appendingPathComponent("rejected", isDirectory: true) }
     public var content: URL { root.appendingPathComponent("content", isDirectory: true) }
     public var courier: URL { root.appendingPathComponent("courier", isDirectory: true) }
@@ -58,7 +61,7 @@ public struct SiteFolders: Sendable {
 
     /// Creates the folders (the inbox is world-writable for the SMB account only through smbd's own checks).
     public func create() throws(SiteServerError) {
-        for folder in [root, keys, peers, inbox, outbox, rejected, content, courier] {
+        for folder in [root, keys, peers, inbox, work, outbox, rejected, content, courier] {
             try RegularFile.createDirectory(folder)
         }
         chmod(keys.path, 0o700)

@@ -130,6 +130,7 @@ public final class SiteServer: Service {
         if !settings.secureKeyExchange {
             logger.warning("secure key exchange is off: unsigned jobs are accepted", metadata: ["site": "\(site.code)"])
         }
+        removeHalfStoredContent()
         logger.info("site server started", metadata: ["site": "\(site.code)", "folder": "\(folders.root.path)"])
         events.record("started", detail: "pid \(getpid())")
         for neighbour in settings.hierarchy.sites where settings.hierarchy.areNeighbours(neighbour.code, site.code) {
@@ -155,6 +156,21 @@ public final class SiteServer: Service {
         SiteServerState(pid: nil, started: started, heartbeat: Date()).write(folders)
         events.record("stopped")
         logger.info("site server stopped", metadata: ["site": "\(site.code)"])
+    }
+
+    /// Removes what a kill left while content was being stored (hidden `.tmp` files in `content/<package>/`): the
+    /// job that was storing it is still in `work/` and stores it again. Only this server writes there, and only
+    /// while it runs, so nothing in use is removed.
+    private func removeHalfStoredContent() {
+        let packages = (try? FileManager.default.contentsOfDirectory(atPath: folders.content.path)) ?? []
+        for package in packages {
+            let folder = folders.content.appendingPathComponent(package)
+            guard RegularFile.isRealDirectory(folder) else { continue }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+                unlink(folder.appendingPathComponent(name).path)
+            }
+        }
     }
 
     /// Runs `servers` while `body` runs, then stops them and waits until they have: a caller's scope, not tasks left
@@ -184,7 +200,9 @@ public final class SiteServer: Service {
     @discardableResult
     public func runOnce() async -> Bool {
         await withBlockingWork {
-            let arrived = !folders.files(in: folders.inbox, suffix: JobFile.suffix).isEmpty
+            let arrived =
+                !folders.files(in: folders.inbox, suffix: JobFile.suffix).isEmpty
+                || !folders.files(in: folders.work, suffix: JobFile.suffix).isEmpty
             await processInbox()
             let due = dueJobs()
             for (job, next) in due { await deliver(job, to: next) }
@@ -198,7 +216,9 @@ public final class SiteServer: Service {
     /// benchmarks can drive a server one step at a time.
     public func processInbox() async {
         await withBlockingWork {
-            for file in folders.files(in: folders.inbox, suffix: JobFile.suffix) {
+            // What an earlier pass took and did not finish (a kill, a shutdown), then what arrived since.
+            let unfinished = folders.files(in: folders.work, suffix: JobFile.suffix)
+            for file in unfinished + claimInbox() {
                 do {
                     try await process(file)
                 } catch {
@@ -208,6 +228,17 @@ public final class SiteServer: Service {
                     )
                 }
             }
+        }
+    }
+
+    /// Moves each whole job out of the inbox into `work/` before it is read: a neighbour can replace a file in its
+    /// share at any time, but not one that is no longer there, so the bytes checked are the bytes used.
+    private func claimInbox() -> [URL] {
+        folders.files(in: folders.inbox, suffix: JobFile.suffix).compactMap { file in
+            let claimed = folders.work.appendingPathComponent(file.lastPathComponent)
+            // A name still in work/ is left for the next pass rather than replaced.
+            guard !FileManager.default.fileExists(atPath: claimed.path) else { return nil }
+            return rename(file.path, claimed.path) == 0 ? claimed : nil
         }
     }
 
@@ -225,6 +256,11 @@ public final class SiteServer: Service {
         }
         let header = job.header
         if (try? database.isHandled(header.id)) == true {
+            if header.destination != site.code, (try? database.forwardedHeader(header.id)) ?? nil != nil {
+                // Forwarded, but killed before the copy moved into the outbox: finish moving it.
+                try moveToOutbox(file, id: header.id)
+                return
+            }
             events.record("duplicate", job: header, detail: "already handled here; the copy is dropped")
             unlink(file.path)
             return
@@ -238,7 +274,8 @@ public final class SiteServer: Service {
                     events.record("recorded", job: header, detail: "package status of \(header.origin)")
                 }
             } else {
-                try forward(job, originVerified: originVerified)
+                // The copy itself moves on: nothing is left to remove.
+                return try forward(job, originVerified: originVerified)
             }
         } catch let rejection as JobRejection {
             try reject(file, rejection)
@@ -494,19 +531,34 @@ public final class SiteServer: Service {
         )
     }
 
-    /// Re-signs the job with this site's key into the outbox, saying whether the origin was verified, then records
-    /// it as done.
+    /// Forwards the job: the copy that arrived moves into the outbox as it is, and the header it goes on with —
+    /// re-signed by this site, saying whether the origin was verified — is recorded with the job's handled record,
+    /// in one transaction. The payload is neither copied nor written again on the way through a site.
     private func forward(_ job: JobFile, originVerified: Bool) throws(SiteServerError) {
-        let outgoing = folders.outbox.appendingPathComponent(job.header.id + "." + JobFile.suffix)
-        if !FileManager.default.fileExists(atPath: outgoing.path) {
-            var header = job.header
-            header.signer = site.code
-            header.originVerified = originVerified
-            try JobFile.write(header, payload: job.url, payloadOffset: job.payloadOffset, signedBy: key, to: outgoing)
+        var header = job.header
+        header.signer = site.code
+        header.originVerified = originVerified
+        let onward = try JobFile.encodedHeader(header, signedBy: key)
+        let forwarded: Bool
+        do {
+            forwarded = try database.markForwarded(job.header.id, header: onward, signer: job.header.signer.rawValue)
+        } catch {
+            throw SiteServerError(error.description)
         }
-        if try markDone(job.header, action: "forwarded") {
+        if forwarded {
             events.record("forwarded", job: job.header, detail: "re-signed by \(site.code) into the outbox")
         }
+        try moveToOutbox(job.url, id: job.header.id)
+    }
+
+    /// Moves a forwarded job's file into the outbox under its id, unless a job of that id is there already (then
+    /// the copy is dropped). A hard link and an unlink, not a rename: rename would replace an outbox job.
+    private func moveToOutbox(_ file: URL, id: String) throws(SiteServerError) {
+        let outgoing = folders.outbox.appendingPathComponent(id + "." + JobFile.suffix)
+        guard link(file.path, outgoing.path) == 0 || errno == EEXIST else {
+            throw SiteServerError("cannot move job \(id) into the outbox: \(String(cString: strerror(errno)))")
+        }
+        unlink(file.path)
     }
 
     /// Records the job as handled here: the idempotence key. In the site database, which survives a kill at any
@@ -583,6 +635,19 @@ public final class SiteServer: Service {
     /// and substitution of failed addresses recorded in the job's state.
     private func deliver(_ job: JobFile, to next: SiteCode) async {
         let header = job.header
+        // A forwarded job goes on with the header recorded when it was forwarded. Without that record (a database
+        // that lost its last transactions) the job is checked again from the start.
+        var onward: Data?
+        if header.signer != site.code {
+            guard let recorded = (try? database.forwardedHeader(header.id)) ?? nil else {
+                let again = folders.work.appendingPathComponent(job.url.lastPathComponent)
+                if rename(job.url.path, again.path) == 0 {
+                    events.record("recheck", job: header, detail: "no onward header recorded; checking it again")
+                }
+                return
+            }
+            onward = recorded
+        }
         var state = OutboxState.read(folders, header.id)
         state.nextHop = next.rawValue
         let choice = AddressChoice.choose(
@@ -649,7 +714,8 @@ public final class SiteServer: Service {
         let lastWrite = Mutex(ContinuousClock.now - .milliseconds(400))
         do {
             let server = settings.hierarchy.site(next)?.server ?? ""
-            let target = try await carrier.deliver(job, to: next, server: server, via: address) { sent in
+            let target = try await carrier.deliver(job, header: onward, to: next, server: server, via: address) {
+                sent in
                 let due = lastWrite.withLock { last -> Bool in
                     guard ContinuousClock.now - last > .milliseconds(500) else { return false }
                     last = ContinuousClock.now
@@ -662,6 +728,7 @@ public final class SiteServer: Service {
                 }
             }
             unlink(job.url.path)
+            if onward != nil { try? database.removeForwardedHeader(header.id) }
             OutboxState.remove(folders, header.id)
             events.record("delivered", job: header, detail: "to \(next) by \(address.sender.rawValue) into \(target)")
             logger.info("job delivered", metadata: ["job": "\(header.id)", "to": "\(next)"])

@@ -40,7 +40,9 @@ public struct SiteStatus: Sendable, Encodable {
         pid = running ? state?.pid : nil
         heartbeat = state?.heartbeat
         publicKeyFingerprint = folders.readPublicKey()?.fingerprint
-        inbox = folders.files(in: folders.inbox, suffix: JobFile.suffix).count
+        inbox =
+            folders.files(in: folders.inbox, suffix: JobFile.suffix).count
+            + folders.files(in: folders.work, suffix: JobFile.suffix).count
         outbox = folders.files(in: folders.outbox, suffix: JobFile.suffix).compactMap { file in
             guard let header = try? JobFile.read(file).header else { return nil }
             return OutgoingJob(

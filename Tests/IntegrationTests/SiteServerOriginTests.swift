@@ -1,8 +1,9 @@
 import Foundation
 import SiteDatabase
 import SiteModel
-import SiteServer
 import Testing
+
+@testable import SiteServer
 
 /// Origin authenticity (docs/site-communication.md): holding one site's key is not enough to change a package anywhere.
 /// A package comes only from its source site, only along the way down from it or up from below, signed by the
@@ -114,6 +115,61 @@ import Testing
         #expect(SiteStatus(folders: try sites.folders("S01")).packages.map(\.job) == [vouched])
     }
 
+    /// The job `id` as it arrived in `site`'s inbox, verified with the key of the site that signed it.
+    static func arrived(_ id: String, at site: String, _ sites: SiteFolderFixture) throws -> JobFile {
+        let inbox = try sites.folders(site).inbox
+        let name = try #require(try sites.inbox(site).first { $0.hasPrefix(id + ".") })
+        let job = try JobFile.read(inbox.appendingPathComponent(name))
+        try job.verify(with: try #require(sites.keys[job.header.signer]))
+        try job.verifyPayload()
+        return job
+    }
+
+    /// A forward is two steps, the record (handled, with the onward header) and the move of the copy into the
+    /// outbox. Killed between them, the next pass finishes the move; an outbox copy whose onward header the
+    /// database no longer has is checked again from the start. Either way S01 gets the job once, re-signed by P01.
+    @Test func aForwardCutShortIsFinishedAndAForgottenOneIsCheckedAgain() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let p01 = try sites.folders("P01")
+        let cenKey = try sites.signingKey("CEN")
+        do {
+            // Killed after the record: the copy is still in work/.
+            let id = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: cenKey)
+            let name = try #require(try sites.inbox("P01").first)
+            try FileManager.default.moveItem(
+                at: p01.inbox.appendingPathComponent(name),
+                to: p01.work.appendingPathComponent(name)
+            )
+            let job = try JobFile.read(p01.work.appendingPathComponent(name))
+            var onward = job.header
+            onward.signer = try SiteCode("P01")
+            onward.originVerified = true
+            let database = try #require(try p01.openDatabase())
+            let header = try JobFile.encodedHeader(onward, signedBy: try sites.signingKey("P01"))
+            #expect(try database.markForwarded(id, header: header, signer: "CEN"))
+            let server = try SiteServerRefusal.server("P01", sites)
+            await server.runOnce()
+            #expect(try Self.arrived(id, at: "S01", sites).header.signer.rawValue == "P01")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: p01.work.path).isEmpty)
+            #expect(try database.forwardedHeader(id) == nil)
+        }
+        do {
+            // An outbox copy without its onward header (the database lost it): checked and forwarded again.
+            let id = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: cenKey)
+            let name = try #require(try sites.inbox("P01").first)
+            try FileManager.default.moveItem(
+                at: p01.inbox.appendingPathComponent(name),
+                to: p01.outbox.appendingPathComponent("\(id).job")
+            )
+            let server = try SiteServerRefusal.server("P01", sites)
+            await server.runOnce()
+            await server.runOnce()
+            #expect(try Self.arrived(id, at: "S01", sites).header.signer.rawValue == "P01")
+            #expect(try sites.inbox("S01").filter { $0.hasPrefix(id) }.count == 1)
+        }
+    }
+
     @Test func aForwardingSiteVouchesOnlyForWhatItChecked() async throws {
         let sites = try Self.makeSites()
         defer { sites.remove() }
@@ -121,8 +177,10 @@ import Testing
         let id = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: try sites.signingKey("CEN"))
         let p01 = try SiteServerRefusal.server("P01", sites)
         await p01.processInbox()
-        let outgoing = try sites.folders("P01").outbox.appendingPathComponent("\(id).job")
-        let forwarded = try JobFile.read(outgoing)
+        // The copy that arrived waits in the outbox; what S01 receives is re-signed by P01.
+        #expect(FileManager.default.fileExists(atPath: try sites.folders("P01").outbox.path + "/\(id).job"))
+        await p01.runOnce()
+        let forwarded = try Self.arrived(id, at: "S01", sites)
         #expect(forwarded.header.originVerified)
         #expect(forwarded.header.signer.rawValue == "P01")
         #expect(forwarded.header.origin.rawValue == "CEN")
@@ -237,7 +295,8 @@ extension SiteServerOrigin {
         let p01 = try sites.folders("P01")
         let recorded = SiteStatus(folders: p01).below
         #expect(recorded.map(\.site) == ["S01"] && recorded.first?.distributionPoints == ["s01-dp.corp.contoso.com"])
-        let forwarded = try JobFile.read(p01.outbox.appendingPathComponent("\(genuine).job"))
+        await try SiteServerRefusal.server("P01", sites).runOnce()
+        let forwarded = try Self.arrived(genuine, at: "CEN", sites)
         #expect(forwarded.header.signer.rawValue == "P01" && forwarded.header.kind == .status)
 
         // An older status arriving late is accepted as a job but changes nothing.
