@@ -295,7 +295,7 @@ extension SiteServerOrigin {
         let p01 = try sites.folders("P01")
         let recorded = SiteStatus(folders: p01).below
         #expect(recorded.map(\.site) == ["S01"] && recorded.first?.distributionPoints == ["s01-dp.corp.contoso.com"])
-        await try SiteServerRefusal.server("P01", sites).runOnce()
+        try await SiteServerRefusal.server("P01", sites).runOnce()
         let forwarded = try Self.arrived(genuine, at: "CEN", sites)
         #expect(forwarded.header.signer.rawValue == "P01" && forwarded.header.kind == .status)
 
