@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -94,12 +96,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Layer 4: services: a site system's management point and distribution point over HTTP (Hummingbird).
+        .target(
+            name: "SiteServices",
+            dependencies: [
+                "SiteModel", "SiteLocation", "SiteServer", "SiteDatabase", "BlockingWork",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 4: the client that finds content and downloads it, resuming across distribution points.
+        .target(
+            name: "SiteClient",
+            dependencies: [
+                "SiteModel", "SiteLocation", "BlockingWork",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Layer 5: assembly: where a deployment's parts are, and the site servers, directory clients and locators
         // built from that; the lab is one provider of it.
         .target(
             name: "SiteAssembly",
             dependencies: [
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "SiteLocation", "SiteServer", "SiteLab",
+                "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -108,7 +130,8 @@ let package = Package(
             name: "siteloc",
             dependencies: [
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
-                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase", "SiteAssembly",
+                "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase", "SiteAssembly", "SiteServices",
+                "SiteClient",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,7 +175,7 @@ let package = Package(
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
                 "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork", "SiteDatabase",
-                "SiteAssembly",
+                "SiteAssembly", "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

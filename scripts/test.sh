@@ -22,10 +22,14 @@ echo "== tests"
 # Each suite has a time limit; this bounds the whole run too, so a hang fails in minutes, not at CI's limit.
 # The suites that assert how long a connection may take run afterwards on their own: on two cores the others'
 # parallel load would stretch any wall-clock bound.
+# So do the suites that watch deliveries and kills as they happen (a starved watcher misses them).
 timed="HostilePeers|ConnectTimeouts"
-timeout --kill-after=30 1200 swift test --skip "$timed"
+watched="SiteServerSenders|SiteServerKills"
+timeout --kill-after=30 1200 swift test --skip "$timed|$watched"
 echo "== time-bounded connection tests, alone"
 timeout --kill-after=30 600 swift test --filter "$timed"
+echo "== deliveries and kills watched as they happen, alone"
+timeout --kill-after=30 600 swift test --filter "$watched"
 
 echo "== container image (podman)"
 scripts/container-test.sh

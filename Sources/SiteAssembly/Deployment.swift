@@ -5,6 +5,7 @@ import SiteDirectory
 public import SiteLocation
 public import SiteModel
 public import SiteServer
+public import SiteServices
 
 /// Where the parts of a hierarchy run and how they reach one another: each forest's directory, each site server's
 /// folder and the way the standard sender reaches its inbox. The command line, the demo, the tests and the
@@ -25,6 +26,9 @@ public struct Deployment: Sendable {
     public var siteRoot: @Sendable (SiteCode) -> URL
     /// How the standard sender reaches the inbox of the site server an address points at.
     public var inboxes: InboxResolver
+    /// Where a site-system host's HTTP services listen (its management point and distribution point roles):
+    /// `http://HOST` unless a provider knows better (the lab records the port each host listens on).
+    public var systemURLs: SystemURLs = { URL(string: "http://\($0)") }
     public var logger: Logger
 
     /// Every site's folder under `sitesDirectory`; the standard sender delivers into inbox folders unless
@@ -113,6 +117,38 @@ public struct Deployment: Sendable {
             var settings = siteServerSettings(site)
             configure(&settings)
             servers.append(try SiteServer(settings: settings, logger: logger))
+        }
+        return servers
+    }
+
+    // MARK: Site systems
+
+    /// The HTTP services of the site systems of `sites` with a management point or distribution point role, each
+    /// on its own listener (`address`, a free port); `onListening` learns where each listens.
+    public func siteSystemServers(
+        _ sites: [SiteCode],
+        address: String = "127.0.0.1",
+        onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void = { _, _, _ in }
+    ) -> [SiteSystemServer] {
+        var servers: [SiteSystemServer] = []
+        for code in sites {
+            guard let site = hierarchy.site(code) else { continue }
+            for system in site.systems where SiteSystemServer.serves(system) {
+                servers.append(
+                    SiteSystemServer(
+                        system: system,
+                        site: site,
+                        hierarchy: hierarchy,
+                        folders: folders(of: code),
+                        systemURLs: systemURLs,
+                        address: address,
+                        logger: logger
+                    ) { port in
+                        guard let url = URL(string: "http://\(address):\(port)") else { return }
+                        await onListening(system, site, url)
+                    }
+                )
+            }
         }
         return servers
     }

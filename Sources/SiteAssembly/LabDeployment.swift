@@ -28,7 +28,7 @@ extension Lab {
         for forest in hierarchy.forests {
             directories[forest.name] = try directoryURIs(for: forest, override: override)
         }
-        return Deployment(
+        var deployment = Deployment(
             hierarchy: hierarchy,
             directories: directories,
             directoryTimeout: directoryTimeout,
@@ -36,6 +36,9 @@ extension Lab {
             inboxes: try inboxes(transport: transport),
             logger: logger
         )
+        let lab = self
+        deployment.systemURLs = { lab.systemURL($0) }
+        return deployment
     }
 
     /// Where the standard sender finds each site server's inbox: the lab's smbd (it serves every site server name

@@ -36,12 +36,26 @@ public struct DistributionPointOffer: Sendable, Hashable, Codable {
     public var site: String
     public var locality: Locality
     public var protected: Bool
+    /// The version the management point's site knows this distribution point to hold (a management point service
+    /// says; the offline planner does not know).
+    public var version: String?
+    /// Where the content is on this distribution point (a management point service says).
+    public var url: String?
 
-    public init(host: String, site: String, locality: Locality, protected: Bool) {
+    public init(
+        host: String,
+        site: String,
+        locality: Locality,
+        protected: Bool,
+        version: String? = nil,
+        url: String? = nil
+    ) {
         self.host = host
         self.site = site
         self.locality = locality
         self.protected = protected
+        self.version = version
+        self.url = url
     }
 }
 
@@ -49,6 +63,11 @@ public struct DistributionPointOffer: Sendable, Hashable, Codable {
 public struct ContentAnswer: Sendable, Hashable {
     public var distributionPoints: [DistributionPointOffer]
     public var trace: [String]
+
+    public init(distributionPoints: [DistributionPointOffer], trace: [String]) {
+        self.distributionPoints = distributionPoints
+        self.trace = trace
+    }
 }
 
 /// What clients ask of a management point. A network service can implement it later; here it answers from the

@@ -33,8 +33,10 @@ public struct PackagePlacement: Codable, Sendable, Equatable {
     }
 }
 
-/// A site's content library: each package's current version (`content/<PKG>/package.bin`), and in the site
-/// database the distribution points of the site it is placed on.
+/// A site's content library: each package's current version (`content/<PKG>/<sha256 hex>.bin`), and in the site
+/// database the distribution points of the site it is placed on. A file per version, named by its hash: a
+/// distribution point that read the version from the database opens exactly those bytes, and a download in progress
+/// keeps reading the version it started with after a newer one has replaced it.
 public struct ContentLibrary: Sendable {
     public let folders: SiteFolders
     public let database: SiteDatabase
@@ -48,8 +50,15 @@ public struct ContentLibrary: Sendable {
     /// The version name of content with this SHA-256 (hex).
     public static func version(sha256: String) -> String { versionPrefix + sha256 }
 
-    public func contentFile(_ package: String) -> URL {
-        folders.package(package).appendingPathComponent("package.bin")
+    /// The file holding a version of a package. The name comes from the hash this site computed, never from
+    /// received text.
+    public func contentFile(_ package: String, version: String) -> URL {
+        folders.package(package).appendingPathComponent(String(version.dropFirst(Self.versionPrefix.count)) + ".bin")
+    }
+
+    /// The file of the version placed here now; nil when nothing is.
+    public func currentContentFile(_ package: String) -> URL? {
+        placement(package).map { contentFile($0.package, version: $0.version) }
     }
 
     /// Stores content (from `source`, starting at `offset`) and places it on the site's distribution points that
@@ -66,8 +75,7 @@ public struct ContentLibrary: Sendable {
     ) throws(SiteServerError) -> PackagePlacement {
         let folder = folders.package(package.id)
         try RegularFile.createDirectory(folder)
-        let target = contentFile(package.id)
-        let temporary = AtomicFile.temporary(for: target)
+        let temporary = AtomicFile.temporary(for: folder.appendingPathComponent("content"))
         let digest: String
         let bytes: Int64
         do {
@@ -79,6 +87,8 @@ public struct ContentLibrary: Sendable {
             try? FileManager.default.removeItem(at: temporary)
             throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(error)")
         }
+        let version = Self.version(sha256: digest)
+        let target = contentFile(package.id, version: version)
         guard rename(temporary.path, target.path) == 0 else {
             try? FileManager.default.removeItem(at: temporary)
             throw SiteServerError("cannot store package \(package.id) in \(folder.path)")
@@ -88,7 +98,7 @@ public struct ContentLibrary: Sendable {
         )
         let placement = SitePlacement(
             package: package.id,
-            version: Self.version(sha256: digest),
+            version: version,
             bytes: bytes,
             distributionPoints: package.distributionPoints.filter { ownPoints.contains($0) },
             created: JobHeader.wholeMilliseconds(created),
@@ -96,6 +106,11 @@ public struct ContentLibrary: Sendable {
             job: job
         )
         do { try database.place(placement) } catch { throw SiteServerError(error.description) }
+        // Older versions go once the database names the new one; a reader that opened one keeps its bytes.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        where name.hasSuffix(".bin") && !name.hasPrefix(".") && name != target.lastPathComponent {
+            unlink(folder.appendingPathComponent(name).path)
+        }
         return PackagePlacement(placement, site: folders.site)
     }
 
@@ -140,11 +155,18 @@ public struct SiteContentKnowledge: Sendable {
         guard let database = try? folders.openDatabase(readOnly: true) else {
             return Set(package.distributionPoints)
         }
-        let own = (try? database.placement(of: package.id)) ?? nil
-        let reports = (try? database.statuses(package: package.id)) ?? []
-        guard let current = Self.currentVersion(own: own?.version, reports: reports) else { return [] }
+        return Self.current(package.id, in: database).holders
+    }
+
+    /// The version a site's database knows as current for a package, and the distribution points (its own and
+    /// those the sites below reported) that hold it.
+    public static func current(_ package: String, in database: SiteDatabase) -> (version: String?, holders: Set<String>)
+    {
+        let own = (try? database.placement(of: package)) ?? nil
+        let reports = (try? database.statuses(package: package)) ?? []
+        guard let current = currentVersion(own: own?.version, reports: reports) else { return (nil, []) }
         var holders = Set(own?.version == current ? own?.distributionPoints ?? [] : [])
         for report in reports where report.version == current { holders.formUnion(report.distributionPoints) }
-        return holders
+        return (current, holders)
     }
 }

@@ -90,7 +90,7 @@ public enum PackageSending {
             try header.signAsOrigin(with: key)
             try JobFile.write(
                 header,
-                payload: library.contentFile(package.id),
+                payload: library.contentFile(package.id, version: placement.version),
                 signedBy: key,
                 to: source.outbox.appendingPathComponent(header.id + "." + JobFile.suffix)
             )

@@ -10,7 +10,7 @@ public import SiteModel
 ///     inbox/                   jobs arrive here as `*.job` (the SMB share SMS_<CODE>); anything else is ignored
 ///     outbox/<id>.job          jobs waiting to go to the next hop, with `<id>.state.json` (attempts, progress)
 ///     rejected/<name>          refused jobs, with `<name>.reason.json`
-///     content/<PKG>/package.bin the content library: the version of the package placed here
+///     content/<PKG>/<hex>.bin   the content library: the version of the package placed here
 ///     site.sqlite              the site database: placements, the package status of the sites below, and one
 ///                              record per job handled here (applied, forwarded, recorded): the idempotence key
 ///     courier/                 parcels written by the courier sender, to be carried by hand

@@ -101,8 +101,22 @@ struct LabCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let results = await Lab(directory: lab.directory, logger: .siteloc).status()
-            if json { return try printJSON(results.map(LabForestReport.init)) }
+            let labFolder = Lab(directory: lab.directory, logger: .siteloc)
+            let results = await labFolder.status()
+            let systems = labFolder.systems()
+            if json {
+                return try printJSON(
+                    LabStatusReport(
+                        forests: results.map(LabForestReport.init),
+                        fileShares: labFolder.fileShares().map {
+                            .init(port: $0.port, running: labFolder.fileSharesRunning())
+                        },
+                        systems: systems.map {
+                            .init(host: $0.host, site: $0.site, roles: $0.roles, url: $0.url)
+                        }
+                    )
+                )
+            }
             if results.isEmpty {
                 print("no lab in \(lab.directory); start one with: siteloc lab up --forest corp.contoso.com")
                 return
@@ -113,12 +127,14 @@ struct LabCommand: AsyncParsableCommand {
                     "\(result.forest.name)  \(state)  \(result.forest.uri)  pid \(result.forest.pid.map(String.init) ?? "-")"
                 )
             }
-            let labFolder = Lab(directory: lab.directory, logger: .siteloc)
             if let shares = labFolder.fileShares() {
                 let running = labFolder.fileSharesRunning()
                 print(
                     "smb  \(running ? "up" : "down")  127.0.0.1:\(shares.port)  pid \(running ? shares.pid.map(String.init) ?? "-" : "-")"
                 )
+            }
+            for system in systems {
+                print("\(system.host)  \(system.site)  \(system.roles.joined(separator: ","))  \(system.url)")
             }
         }
     }
@@ -146,7 +162,26 @@ struct LabCommand: AsyncParsableCommand {
     }
 }
 
-/// The JSON of `lab up --json` and `lab status --json`.
+/// The JSON of `lab status --json`: the directories, the file shares and the site systems listening now.
+struct LabStatusReport: Encodable {
+    struct FileShares: Encodable {
+        var port: Int
+        var running: Bool
+    }
+
+    struct System: Encodable {
+        var host: String
+        var site: String
+        var roles: [String]
+        var url: String
+    }
+
+    var forests: [LabForestReport]
+    var fileShares: FileShares?
+    var systems: [System]
+}
+
+/// A forest's directory in `lab up --json` and `lab status --json`.
 struct LabForestReport: Encodable {
     let forest: String
     let suffix: String

@@ -10,6 +10,7 @@ import SiteLab
 import SiteModel
 import SiteRouting
 import SiteServer
+import SiteServices
 import UnixSignals
 
 struct SiteCommand: AsyncParsableCommand {
@@ -89,7 +90,9 @@ struct SiteRunCommand: AsyncParsableCommand {
         abstract:
             "Runs a site server until SIGTERM or SIGINT: verifies, applies and forwards jobs, delivers its outbox.",
         discussion: """
-            Jobs arrive in <dir>/sites/<CODE>/inbox, which the lab's smbd shares as SMS_<CODE>. The standard sender \
+            Beside the site server, each of the site's systems with a management point or distribution point role \
+            is served over HTTP on 127.0.0.1 and a port of its own, recorded in <dir>/systems (siteloc lab status \
+            lists them). Jobs arrive in <dir>/sites/<CODE>/inbox, which the lab's smbd shares as SMS_<CODE>. The standard sender \
             delivers over SMB when the lab's smbd runs (`siteloc lab up --hierarchy FILE` starts it), else into the \
             destination's inbox folder; --transport chooses. Killed at any moment, it resumes where it was.
             """
@@ -158,7 +161,24 @@ struct SiteRunCommand: AsyncParsableCommand {
         for server in servers {
             print("site server \(server.settings.site) running in \(server.folders.root.path) (pid \(getpid()))")
         }
-        let services = servers.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        fflush(nil)
+        // Beside each site server, its site systems' management point and distribution point services, each host
+        // on a port of its own, recorded in the lab so that clients find them.
+        let systems = deployment.siteSystemServers(sites.map(\.code)) { system, site, url in
+            do {
+                try lab.record(system, of: site.code, url: url)
+            } catch {
+                Logger.siteloc.error("\(error)")
+            }
+            let roles = system.roles.filter { $0 == .managementPoint || $0 == .distributionPoint }.map(\.rawValue)
+            print("\(system.host) (\(site.code) \(roles.joined(separator: ", "))) listening at \(url)")
+            // Said at once even into a pipe or a file: whoever started the server waits for it.
+            fflush(nil)
+        }
+        defer { for system in systems { lab.forgetSystem(system.system.host) } }
+        let services =
+            servers.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+            + systems.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: .siteloc)
         )

@@ -108,8 +108,10 @@ import Testing
             let down = try await Self.siteloc(["lab", "down", "--dir", folder])
             #expect(down.status == 0)
             let after = try await Self.siteloc(["lab", "status", "--dir", folder, "--json"])
-            let stopped = try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [[String: Any]]
+            let report = try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [String: Any]
+            let stopped = report?["forests"] as? [[String: Any]]
             #expect(stopped?.first?["running"] as? Bool == false)
+            #expect((report?["systems"] as? [Any])?.isEmpty == true)
         }
     }
 

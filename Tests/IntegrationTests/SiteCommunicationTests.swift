@@ -216,7 +216,14 @@ import Testing
         for site in ["S01", "P02"] {
             let applied = Self.events(lab, site).filter { $0["event"] == "applied" }
             #expect(applied.count == 1, "\(site): \(applied)")
-            let stored = try Data(contentsOf: URL(fileURLWithPath: "\(lab)/sites/\(site)/content/CEN00001/package.bin"))
+            let placed = try #require(
+                SiteStatus(
+                    folders: SiteFolders(site: SiteCode(site), sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
+                ).packages.first
+            )
+            let stored = try Data(
+                contentsOf: URL(fileURLWithPath: "\(lab)/sites/\(site)/content/CEN00001/\(placed.sha256).bin")
+            )
             #expect(stored == (try Data(contentsOf: content)))
         }
         // P01 forwarded the package down and S01's status up, each once; CEN delivered two packages.

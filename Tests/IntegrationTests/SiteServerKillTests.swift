@@ -16,7 +16,11 @@ import Glibc
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-kill-\(UUID().uuidString)")
         let lab = folder.appendingPathComponent("lab")
         let sites = lab.appendingPathComponent("sites")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer {
+            if ProcessInfo.processInfo.environment["SITELOC_KEEP"] == nil {
+                try? FileManager.default.removeItem(at: folder)
+            }
+        }
         let fixture = try SiteFolderFixture(SiteServerRefusal.yaml, initialize: [])
         let hierarchy = fixture.hierarchy
         let file = folder.appendingPathComponent("hierarchy.yaml")
@@ -48,16 +52,20 @@ import Glibc
             ((try? FileManager.default.contentsOfDirectory(atPath: storing.path)) ?? []).filter { $0.hasSuffix(".tmp") }
         }
         let content = folder.appendingPathComponent("content.bin")
+        var midStore = 0
         var versions: [String] = []
         for round in UInt8(1)...3 {
             // Large enough that storing it takes a while: the kill lands in the middle of it.
             try Data(repeating: round, count: 150_000_000).write(to: content)
             versions.append(ContentLibrary.version(sha256: try JobFile.digest(of: content).0))
             _ = try PackageSending.send("CEN00001", hierarchy: hierarchy, sitesDirectory: sites, content: content)
-            try await SiteCommunication.waitUntil("S01 stores version \(round)", timeout: .seconds(120)) {
-                !temporaryContent().isEmpty
+            // Kill S01 while it stores the content: a half-written file is there when it dies.
+            let deadline = ContinuousClock.now + .seconds(120)
+            while temporaryContent().isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(2))
             }
             servers["S01"]?.stop(signal: SIGKILL)
+            midStore += temporaryContent().isEmpty ? 0 : 1
             servers["S01"] = try .init(site: "S01", hierarchy: file.path, lab: lab.path, logs: logs)
             try await SiteCommunication.waitUntil(
                 "version \(round) is at S01 and its status at CEN",
@@ -69,6 +77,7 @@ import Glibc
             }
         }
         try await Task.sleep(for: .milliseconds(300))
+        #expect(midStore == 3, "each version's storing was cut short by a kill")
         // Each job applied once at S01, each status recorded once at CEN, and no half-stored content left.
         let applied = SiteCommunication.events(lab.path, "S01").filter { $0["event"] == "applied" }
         #expect(applied.count == 3, "\(applied)")

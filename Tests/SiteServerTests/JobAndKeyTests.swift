@@ -264,7 +264,7 @@ import Testing
             )
             #expect(placement.distributionPoints == ["p01-dp.corp.contoso.com"])
             #expect(
-                try Data(contentsOf: library.contentFile("CEN00001"))
+                try Data(contentsOf: #require(library.currentContentFile("CEN00001")))
                     == Data("package content".utf8)
             )
             // P01's management point knows its own placement; CEN's, without a database, answers from the file.

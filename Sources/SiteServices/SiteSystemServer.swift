@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+public import SiteModel
+public import SiteServer
+
+/// The HTTP services of one site-system host (in the spirit of Hummingbird's `buildApplication`): its management
+/// point and distribution point roles on one listener. `onListening` receives the port it is bound to (ask for
+/// port 0 to get a free one).
+public struct SiteSystemServer: Service {
+    public let system: SiteSystem
+    public let site: Site
+    let application: Application<RouterResponder<SiteRequestContext>>
+
+    public init(
+        system: SiteSystem,
+        site: Site,
+        hierarchy: Hierarchy,
+        folders: SiteFolders,
+        systemURLs: @escaping SystemURLs,
+        address: String = "127.0.0.1",
+        port: Int = 0,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.system = system
+        self.site = site
+        let router = Router(context: SiteRequestContext.self)
+        if system.roles.contains(.managementPoint) {
+            ManagementPointService(
+                host: system.host,
+                site: site,
+                hierarchy: hierarchy,
+                folders: folders,
+                systemURLs: systemURLs
+            ).addRoutes(to: router)
+        }
+        if system.roles.contains(.distributionPoint) {
+            DistributionPointService(host: system.host, folders: folders).addRoutes(to: router)
+        }
+        application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(address, port: port),
+                serverName: "siteloc \(system.host)"
+            ),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// Whether a system has a role served over HTTP.
+    public static func serves(_ system: SiteSystem) -> Bool {
+        system.roles.contains(.managementPoint) || system.roles.contains(.distributionPoint)
+    }
+
+    public func run() async throws {
+        try await application.runService()
+    }
+}
