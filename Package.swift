@@ -164,6 +164,8 @@ let package = Package(
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
         ),
         .testTarget(name: "SiteDatabaseTests", dependencies: ["SiteDatabase"]),
+        .testTarget(name: "SiteServicesTests", dependencies: ["SiteServices"]),
+        .testTarget(name: "BlockingWorkTests", dependencies: ["BlockingWork"]),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),
         .testTarget(

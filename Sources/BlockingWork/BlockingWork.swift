@@ -14,31 +14,44 @@ public final class BlockingExecutor: TaskExecutor {
     public static let maximumThreads = 256
     static let idleLifetime: TimeInterval = 5
 
-    private struct State {
-        var jobs: [UnownedJob] = []
-        var threads = 0
-        var idle = 0
-    }
-
-    private let state = Mutex(State())
-    private let wakeUp = NSCondition()
+    /// The queue and the thread counts. Read and written only while `condition` is locked, which is what makes
+    /// the unchecked access safe.
+    private nonisolated(unsafe) var jobs: [UnownedJob] = []
+    private nonisolated(unsafe) var threads = 0
+    /// Threads waiting for a job.
+    private nonisolated(unsafe) var idle = 0
+    private let condition = NSCondition()
 
     private init() {}
 
+    private static let marker = "siteloc.blocking-executor"
+
+    /// Whether the calling code runs on one of this executor's threads.
+    public static var isCurrentThread: Bool { Thread.current.threadDictionary[marker] != nil }
+
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let startThread = state.withLock { state -> Bool in
-            state.jobs.append(job)
-            guard state.idle == 0, state.threads < Self.maximumThreads else { return false }
-            state.threads += 1
-            return true
+        condition.lock()
+        jobs.append(job)
+        // A new thread whenever the jobs waiting outnumber the threads waiting for them. Comparing with the count
+        // of waiting threads (not "is any idle") matters: a thread just woken for one job still counts as idle
+        // until it runs, and a second job relying on it would wait behind the first, however long that blocks.
+        let start = jobs.count > idle && threads < Self.maximumThreads
+        if start {
+            threads += 1
+        } else {
+            condition.signal()
         }
-        if startThread {
-            let thread = Thread { [self] in work() }
+        condition.unlock()
+        if start {
+            let thread = Thread { [self] in
+                Thread.current.threadDictionary[Self.marker] = true
+                // Named from the thread itself too: on Linux a name set before start stays on the object only.
+                Thread.current.name = "siteloc-blocking"
+                work()
+            }
             thread.name = "siteloc-blocking"
             thread.start()
-        } else {
-            wakeUp.withLock { wakeUp.signal() }
         }
     }
 
@@ -50,38 +63,29 @@ public final class BlockingExecutor: TaskExecutor {
 
     /// The next job, waiting while there is none; nil when this thread has been idle long enough to end.
     private func next() -> UnownedJob? {
-        while true {
-            let taken = state.withLock { state -> UnownedJob? in
-                state.jobs.isEmpty ? nil : state.jobs.removeFirst()
-            }
-            if let taken { return taken }
-            let wokenUp = wakeUp.withLock { () -> Bool in
-                let waiting = state.withLock { state -> Bool in
-                    guard state.jobs.isEmpty else { return false }
-                    state.idle += 1
-                    return true
-                }
-                guard waiting else { return true }
-                let signalled = wakeUp.wait(until: Date().addingTimeInterval(Self.idleLifetime))
-                state.withLock { $0.idle -= 1 }
-                return signalled
-            }
-            if !wokenUp {
-                let ends = state.withLock { state -> Bool in
-                    guard state.jobs.isEmpty else { return false }
-                    state.threads -= 1
-                    return true
-                }
-                if ends { return nil }
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty {
+            idle += 1
+            let signalled = condition.wait(until: Date().addingTimeInterval(Self.idleLifetime))
+            idle -= 1
+            if !signalled, jobs.isEmpty {
+                threads -= 1
+                return nil
             }
         }
+        return jobs.removeFirst()
     }
 }
 
 /// Runs `body` on a thread of the ``BlockingExecutor``, and everything `body` awaits too, unless it asks for another
 /// executor; the caller's task waits without holding a cooperative thread.
+///
+/// `body` is `@concurrent`: with nonisolated(nonsending) the default for async closures, a plain closure would run
+/// on its caller's thread, preference or not (seen here: synchronous work in it ran on a cooperative thread).
+/// A `@concurrent` closure runs on the generic executor, which the task's executor preference makes this one.
 public func withBlockingWork<T, Failure: Error>(
-    _ body: () async throws(Failure) -> T
+    _ body: @concurrent () async throws(Failure) -> T
 ) async throws(Failure) -> T {
     try await withTaskExecutorPreference(BlockingExecutor.shared, operation: body)
 }

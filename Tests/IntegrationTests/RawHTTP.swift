@@ -1,0 +1,67 @@
+import BlockingWork
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One HTTP/1.1 request written as is over a socket, and the answer read to the end: for requests no HTTP client
+/// would send (unnormalised paths, encoded slashes). Every wait is bounded by five seconds.
+enum RawHTTP {
+    struct Answer {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+    }
+
+    /// Off Swift's cooperative threads: a blocking read there would starve the server under test.
+    static func send(port: Int, _ request: String) async throws -> Answer {
+        try await withBlockingWork { try sendBlocking(port: port, request) }
+    }
+
+    static func sendBlocking(port: Int, _ request: String) throws -> Answer {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw RawHTTPError("socket: \(errno)") }
+        defer { close(socket) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw RawHTTPError("connect: \(errno)") }
+        let bytes = Array(request.utf8)
+        guard write(socket, bytes, bytes.count) == bytes.count else { throw RawHTTPError("write: \(errno)") }
+        var received = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(socket, &buffer, buffer.count)
+            if count <= 0 { break }
+            received.append(contentsOf: buffer[0..<count])
+        }
+        guard let end = received.range(of: Data("\r\n\r\n".utf8)) else {
+            throw RawHTTPError("no complete answer: \(String(decoding: received, as: UTF8.self))")
+        }
+        let head = String(decoding: received[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(head[0].split(separator: " ").dropFirst().first ?? "") ?? 0
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
+        }
+        return Answer(status: status, headers: headers, body: received[end.upperBound...])
+    }
+}
+
+struct RawHTTPError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
