@@ -4,8 +4,8 @@ public import Hummingbird
 import Logging
 import NIOCore
 import SiteDatabase
-public import SiteLocation
-public import SiteServer
+import SiteLocation
+import SiteServer
 import Synchronization
 
 /// The request context of siteloc's services: Hummingbird's, with request bodies bounded to what a content location

@@ -23,10 +23,11 @@ struct ServicesFixture {
     /// it read it read-only).
     let databases: [SiteCode: SiteDatabase]
 
-    init() throws {
+    /// The example hierarchy, with `extra` appended (more advertisements, say).
+    init(appending extra: String = "") throws {
         let file = ContentServices.repository.appendingPathComponent("examples/contoso.yaml")
-        let read = HierarchyReader.read(file: file.path)
-        try #require(read.errors.isEmpty)
+        let read = HierarchyReader.read(try String(contentsOf: file, encoding: .utf8) + extra)
+        try #require(read.errors.isEmpty, "\(read.errors)")
         hierarchy = read.hierarchy
         root = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-services-\(UUID().uuidString)")
         var deployment = Deployment(hierarchy: hierarchy, sitesDirectory: root, logger: Logger(label: "test"))
@@ -35,7 +36,7 @@ struct ServicesFixture {
         var databases: [SiteCode: SiteDatabase] = [:]
         for site in hierarchy.sites {
             _ = try deployment.folders(of: site.code).initialize()
-            databases[site.code] = try #require(try deployment.folders(of: site.code).openDatabase())
+            databases[site.code] = try deployment.folders(of: site.code).openDatabase()
         }
         self.databases = databases
     }
@@ -74,6 +75,25 @@ struct ServicesFixture {
             above = hierarchy.site(parent)?.parent
         }
         return placement
+    }
+
+    /// Places every package at every site that has a distribution point the package lists, and reports it up.
+    func placeEverything() throws {
+        for package in hierarchy.packages {
+            for site in hierarchy.sites
+            where site.systems.contains(where: { package.distributionPoints.contains($0.host) }) {
+                try place(package.id, at: site.code.rawValue, bytes: Data("\(package.id) content".utf8))
+            }
+        }
+    }
+
+    /// A content location request to a management point, and its answer's status and body.
+    func ask(_ host: String, _ body: String) async throws -> RawHTTP.Answer {
+        try await RawHTTP.send(
+            port: try #require(try url(host).port),
+            "POST /siteloc/v1/content-location HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        )
     }
 
     /// Runs every site system's services while `body` runs.
