@@ -179,6 +179,8 @@ let package = Package(
                 "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork", "SiteDatabase",
                 "SiteAssembly", "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

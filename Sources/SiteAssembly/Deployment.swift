@@ -1,6 +1,7 @@
 public import Foundation
 public import LDAPKit
 public import Logging
+public import SiteClient
 import SiteDirectory
 public import SiteLocation
 public import SiteModel
@@ -162,6 +163,26 @@ public struct Deployment: Sendable {
             uris: uris,
             timeout: timeout ?? directoryTimeout,
             layout: DirectoryLayout(forest: forest),
+            logger: logger
+        )
+    }
+
+    /// The client that finds content and downloads it (`siteloc client get`): directories as this deployment
+    /// knows them, management points and distribution points where their hosts listen.
+    public func contentClient(
+        state: URL,
+        timeout: Duration = .seconds(5),
+        maxRate: Int? = nil,
+        directoryTimeout: Duration? = nil
+    ) -> ContentClient {
+        let deployment = self
+        return ContentClient(
+            hierarchy: hierarchy,
+            directory: { deployment.directoryClient(for: $0, timeout: directoryTimeout) },
+            systemURLs: systemURLs,
+            state: ClientState(folder: state),
+            timeout: timeout,
+            maxRate: maxRate,
             logger: logger
         )
     }

@@ -110,17 +110,21 @@ public struct Locator: Sendable {
     let hierarchy: Hierarchy
     public let directory: @Sendable (ForestName) -> (any SiteDirectoryClient)?
     let holders: (@Sendable (SiteCode, String) -> Set<String>)?
+    let managementPoints: (@Sendable (String) -> (any ManagementPoint)?)?
 
     /// `directory` gives the client of a forest's directory, or nil when none is known. `holders` gives, for a
     /// management point's site and a package, the distribution points that site knows to hold it (what its
-    /// database says); by default the file's lists.
+    /// database says); by default the file's lists. `managementPoints`, when given, is how a management point is
+    /// reached (over the network, say) instead of answering in this process.
     public init(
         hierarchy: Hierarchy,
         holders: (@Sendable (SiteCode, String) -> Set<String>)? = nil,
+        managementPoints: (@Sendable (String) -> (any ManagementPoint)?)? = nil,
         directory: @escaping @Sendable (ForestName) -> (any SiteDirectoryClient)?
     ) {
         self.hierarchy = hierarchy
         self.holders = holders
+        self.managementPoints = managementPoints
         self.directory = directory
     }
 
@@ -242,33 +246,57 @@ public struct Locator: Sendable {
         package: Package,
         advertisement: Advertisement?
     ) async throws(LocatorError) -> ContentLocation {
+        try await content(client, packageID: package.id, advertisement: advertisement)
+    }
+
+    /// The content flow for a package known by its id only (what a real client knows).
+    public func content(
+        _ client: ClientProfile,
+        packageID: String,
+        advertisement: Advertisement?
+    ) async throws(LocatorError) -> ContentLocation {
         var location = try await locate(client)
         let assigned = hierarchy.site(client.assignedSite)!
         let request = ContentRequest(
-            package: package.id,
+            package: packageID,
             address: client.address,
             adSite: client.adSite,
             clientMode: hierarchy.mode(of: assigned),
             allowHTTPRoaming: client.allowHTTPRoaming,
             allowFallbackToUnprotected: advertisement?.allowFallbackToUnprotected ?? false
         )
-        var answeredBy = location.managementPoint
+        var answeredBy: String? = nil
         var answer = ContentAnswer(distributionPoints: [], trace: [])
         var fellBack = false
-        if let host = location.managementPoint, let mp = managementPoint(host) {
-            answer = (try? await mp.locateContent(request)) ?? answer
-            location.trace += answer.trace
-            let askedResident = host == location.residentManagementPoint && host != location.defaultManagementPoint
-            if askedResident && answer.distributionPoints.isEmpty, let fallback = location.defaultManagementPoint,
-                let defaultMP = managementPoint(fallback)
-            {
-                location.trace.append(
-                    "\(host) has nothing for \(package.id): asking the default management point \(fallback)"
-                )
-                answer = (try? await defaultMP.locateContent(request)) ?? answer
+        var unanswered: [String] = []
+        /// Asks a management point; one that cannot be reached or fails is noted, and counts as an empty answer.
+        func ask(_ host: String) async -> Bool {
+            guard let mp = managementPoint(host) else {
+                location.trace.append("\(host): no such management point known")
+                unanswered.append(host)
+                return false
+            }
+            do {
+                answer = try await mp.locateContent(request)
                 location.trace += answer.trace
-                answeredBy = fallback
-                fellBack = true
+                answeredBy = host
+                return true
+            } catch {
+                location.trace.append("\(host) did not answer: \(error)")
+                unanswered.append(host)
+                return false
+            }
+        }
+        if let host = location.managementPoint {
+            let answered = await ask(host)
+            let askedResident = host == location.residentManagementPoint && host != location.defaultManagementPoint
+            if askedResident && answer.distributionPoints.isEmpty, let fallback = location.defaultManagementPoint {
+                location.trace.append(
+                    "\(host) \(answered ? "has nothing for \(packageID)" : "is out of reach"): asking the default"
+                        + " management point \(fallback)"
+                )
+                answer = ContentAnswer(distributionPoints: [], trace: [])
+                fellBack = await ask(fallback)
             }
         } else {
             location.trace.append("no management point to ask")
@@ -277,17 +305,20 @@ public struct Locator: Sendable {
         location.trace.append("decision: \(decision.rawValue)")
         return ContentLocation(
             location: location,
-            package: package.id,
+            package: packageID,
             advertisement: advertisement?.id,
             answeredBy: answeredBy,
             fellBackToDefaultManagementPoint: fellBack,
             decision: decision.rawValue,
-            distributionPoints: decision == .wait || decision == .unavailable ? [] : answer.distributionPoints
+            distributionPoints: decision == .wait || decision == .unavailable ? [] : answer.distributionPoints,
+            unansweredManagementPoints: unanswered
         )
     }
 
-    /// The management point of a host: it answers from its site's database.
+    /// The management point of a host: reached as `managementPoints` says, else answering from its site's
+    /// database in this process.
     func managementPoint(_ host: String) -> (any ManagementPoint)? {
+        if let managementPoints { return managementPoints(host) }
         guard let site = hierarchy.sites.first(where: { $0.managementPoints.contains { $0.host == host.lowercased() } })
         else { return nil }
         let holders = holders.map { known in { @Sendable package in known(site.code, package) } }
@@ -304,9 +335,12 @@ public struct ContentLocation: Sendable, Encodable {
     public var fellBackToDefaultManagementPoint: Bool
     public var decision: String
     public var distributionPoints: [DistributionPointOffer]
+    /// Management points asked that did not answer (out of reach, or an error).
+    public var unansweredManagementPoints: [String] = []
 
     enum Keys: String, CodingKey {
         case package, advertisement, answeredBy, fellBackToDefaultManagementPoint, decision, distributionPoints
+        case unansweredManagementPoints
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -318,6 +352,9 @@ public struct ContentLocation: Sendable, Encodable {
         try container.encode(fellBackToDefaultManagementPoint, forKey: .fellBackToDefaultManagementPoint)
         try container.encode(decision, forKey: .decision)
         try container.encode(distributionPoints, forKey: .distributionPoints)
+        if !unansweredManagementPoints.isEmpty {
+            try container.encode(unansweredManagementPoints, forKey: .unansweredManagementPoints)
+        }
     }
 }
 

@@ -186,7 +186,7 @@ struct ContentCommand: AsyncParsableCommand {
     }
 }
 
-private func printLocation(_ location: Location, showTrace: Bool = true) {
+func printLocation(_ location: Location, showTrace: Bool = true) {
     print("roaming           \(location.roaming)\(location.regionalReason.map { " (\($0))" } ?? "")")
     if let roamed = location.roamedSite {
         let home = location.atHome == true ? "at home" : "roamed from assigned site \(location.assignedSite)"

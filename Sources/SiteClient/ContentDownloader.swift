@@ -1,0 +1,316 @@
+import AsyncHTTPClient
+import BlockingWork
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SiteLocation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Downloads a package version BITS-style (docs/content-services.md, "The client"): into the state folder beside a
+/// record of how far it got, from the first distribution point of the answer, the next one continuing from the
+/// same byte when one fails, and a later run — after a roam, from other distribution points — continuing where this
+/// one stopped, with `Range` and `If-Range` on the version. The content's SHA-256 is checked before it enters the
+/// cache.
+struct ContentDownloader: Sendable {
+    enum Outcome {
+        case complete(URL)
+        case paused
+        case corrupt
+    }
+
+    let http: HTTPClient
+    let state: ClientState
+    /// Bytes per second at most (nil: as fast as it goes).
+    let maxRate: Int?
+    let progress: (@Sendable (_ done: Int64, _ size: Int64) -> Void)?
+
+    /// How often the bytes are flushed and the record written: what a kill can cost.
+    static let checkpointBytes: Int64 = 4 << 20
+
+    func download(
+        package: String,
+        version: String,
+        from offers: [DistributionPointOffer],
+        trace: inout [String]
+    ) async throws(ClientError) -> (Outcome, DownloadReport) {
+        guard let hex = ClientState.hex(of: version) else {
+            throw ClientError.badInput("the management point named version '\(version.prefix(80))', not sha256:<hex>")
+        }
+        var record: DownloadRecord
+        var restarted = false
+        do {
+            try state.createFolders()
+        } catch {
+            throw ClientError.state("cannot use the state folder \(state.folder.path): \(error)")
+        }
+        if let earlier = state.readRecord(package), earlier.version == version {
+            record = earlier
+        } else {
+            if let earlier = state.readRecord(package) {
+                trace.append(
+                    "the partial download of \(earlier.version.prefix(19))… (\(earlier.done) of \(earlier.size) bytes)"
+                        + " is discarded: the management point now offers \(version.prefix(19))…"
+                )
+                restarted = true
+            }
+            state.forget(package)
+            record = DownloadRecord(package: package, version: version, size: -1, done: 0, sources: [])
+        }
+        let file: PartialFile
+        do {
+            file = try await withBlockingWork { try PartialFile(state.partial(package), keeping: record.done) }
+        } catch {
+            throw ClientError.state("cannot write \(state.partial(package).path): \(error)")
+        }
+        // A kill between a flush and the record's write leaves more bytes than the record says, never fewer.
+        record.done = min(record.done, file.length)
+        let resumedFrom = record.done
+        if resumedFrom > 0 {
+            trace.append("resuming \(package) at byte \(resumedFrom) of \(record.size)")
+        }
+        var sources: [DownloadSource] = []
+        let etag = "\"\(version)\""
+        for offer in offers where record.size < 0 || record.done < record.size {
+            guard let url = offer.url else {
+                sources.append(DownloadSource(host: offer.host, from: record.done, to: record.done, result: "no-url"))
+                continue
+            }
+            if let offered = offer.version, offered != version {
+                sources.append(
+                    DownloadSource(host: offer.host, from: record.done, to: record.done, result: "other-version")
+                )
+                continue
+            }
+            let from = record.done
+            let result = await fetch(url, etag: etag, into: file, record: &record, trace: &trace, host: offer.host)
+            sources.append(DownloadSource(host: offer.host, from: from, to: record.done, result: result))
+            try? await withBlockingWork { try file.flush() }
+            try? state.write(record)
+        }
+        let report = DownloadReport(
+            size: max(record.size, 0),
+            transferred: sources.reduce(0) { $0 + ($1.to - $1.from) },
+            resumedFrom: resumedFrom,
+            restarted: restarted,
+            sources: sources
+        )
+        guard record.size >= 0, record.done == record.size else {
+            trace.append(
+                "paused at byte \(record.done)\(record.size >= 0 ? " of \(record.size)" : ""): no distribution point"
+                    + " could continue; the next run resumes"
+            )
+            return (.paused, report)
+        }
+        let digest = try? await withBlockingWork { try file.sha256() }
+        guard digest == hex else {
+            trace.append("the content's SHA-256 is not the version's: it is discarded (corrupt)")
+            state.forget(package)
+            return (.corrupt, report)
+        }
+        guard let target = state.cached(package, version: version) else { return (.corrupt, report) }
+        do {
+            try FileManager.default.createDirectory(
+                at: target.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+            guard rename(state.partial(package).path, target.path) == 0 else {
+                throw ClientError.state("cannot move the download into \(target.path)")
+            }
+        } catch {
+            throw ClientError.state("cannot move the download into the cache: \(error)")
+        }
+        unlink(state.record(package).path)
+        trace.append("complete: \(record.size) bytes, SHA-256 checked, in \(target.path)")
+        return (.complete(target), report)
+    }
+
+    /// One distribution point's part: from `record.done` on, as far as it goes. Returns `ok` or why it stopped.
+    private func fetch(
+        _ url: String,
+        etag: String,
+        into file: PartialFile,
+        record: inout DownloadRecord,
+        trace: inout [String],
+        host: String
+    ) async -> String {
+        var request = HTTPClientRequest(url: url)
+        if record.done > 0 {
+            request.headers.add(name: "Range", value: "bytes=\(record.done)-")
+            request.headers.add(name: "If-Range", value: etag)
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .hours(24))
+        } catch {
+            trace.append("\(host): \(Self.reason(error))")
+            return Self.reason(error)
+        }
+        guard response.headers.first(name: "ETag") == etag else {
+            trace.append("\(host) holds another version (\(response.headers.first(name: "ETag") ?? "no ETag"))")
+            return "other-version"
+        }
+        switch response.status {
+        case .partialContent:
+            guard let range = ContentRange(response.headers.first(name: "Content-Range") ?? ""),
+                range.first == record.done, record.size < 0 || range.size == record.size
+            else {
+                trace.append("\(host) answered another range than asked")
+                return "bad-range"
+            }
+            record.size = range.size
+        case .ok:
+            guard let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length >= 0,
+                record.size < 0 || length == record.size
+            else {
+                trace.append("\(host) gave no usable size")
+                return "bad-size"
+            }
+            if record.done > 0 {
+                trace.append("\(host) sent the whole content instead of a range: starting over from byte 0")
+                do { try await withBlockingWork { try file.truncate(to: 0) } } catch { return "state" }
+                record.done = 0
+            }
+            record.size = length
+        case .rangeNotSatisfiable:
+            return "http 416"
+        default:
+            trace.append("\(host) answered \(response.status.code)")
+            return "http \(response.status.code)"
+        }
+        let started = ContinuousClock.now
+        var received: Int64 = 0
+        var sinceCheckpoint: Int64 = 0
+        do {
+            for try await buffer in response.body {
+                let room = record.size - record.done
+                guard room > 0 else { break }
+                let bytes = buffer.readableBytesView.prefix(Int(min(Int64(buffer.readableBytes), room)))
+                let offset = record.done
+                try await withBlockingWork { try file.write(Data(bytes), at: offset) }
+                record.done += Int64(bytes.count)
+                received += Int64(bytes.count)
+                sinceCheckpoint += Int64(bytes.count)
+                progress?(record.done, record.size)
+                if sinceCheckpoint >= Self.checkpointBytes {
+                    try await withBlockingWork { try file.flush() }
+                    try state.write(record)
+                    sinceCheckpoint = 0
+                }
+                if let maxRate, maxRate > 0 {
+                    let due = Duration.seconds(Double(received) / Double(maxRate))
+                    let elapsed = ContinuousClock.now - started
+                    if due > elapsed { try await Task.sleep(for: due - elapsed) }
+                }
+            }
+        } catch {
+            trace.append("\(host) stopped at byte \(record.done): \(Self.reason(error))")
+            return Self.reason(error)
+        }
+        guard record.done == record.size else {
+            trace.append("\(host) ended the content at byte \(record.done) of \(record.size)")
+            return "short"
+        }
+        return "ok"
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("connect") && text.contains("efused") { return "refused" }
+        if text.lowercased().contains("timeout") || text.lowercased().contains("timed out") { return "timeout" }
+        if text.lowercased().contains("reset") || text.contains("remoteConnectionClosed") { return "reset" }
+        return "failed: \(text.prefix(200))"
+    }
+}
+
+/// `Content-Range: bytes FIRST-LAST/SIZE`.
+struct ContentRange: Equatable {
+    var first: Int64
+    var last: Int64
+    var size: Int64
+
+    init?(_ text: String) {
+        guard text.hasPrefix("bytes ") else { return nil }
+        let rest = text.dropFirst("bytes ".count)
+        let halves = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard halves.count == 2, let size = Int64(halves[1]) else { return nil }
+        let bounds = halves[0].split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]), first >= 0,
+            first <= last, last < size
+        else { return nil }
+        self.first = first
+        self.last = last
+        self.size = size
+    }
+}
+
+/// The partial file of a download, written at offsets.
+final class PartialFile: Sendable {
+    /// Owned by this object alone and closed in deinit; used only through pwrite, fsync, ftruncate and pread.
+    let descriptor: Int32
+    let length: Int64
+
+    /// Opens (or creates) the file and cuts it to `keeping` bytes when it is longer.
+    init(_ url: URL, keeping: Int64) throws {
+        let descriptor = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw ClientError.state("not a regular file")
+        }
+        let length = min(Int64(status.st_size), keeping)
+        guard ftruncate(descriptor, off_t(length)) == 0 else {
+            close(descriptor)
+            throw ClientError.state(String(cString: strerror(errno)))
+        }
+        self.descriptor = descriptor
+        self.length = length
+    }
+
+    deinit { close(descriptor) }
+
+    func write(_ data: Data, at offset: Int64) throws {
+        var written = 0
+        try data.withUnsafeBytes { raw in
+            while written < raw.count {
+                let count = pwrite(
+                    descriptor,
+                    raw.baseAddress! + written,
+                    raw.count - written,
+                    off_t(offset) + off_t(written)
+                )
+                guard count > 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+                written += count
+            }
+        }
+    }
+
+    func flush() throws {
+        guard fsync(descriptor) == 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+    }
+
+    func truncate(to length: Int64) throws {
+        guard ftruncate(descriptor, off_t(length)) == 0 else {
+            throw ClientError.state(String(cString: strerror(errno)))
+        }
+    }
+
+    /// The SHA-256 (hex) of the whole file.
+    func sha256() throws -> String {
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let count = pread(descriptor, &buffer, buffer.count, offset)
+            guard count >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+            if count == 0 { break }
+            hash.update(data: buffer[0..<count])
+            offset += off_t(count)
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

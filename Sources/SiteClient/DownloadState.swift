@@ -1,0 +1,109 @@
+import BlockingWork
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A client's state folder (`--state`, default `.siteloc/client`): downloads in progress, each a record beside its
+/// partial file, and the cache of complete, verified content.
+///
+///     downloads/<PKG>.json   package, version, size and bytes done: what a later run resumes from
+///     downloads/<PKG>.part   the bytes done (never more than the record says once it was flushed)
+///     cache/<PKG>/<hex>      complete content, its SHA-256 checked
+public struct ClientState: Sendable {
+    public let folder: URL
+
+    public init(folder: URL) { self.folder = folder }
+
+    var downloads: URL { folder.appendingPathComponent("downloads", isDirectory: true) }
+    func record(_ package: String) -> URL { downloads.appendingPathComponent(package + ".json") }
+    func partial(_ package: String) -> URL { downloads.appendingPathComponent(package + ".part") }
+
+    /// Where a verified version of a package is kept. `version` is `sha256:<64 hex>`, checked before it names a file.
+    public func cached(_ package: String, version: String) -> URL? {
+        guard let hex = Self.hex(of: version) else { return nil }
+        return folder.appendingPathComponent("cache/\(package)/\(hex)")
+    }
+
+    /// The hex digest of a version, or nil when it is not `sha256:` and 64 lower-case hex digits.
+    static func hex(of version: String) -> String? {
+        guard version.hasPrefix("sha256:") else { return nil }
+        let hex = String(version.dropFirst("sha256:".count))
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            return nil
+        }
+        return hex
+    }
+
+    func createFolders() throws {
+        try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
+    }
+
+    func readRecord(_ package: String) -> DownloadRecord? {
+        guard let data = try? Data(contentsOf: record(package)), data.count < 1 << 20 else { return nil }
+        return try? JSONDecoder().decode(DownloadRecord.self, from: data)
+    }
+
+    /// Written whole under another name and renamed: a kill leaves the old record or the new one.
+    func write(_ value: DownloadRecord) throws {
+        let target = record(value.package)
+        let temporary = downloads.appendingPathComponent(".\(value.package).json.tmp")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(value).write(to: temporary)
+        guard rename(temporary.path, target.path) == 0 else {
+            throw ClientError.state("cannot write \(target.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func forget(_ package: String) {
+        unlink(record(package).path)
+        unlink(partial(package).path)
+    }
+}
+
+/// What a download in progress has: which version, how big, how far, and from where so far.
+struct DownloadRecord: Codable, Sendable {
+    var package: String
+    var version: String
+    var size: Int64
+    var done: Int64
+    var sources: [DownloadSource]
+}
+
+/// One distribution point's part of a download.
+public struct DownloadSource: Codable, Sendable, Hashable {
+    public var host: String
+    public var from: Int64
+    public var to: Int64
+    /// `ok`, or why it stopped: `refused`, `timeout`, `other-version`, `http 503`, …
+    public var result: String
+}
+
+/// What the JSON says of a download.
+public struct DownloadReport: Codable, Sendable {
+    public var size: Int64
+    /// Bytes received by this run.
+    public var transferred: Int64
+    /// Where this run started: the bytes an earlier run had done.
+    public var resumedFrom: Int64
+    /// Whether what an earlier run had done was discarded (another version).
+    public var restarted: Bool
+    public var sources: [DownloadSource]
+}
+
+public enum ClientError: Error, CustomStringConvertible, Sendable {
+    /// No management point answered: exit 3.
+    case noManagementPoint(String)
+    /// The request cannot be what the user meant: exit 2.
+    case badInput(String)
+    /// The state folder cannot be used.
+    case state(String)
+
+    public var description: String {
+        switch self {
+        case .noManagementPoint(let text), .badInput(let text), .state(let text): text
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import LDAPKit
+import SiteAssembly
+import SiteClient
+import SiteLab
+import SiteLocation
+import SiteModel
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "A Configuration Manager client: finds content through the services and downloads it.",
+        subcommands: [ClientGetCommand.self]
+    )
+}
+
+struct ClientGetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract:
+            "Gets a package as a roaming client does: policy, location, the management point's answer, the download.",
+        discussion: """
+            Everything comes over the network: the directory says where the client is, the management points \
+            (siteloc site run serves them) say which distribution points hold the package, and the download \
+            resumes where an earlier run stopped — after a roam, from another distribution point — with Range and \
+            If-Range on the version. The content's SHA-256 is checked before it enters the cache \
+            (<state>/cache/<package>/<hex>). Exit 0 complete, in-cache or run-from-dp; 1 paused, waiting, \
+            unavailable or corrupt (the state is kept); 2 bad input; 3 no management point answered.
+            """
+    )
+
+    @Option(help: "The package, e.g. CEN00002.")
+    var package: String
+
+    @Option(help: "The advertisement, whose policy the default management point gives (without it the defaults apply).")
+    var advertisement: String?
+
+    @Option(help: "The client's state folder: downloads in progress and the cache.")
+    var state: String = ".siteloc/client"
+
+    @Option(help: "At most this many bytes per second (BITS uses idle bandwidth only).")
+    var maxRate: Int?
+
+    @Option(help: "Seconds for connecting to a service and for each of its answers.")
+    var timeout: Double = 5
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        guard Self.isObjectID(package.uppercased()) else {
+            throw ValidationError("--package must be eight characters A-Z 0-9, such as CEN00002, not '\(package)'")
+        }
+        if let advertisement, !Self.isObjectID(advertisement.uppercased()) {
+            throw ValidationError("--advertisement must be eight characters A-Z 0-9, such as CEN20002")
+        }
+        if let maxRate, maxRate <= 0 {
+            throw ValidationError("--max-rate must be a number of bytes per second above 0")
+        }
+        guard timeout > 0 && timeout <= 300 else {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most 300, e.g. 5")
+        }
+    }
+
+    static func isObjectID(_ text: String) -> Bool {
+        text.utf8.count == 8 && text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    func run() async throws {
+        let model = try loadHierarchy(client.hierarchy)
+        let override: [LDAPURI]
+        do {
+            override = try client.directoryURIs.map { try LDAPURI($0) }
+        } catch {
+            throw CommandFailure.badInput("\(error)")
+        }
+        let deployment = try labDeployment(
+            Lab(directory: client.labDirectory, logger: .siteloc),
+            hierarchy: model,
+            directories: override,
+            directoryTimeout: .milliseconds(Int(client.connectTimeout * 1000)),
+            transport: "folder"
+        )
+        let contentClient = deployment.contentClient(
+            state: URL(fileURLWithPath: state),
+            timeout: .milliseconds(Int(timeout * 1000)),
+            maxRate: maxRate
+        )
+        let bar = !client.json && isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        let profile = try client.profile()
+        var progress: (@Sendable (Int64, Int64) -> Void)?
+        if let bar { progress = { done, size in bar.show(done, of: size) } }
+        let outcome: Result<ClientResult, ClientError>
+        do {
+            outcome = .success(
+                try await contentClient.get(
+                    profile,
+                    package: package.uppercased(),
+                    advertisement: advertisement?.uppercased(),
+                    progress: progress
+                )
+            )
+        } catch let failure {
+            outcome = .failure(failure)
+        }
+        bar?.end()
+        let result: ClientResult
+        switch outcome {
+        case .success(let value): result = value
+        case .failure(.noManagementPoint(let message)): throw CommandFailure.unavailable(message)
+        case .failure(.badInput(let message)), .failure(.state(let message)): throw CommandFailure.badInput(message)
+        }
+        if client.json {
+            try printJSON(result)
+        } else {
+            printLocation(result.content.location)
+            print("decision: \(result.content.decision)")
+            print("status: \(result.status.rawValue)\(result.path.map { "  \($0)" } ?? "")")
+            if let download = result.download {
+                print(
+                    "download: \(download.transferred) of \(download.size) bytes this run"
+                        + (download.resumedFrom > 0 ? ", resumed from byte \(download.resumedFrom)" : "")
+                        + (download.restarted ? ", restarted (another version)" : "")
+                )
+                for source in download.sources {
+                    print("  \(source.host)  bytes \(source.from)–\(source.to)  \(source.result)")
+                }
+            }
+        }
+        if result.exitStatus != 0 { throw ExitCode(result.exitStatus) }
+    }
+}
+
+/// A one-line progress bar on standard error, for a terminal.
+final class ProgressBar: Sendable {
+    private let shown = Mutex(-1)
+
+    func show(_ done: Int64, of size: Int64) {
+        guard size > 0 else { return }
+        let percent = Int(done * 100 / size)
+        guard
+            shown.withLock({ last in
+                defer { last = percent }
+                return last != percent
+            })
+        else { return }
+        let width = 30
+        let filled = Int(Double(done) / Double(size) * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: max(0, width - filled))
+        FileHandle.standardError.write(
+            Data(
+                String(format: "\r[%@] %3.0f%%  %lld/%lld bytes", bar, Double(done) * 100 / Double(size), done, size)
+                    .utf8
+            )
+        )
+    }
+
+    func end() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
