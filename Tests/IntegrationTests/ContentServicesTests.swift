@@ -23,10 +23,10 @@ struct ServicesFixture {
     /// it read it read-only).
     let databases: [SiteCode: SiteDatabase]
 
-    /// The example hierarchy, with `extra` appended (more advertisements, say).
-    init(appending extra: String = "") throws {
+    /// The example hierarchy, changed by `change` and with `extra` appended (more advertisements, say).
+    init(appending extra: String = "", change: (String) -> String = { $0 }) throws {
         let file = ContentServices.repository.appendingPathComponent("examples/contoso.yaml")
-        let read = HierarchyReader.read(try String(contentsOf: file, encoding: .utf8) + extra)
+        let read = HierarchyReader.read(change(try String(contentsOf: file, encoding: .utf8)) + extra)
         try #require(read.errors.isEmpty, "\(read.errors)")
         hierarchy = read.hierarchy
         root = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-services-\(UUID().uuidString)")
