@@ -4,6 +4,7 @@ import Logging
 import SiteAssembly
 import SiteClient
 import SiteDirectory
+import SiteLab
 import SiteLocation
 import SiteModel
 import SiteServer
@@ -30,14 +31,20 @@ struct RoamingDirectory: SiteDirectoryClient {
             span: 256,
             dn: "cn=\(site.code)"
         )
-        return .answered([match], residentManagementPoints: [site.code: ResidentManagementPoint(host: host, mode: .mixed)])
+        return .answered(
+            [match],
+            residentManagementPoints: [site.code: ResidentManagementPoint(host: host, mode: .mixed)]
+        )
     }
 }
 
 /// A distribution point gone bad: answers like the real one (same ETag, same size) but sends only the first
 /// `cut` bytes of the answer and closes, or sends other bytes. Serves any number of connections until closed.
 final class BadDistributionPoint: Sendable {
-    enum Fault: Sendable { case closesAfter(Int), corrupts }
+    enum Fault: Sendable {
+        case closesAfter(Int)
+        case corrupts
+    }
 
     let port: Int
     private let socket: Int32
@@ -50,7 +57,9 @@ final class BadDistributionPoint: Sendable {
         var one: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         listen(socket, 16)
         var bound = sockaddr_in()
@@ -68,12 +77,15 @@ final class BadDistributionPoint: Sendable {
                 let count = read(connection, &buffer, buffer.count)
                 let request = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
                 var first = 0
-                if let line = request.components(separatedBy: "\r\n").first(where: { $0.lowercased().hasPrefix("range: bytes=") }) {
+                if let line = request.components(separatedBy: "\r\n").first(where: {
+                    $0.lowercased().hasPrefix("range: bytes=")
+                }) {
                     first = Int(line.dropFirst("range: bytes=".count).split(separator: "-").first ?? "") ?? 0
                 }
                 var body = Data(content[first...])
                 let status = first > 0 ? "206 Partial Content" : "200 OK"
-                var head = "HTTP/1.1 \(status)\r\nETag: \"\(version)\"\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
+                var head =
+                    "HTTP/1.1 \(status)\r\nETag: \"\(version)\"\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
                 if first > 0 { head += "Content-Range: bytes \(first)-\(content.count - 1)/\(content.count)\r\n" }
                 head += "\r\n"
                 switch fault {
@@ -88,13 +100,18 @@ final class BadDistributionPoint: Sendable {
         thread.start()
     }
 
-    func close() { shutdown(socket, Int32(SHUT_RDWR)); Glibc.close(socket) }
+    func close() {
+        shutdown(socket, Int32(SHUT_RDWR))
+        Glibc.close(socket)
+    }
 }
 
 @Suite(.timeLimit(.minutes(3))) struct ContentClientTests {
     static let size = 12 << 20
 
-    static func content(_ seed: UInt8) -> Data { Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }) }
+    static func content(_ seed: UInt8) -> Data {
+        Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
+    }
 
     /// A client of `fixture` assigned to P01, in the forest; `roamedTo` is where the directory says it is.
     static func client(
@@ -134,7 +151,9 @@ final class BadDistributionPoint: Sendable {
         try await fixture.serving {
             // In Lyon (S01), slowly: stopped once a checkpoint has been written.
             let slow = try Self.client(fixture, state: state, roamedTo: "S01", maxRate: 6 << 20)
-            let first = Task { try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: "CEN20002") }
+            let first = Task {
+                try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: "CEN20002")
+            }
             let record = state.appendingPathComponent("downloads/CEN00002.json")
             let deadline = ContinuousClock.now + .seconds(30)
             while !FileManager.default.fileExists(atPath: record.path), ContinuousClock.now < deadline {
@@ -148,7 +167,11 @@ final class BadDistributionPoint: Sendable {
 
             // Back at headquarters (CEN): the same version from cen-dp1, from the byte where it stopped.
             let roamed = try Self.client(fixture, state: state, roamedTo: "CEN")
-            let result = try await roamed.get(try Self.profile("10.10.5.5/16"), package: "CEN00002", advertisement: "CEN20002")
+            let result = try await roamed.get(
+                try Self.profile("10.10.5.5/16"),
+                package: "CEN00002",
+                advertisement: "CEN20002"
+            )
             #expect(result.status == .complete, "\(result.content.location.trace)")
             let download = try #require(result.download)
             #expect(download.resumedFrom == Int64(done) && !download.restarted)
@@ -182,7 +205,11 @@ final class BadDistributionPoint: Sendable {
             let cutting = try BadDistributionPoint(content: content, version: version, fault: .closesAfter(3 << 20))
             defer { cutting.close() }
             let client = try Self.client(fixture, state: fixture.root.appendingPathComponent("a"), roamedTo: "CEN")
-            let plan = try await client.get(try Self.profile("10.10.5.5/16"), package: "CEN00002", advertisement: "CEN20002")
+            let plan = try await client.get(
+                try Self.profile("10.10.5.5/16"),
+                package: "CEN00002",
+                advertisement: "CEN20002"
+            )
             let offers = plan.content.distributionPoints.map(\.host)
             try #require(offers.count >= 2, "\(plan.content.location.trace)")
             // The management point gives each distribution point's URL: the first one's now leads to the bad one.
@@ -190,7 +217,11 @@ final class BadDistributionPoint: Sendable {
             fixture.urls.set(offers[0], try #require(URL(string: "http://127.0.0.1:\(cutting.port)")))
             defer { fixture.urls.set(offers[0], first) }
             let fresh = try Self.client(fixture, state: fixture.root.appendingPathComponent("a2"), roamedTo: "CEN")
-            let result = try await fresh.get(try Self.profile("10.10.5.5/16"), package: "CEN00002", advertisement: "CEN20002")
+            let result = try await fresh.get(
+                try Self.profile("10.10.5.5/16"),
+                package: "CEN00002",
+                advertisement: "CEN20002"
+            )
             #expect(result.status == .complete, "\(result.content.location.trace)")
             let sources = try #require(result.download?.sources)
             let cut = try #require(sources.first)
@@ -208,10 +239,16 @@ final class BadDistributionPoint: Sendable {
                 fixture.urls.set(host, try #require(URL(string: "http://127.0.0.1:\(corrupting.port)")))
             }
             let badDP = try Self.client(fixture, state: state, roamedTo: "CEN")
-            let corrupt = try await badDP.get(try Self.profile("10.10.5.5/16"), package: "CEN00002", advertisement: "CEN20002")
+            let corrupt = try await badDP.get(
+                try Self.profile("10.10.5.5/16"),
+                package: "CEN00002",
+                advertisement: "CEN20002"
+            )
             #expect(corrupt.status == .corrupt && corrupt.exitStatus == 1)
             #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("cache").path))
-            #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("downloads/CEN00002.part").path))
+            #expect(
+                !FileManager.default.fileExists(atPath: state.appendingPathComponent("downloads/CEN00002.part").path)
+            )
         }
     }
 
@@ -222,7 +259,9 @@ final class BadDistributionPoint: Sendable {
         let state = fixture.root.appendingPathComponent("client")
         try await fixture.serving {
             let slow = try Self.client(fixture, state: state, roamedTo: "S01", maxRate: 6 << 20)
-            let first = Task { try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: nil) }
+            let first = Task {
+                try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: nil)
+            }
             let record = state.appendingPathComponent("downloads/CEN00002.json")
             let deadline = ContinuousClock.now + .seconds(30)
             while !FileManager.default.fileExists(atPath: record.path), ContinuousClock.now < deadline {
@@ -252,6 +291,77 @@ final class BadDistributionPoint: Sendable {
                 }
                 #expect(message.contains("s01-mp.corp.contoso.com") && message.contains("p01-mp.corp.contoso.com"))
             }
+        }
+    }
+}
+
+/// `siteloc client get` as a process, killed with SIGKILL at several points of a download, then run again to the
+/// end: it resumes where the last flushed record says, and the content is whole.
+@Suite(.timeLimit(.minutes(3))) struct ClientCommandKills {
+    @Test func aClientKilledSeveralTimesResumesEachTimeAndEndsWithTheWholeContent() async throws {
+        let fixture = try ServicesFixture()
+        defer { fixture.remove() }
+        let size = 24 << 20
+        let content = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: content) }
+        let hierarchyFile = fixture.root.appendingPathComponent("hierarchy.yaml")
+        try fixture.yaml.write(to: hierarchyFile, atomically: true, encoding: .utf8)
+        let lab = fixture.root.appendingPathComponent("lab")
+        let state = fixture.root.appendingPathComponent("client")
+        try await fixture.serving {
+            // Where each host listens, as `site run` records it for clients.
+            let records = Lab(directory: lab.path, logger: Logger(label: "test"))
+            for site in fixture.hierarchy.sites {
+                for system in site.systems {
+                    if let url = fixture.urls.get(system.host) { try records.record(system, of: site.code, url: url) }
+                }
+            }
+            // A workgroup client of P01 in Lyon: its default management point offers S01's copy.
+            let arguments = [
+                "client", "get", "--hierarchy", hierarchyFile.path, "--dir", lab.path, "--workgroup",
+                "--ip", "10.22.0.5/24", "--assigned-site", "P01", "--package", "CEN00002",
+                "--advertisement", "CEN20002", "--state", state.path, "--json",
+            ]
+            let record = state.appendingPathComponent("downloads/CEN00002.json")
+            var recorded: [Int] = []
+            for _ in 0..<3 {
+                let process = Process()
+                process.executableURL = CommandLine.executable
+                process.arguments = arguments + ["--max-rate", String(8 << 20)]
+                let log = fixture.root.appendingPathComponent("client-\(recorded.count).log")
+                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+                let output = try FileHandle(forWritingTo: log)
+                process.standardOutput = output
+                process.standardError = output
+                try process.run()
+                // Killed once it has flushed a checkpoint beyond the last one.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    let done =
+                        (try? JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any])?["done"]
+                        as? Int ?? 0
+                    if done > (recorded.last ?? 0) { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                let said = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
+                try #require(FileManager.default.fileExists(atPath: record.path), "\(said)")
+                let done =
+                    (try JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any])?["done"]
+                    as? Int ?? 0
+                recorded.append(done)
+            }
+            #expect(recorded == recorded.sorted() && Set(recorded).count == 3, "\(recorded)")
+            let run = try await CommandLine.siteloc(arguments)
+            #expect(run.status == 0, "\(run.error)")
+            let result = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            #expect(result["status"] as? String == "complete")
+            let download = try #require(result["download"] as? [String: Any])
+            #expect(download["resumedFrom"] as? Int == recorded.last)
+            #expect(download["transferred"] as? Int == size - (recorded.last ?? 0))
+            let path = try #require(result["path"] as? String)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == content)
         }
     }
 }

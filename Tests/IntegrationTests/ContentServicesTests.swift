@@ -16,6 +16,8 @@ import Testing
 /// databases holding what the test places; what a management point may know is only its own database.
 struct ServicesFixture {
     let hierarchy: Hierarchy
+    /// The hierarchy file's text.
+    let yaml: String
     let deployment: Deployment
     let root: URL
     let urls = AddressBook()
@@ -26,7 +28,8 @@ struct ServicesFixture {
     /// The example hierarchy, changed by `change` and with `extra` appended (more advertisements, say).
     init(appending extra: String = "", change: (String) -> String = { $0 }) throws {
         let file = ContentServices.repository.appendingPathComponent("examples/contoso.yaml")
-        let read = HierarchyReader.read(change(try String(contentsOf: file, encoding: .utf8)) + extra)
+        yaml = change(try String(contentsOf: file, encoding: .utf8)) + extra
+        let read = HierarchyReader.read(yaml)
         try #require(read.errors.isEmpty, "\(read.errors)")
         hierarchy = read.hierarchy
         root = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-services-\(UUID().uuidString)")
