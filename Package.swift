@@ -123,6 +123,7 @@ let package = Package(
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "SiteLocation", "SiteServer", "SiteLab",
                 "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Layer 6: the command line, thin over the layers below.

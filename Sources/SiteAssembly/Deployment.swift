@@ -1,6 +1,7 @@
 public import Foundation
 public import LDAPKit
 public import Logging
+public import ServiceLifecycle
 public import SiteClient
 import SiteDirectory
 public import SiteLocation
@@ -207,5 +208,25 @@ public struct Deployment: Sendable {
             holders: { knowledge.holders(at: $0, of: $1) },
             directory: { known[$0] }
         )
+    }
+}
+
+/// Runs `services` while `body` runs, then shuts them down gracefully and waits until they have stopped: a caller's
+/// scope, not tasks left behind (for the demo and tests, which run site servers and site systems in their own
+/// process). A graceful shutdown, not a cancellation: the HTTP servers close their listeners and finish the requests
+/// in flight, and the site servers end their pass.
+public func withServices<T: Sendable>(
+    _ services: [any Service],
+    logger: Logger,
+    _ body: () async throws -> T
+) async throws -> T {
+    let group = ServiceGroup(services: services, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        await group.triggerGracefulShutdown()
+        try? await tasks.waitForAll()
+        return try result.get()
     }
 }

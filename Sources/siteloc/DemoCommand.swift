@@ -5,6 +5,7 @@ import HierarchyFile
 import LDAPKit
 import Logging
 import SiteAssembly
+import SiteClient
 import SiteDatabase
 import SiteDirectory
 import SiteLab
@@ -12,6 +13,7 @@ import SiteLocation
 import SiteModel
 import SiteRouting
 import SiteServer
+import SiteServices
 import SiteTrust
 
 struct DemoCommand: AsyncParsableCommand {
@@ -185,13 +187,13 @@ struct DemoCommand: AsyncParsableCommand {
         step(8, "Site servers carry a package hop by hop, signed and verified at every hop")
         try await carryPackage(model: model, lab: lab, deployment: deployment, connector: connector)
 
-        step(9, "Sites may talk across forests only where the forests allow it")
+        step(10, "Sites may talk across forests only where the forests allow it")
         try await checkTrusts(model: model, lab: lab)
 
         if keep {
-            step(10, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
+            step(11, "The lab stays up; stop it with: siteloc lab down --dir \(directory)")
         } else {
-            step(10, "Stop the lab")
+            step(11, "Stop the lab")
             let stopped = try await lab.down()
             say("stopped \(stopped.map(\.name.rawValue).joined(separator: ", "))")
         }
@@ -228,8 +230,17 @@ struct DemoCommand: AsyncParsableCommand {
         let servers = try siteServers(model.sites, in: deployment) {
             $0.pollInterval = .milliseconds(50)
         }
-        try await SiteServer.running(servers) {
+        // Beside the site servers, each management point and distribution point as an HTTP service, recorded in
+        // the lab where clients find them.
+        let systems = deployment.siteSystemServers(model.sites.map(\.code)) { system, site, url in
+            try? lab.record(system, of: site.code, url: url)
+        }
+        defer { for system in systems { lab.forgetSystem(system.system.host) } }
+        try await withServices(servers + systems, logger: .siteloc) {
+            _ = try await poll(within: .seconds(20)) { lab.systems().count == systems.count ? true : nil }
             try await sendAndFollow(model: model, lab: lab, locator: deployment.locator())
+            step(9, "A roaming client downloads over HTTP and resumes from another distribution point")
+            try await roamingDownload(model: model, lab: lab, deployment: deployment)
         }
     }
 
@@ -296,6 +307,65 @@ struct DemoCommand: AsyncParsableCommand {
         )
         try await refuseForgery(sitesDirectory: sitesDirectory, content: content)
         say("(siteloc site status --dir \(directory) shows each server's jobs, rejections and packages)")
+    }
+
+    /// Step 9: Office 2007 (CEN00001, 16 MB) sent to Paris; a laptop in Paris starts downloading it from p01-dp,
+    /// is cut off, roams to headquarters, and continues from cen-dp1 at the byte where it stopped (seed 003).
+    private func roamingDownload(model: Hierarchy, lab: Lab, deployment: Deployment) async throws {
+        for system in lab.systems()
+        where ["p01-mp.corp.contoso.com", "p01-dp.corp.contoso.com", "cen-dp1.corp.contoso.com"].contains(system.host) {
+            say("\(system.host) (\(system.roles.joined(separator: ", "))) listening at \(system.url)")
+        }
+        let content = lab.directory.appendingPathComponent("office2007.bin")
+        try Data((0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }).write(to: content)
+        let sent = try PackageSending.send(
+            "CEN00001",
+            hierarchy: model,
+            sitesDirectory: lab.sitesDirectory,
+            content: content
+        )
+        say(
+            "siteloc send package CEN00001 (16 MB): placed on \(sent.placedAtSource.joined(separator: ", ")) at CEN, a job for P01"
+        )
+        let paris = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory)
+        _ = try await poll(within: .seconds(60)) {
+            SiteStatus(folders: paris).packages.contains { $0.package == "CEN00001" } ? true : nil
+        }
+        say("P01 placed it on p01-dp.corp.contoso.com and p01-dp-secure.corp.contoso.com")
+
+        let state = lab.directory.appendingPathComponent("client")
+        try? FileManager.default.removeItem(at: state)
+        let laptop = try demoClient("10.20.4.7/16", "CEN", .forest("corp.contoso.com"))
+        let slow = deployment.contentClient(state: state, maxRate: 8 << 20)
+        let first = Task { try await slow.get(laptop, package: "CEN00001", advertisement: "CEN20001") }
+        let record = state.appendingPathComponent("downloads/CEN00001.json")
+        _ = try await poll(within: .seconds(30)) { FileManager.default.fileExists(atPath: record.path) ? true : nil }
+        first.cancel()
+        _ = try? await first.value
+        let done =
+            (try? JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any])?["done"] as? Int ?? 0
+        say(
+            "a CEN laptop in Paris (10.20.4.7/16) asks p01-mp and downloads from p01-dp over HTTP; cut off at byte \(done) of \(16 << 20)"
+        )
+
+        let roamed = try demoClient("10.10.9.9/16", "CEN", .forest("corp.contoso.com"))
+        let result = try await deployment.contentClient(state: state).get(
+            roamed,
+            package: "CEN00001",
+            advertisement: "CEN20001"
+        )
+        let download = result.download
+        say(
+            "back at headquarters (10.10.9.9/16) it asks cen-mp: \(result.content.decision) from "
+                + result.content.distributionPoints.map(\.host).joined(separator: ", ")
+        )
+        say(
+            "  resumed from byte \(download?.resumedFrom ?? 0) on \(download?.sources.map(\.host).joined(separator: ", ") ?? "?"),"
+                + " \(download?.transferred ?? 0) bytes this time, status \(result.status.rawValue), SHA-256 checked"
+        )
+        say(
+            "(siteloc client get --hierarchy \(hierarchy) --dir \(directory) --ip 10.10.9.9/16 --assigned-site CEN --forest corp.contoso.com --package CEN00001)"
+        )
     }
 
     /// What a compromised S01 cannot do: replace CEN's package by a job that claims to come from CEN.
