@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 public import Logging
 import NIOCore
@@ -28,6 +29,16 @@ public struct SiteSystemServer: Service {
         self.system = system
         self.site = site
         let router = Router(context: SiteRequestContext.self)
+        var methods: [(pattern: [Substring], allowed: [HTTPRequest.Method])] = []
+        if system.roles.contains(.managementPoint) {
+            methods += [
+                (["SMS_MP", ".sms_aut"], [.get, .head]), (["siteloc", "v1", "site"], [.get, .head]),
+                (["siteloc", "v1", "advertisements", "*"], [.get, .head]),
+                (["siteloc", "v1", "content-location"], [.post]),
+            ]
+        }
+        if system.roles.contains(.distributionPoint) { methods.append((["SMS_DP_SMSPKG$", "*"], [.get, .head])) }
+        router.add(middleware: ProblemMiddleware(methods: methods))
         if system.roles.contains(.managementPoint) {
             ManagementPointService(
                 host: system.host,
