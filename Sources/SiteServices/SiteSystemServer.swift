@@ -67,7 +67,10 @@ public struct SiteSystemServer: Service {
         system.roles.contains(.managementPoint) || system.roles.contains(.distributionPoint)
     }
 
+    /// Runs until the enclosing service group shuts down gracefully. `Application.run`, not `runService`, which
+    /// would set up a service group of its own with its own signal handlers and end on SIGTERM before the
+    /// enclosing group had begun to shut down ("a service has finished unexpectedly").
     public func run() async throws {
-        try await application.runService()
+        try await application.run()
     }
 }
