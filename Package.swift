@@ -150,7 +150,7 @@ let package = Package(
             name: "siteloc-bench",
             dependencies: [
                 "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit", "SiteLocation",
-                "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase", "SiteAssembly",
+                "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase", "SiteAssembly", "SiteServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,7 +17,7 @@ struct SitelocBench: AsyncParsableCommand {
         subcommands: [
             SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self, LocateBenchmark.self,
             SMBHopBenchmark.self,
-            FanOutBenchmark.self,
+            FanOutBenchmark.self, ContentServicesBenchmark.self,
         ],
         defaultSubcommand: SearchBenchmark.self
     )

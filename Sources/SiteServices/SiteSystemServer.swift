@@ -38,7 +38,13 @@ public struct SiteSystemServer: Service {
             ]
         }
         if system.roles.contains(.distributionPoint) { methods.append((["SMS_DP_SMSPKG$", "*"], [.get, .head])) }
+        methods.append((["siteloc", "v1", "health"], [.get, .head]))
         router.add(middleware: ProblemMiddleware(methods: methods))
+        // Whether the host answers at all: a fixed answer, also the ceiling the benchmarks compare routes with.
+        let health = ByteBuffer(string: #"{"host":"\#(system.host)","status":"ok"}"#)
+        router.get("/siteloc/v1/health") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: health))
+        }
         if system.roles.contains(.managementPoint) {
             ManagementPointService(
                 host: system.host,

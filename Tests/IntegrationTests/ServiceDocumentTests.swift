@@ -93,6 +93,7 @@ import Yams
             }
             let checks: [(RawHTTP.Answer, String, String, String)] = [
                 (try await get("/siteloc/v1/site"), "/siteloc/v1/site", "get", "200"),
+                (try await get("/siteloc/v1/health"), "/siteloc/v1/health", "get", "200"),
                 (
                     try await get("/siteloc/v1/advertisements/CEN20002"), "/siteloc/v1/advertisements/{id}", "get",
                     "200"
@@ -130,7 +131,7 @@ import Yams
             let paths = try #require(document["paths"] as? [String: Any])
             #expect(
                 Set(paths.keys) == [
-                    "/SMS_MP/.sms_aut", "/siteloc/v1/site", "/siteloc/v1/advertisements/{id}",
+                    "/SMS_MP/.sms_aut", "/siteloc/v1/site", "/siteloc/v1/health", "/siteloc/v1/advertisements/{id}",
                     "/siteloc/v1/content-location", "/SMS_DP_SMSPKG$/{package}/",
                 ]
             )

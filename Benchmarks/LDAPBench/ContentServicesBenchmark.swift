@@ -1,0 +1,370 @@
+import ArgumentParser
+import Foundation
+import HierarchyFile
+import Logging
+import SiteAssembly
+import SiteDatabase
+import SiteLab
+import SiteLocation
+import SiteModel
+import SiteServer
+import SiteServices
+import SiteTestKit
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The content services against the tools users would compare them with, in the same run: `siteloc client get`
+/// downloading a package from a distribution point (`siteloc site run`) against curl fetching the same file from
+/// nginx; the memory of the serving process under 100 concurrent downloads; content location requests per second
+/// against one management point (wrk) against a fixed answer from the same server.
+struct ContentServicesBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "content",
+        abstract:
+            "Downloads against curl and nginx, the serving process's memory, and management point requests per second."
+    )
+
+    @Option(help: "Package size in MB.")
+    var megabytes = 200
+
+    @Option(help: "Measurements of each download; the median is reported.")
+    var rounds = 3
+
+    @Option(help: "Concurrent downloads for the memory measurement.")
+    var concurrent = 100
+
+    @Option(help: "Sites of the generated hierarchy behind the management point (20 boundaries each).")
+    var sites = 1000
+
+    @Option(help: "Seconds of wrk load per measurement.")
+    var duration = 10
+
+    @Option(help: "The siteloc executable (built beside this benchmark by default).")
+    var siteloc: String?
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-content-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let executable =
+            siteloc
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("siteloc").path
+        try await downloads(folder, executable: executable)
+        try await managementPointLoad(folder)
+    }
+
+    // MARK: Downloads
+
+    private func downloads(_ folder: URL, executable: String) async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let hierarchyFile = repository.appendingPathComponent("examples/contoso.yaml").path
+        let read = HierarchyReader.read(file: hierarchyFile)
+        guard read.errors.isEmpty else { throw ValidationError("\(hierarchyFile) does not validate") }
+        let model = read.hierarchy
+        let lab = folder.appendingPathComponent("lab")
+        let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.appendingPathComponent("sites"))
+        _ = try p01.initialize()
+        let content = folder.appendingPathComponent("package.bin")
+        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: content)
+        let block = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 9)) })
+        for _ in 0..<megabytes { try handle.write(contentsOf: block) }
+        try handle.close()
+        let placement: PackagePlacement
+        do {
+            guard let database = try p01.openDatabase(), let package = model.package("CEN00001") else { return }
+            placement = try ContentLibrary(folders: p01, database: database)
+                .place(package, in: model, from: content, job: nil, created: Date())
+        }
+        let bytes = Double(megabytes << 20)
+
+        // The distribution point: `siteloc site run` for P01 (its MP and DPs) in a process of its own.
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: executable)
+        server.arguments = [
+            "site", "run", "--hierarchy", hierarchyFile, "--site", "P01", "--dir", lab.path, "--transport", "folder",
+        ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            server.waitUntilExit()
+        }
+        let labRecords = Lab(directory: lab.path, logger: Logger(label: "bench"))
+        var dpURL: URL?
+        for _ in 0..<200 where dpURL == nil {
+            dpURL = labRecords.systemURL("p01-dp.corp.contoso.com")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard let dpURL else { throw ValidationError("site run did not start its distribution point") }
+
+        // nginx on the same file, private configuration, no daemon, no access log.
+        let nginxFolder = folder.appendingPathComponent("nginx")
+        try FileManager.default.createDirectory(
+            at: nginxFolder.appendingPathComponent("logs"),
+            withIntermediateDirectories: true
+        )
+        let port = try Self.freePort()
+        let contentFolder = p01.package("CEN00001").path
+        try """
+        daemon off;
+        worker_processes 1;
+        pid \(nginxFolder.path)/nginx.pid;
+        error_log \(nginxFolder.path)/logs/error.log;
+        events { worker_connections 1024; }
+        http {
+            access_log off;
+            sendfile on;
+            server { listen 127.0.0.1:\(port); root \(contentFolder); }
+        }
+        """.write(to: nginxFolder.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        nginx.arguments = ["-p", nginxFolder.path, "-c", nginxFolder.appendingPathComponent("nginx.conf").path]
+        nginx.standardOutput = FileHandle.nullDevice
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        defer {
+            kill(nginx.processIdentifier, SIGTERM)
+            nginx.waitUntilExit()
+        }
+        let nginxURL = "http://127.0.0.1:\(port)/\(placement.sha256).bin"
+        for _ in 0..<100 where (try? Self.run("/usr/bin/curl", ["-sfI", nginxURL])) == nil {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+
+        var curlTimes: [Double] = []
+        var clientTimes: [Double] = []
+        for round in 0..<rounds {
+            let out = folder.appendingPathComponent("curl.out")
+            curlTimes.append(try Self.timed { try Self.run("/usr/bin/curl", ["-sf", "-o", out.path, nginxURL]) })
+            try? FileManager.default.removeItem(at: out)
+            let state = folder.appendingPathComponent("client-\(round)")
+            clientTimes.append(
+                try Self.timed {
+                    try Self.run(
+                        executable,
+                        [
+                            "client", "get", "--hierarchy", hierarchyFile, "--dir", lab.path, "--workgroup", "--ip",
+                            "10.20.5.5/16", "--assigned-site", "P01", "--package", "CEN00001", "--state", state.path,
+                        ]
+                    )
+                }
+            )
+            try? FileManager.default.removeItem(at: state)
+        }
+        let curl = Self.median(curlTimes)
+        let client = Self.median(clientTimes)
+        print(
+            String(
+                format:
+                    "download %d MB: siteloc client get from a siteloc DP %.2f s (%.0f MB/s); curl from nginx %.2f s"
+                    + " (%.0f MB/s); ratio %.2f",
+                megabytes,
+                client,
+                bytes / client / 1e6,
+                curl,
+                bytes / curl / 1e6,
+                curl / client
+            )
+        )
+
+        // Memory of the serving process while `concurrent` clients download at once, nginx beside it.
+        for (name, pid, url) in [
+            (
+                "siteloc site run (P01's MP and DPs)", server.processIdentifier,
+                dpURL.absoluteString + "/SMS_DP_SMSPKG$/CEN00001/"
+            ),
+            ("nginx", nginx.processIdentifier, nginxURL),
+        ] {
+            let before = Self.residentKB(pid)
+            var downloads: [Process] = []
+            for _ in 0..<concurrent {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = ["-sf", "-o", "/dev/null", url]
+                try process.run()
+                downloads.append(process)
+            }
+            var peak = before
+            let started = ContinuousClock.now
+            while downloads.contains(where: \.isRunning) {
+                peak = max(peak, Self.residentKB(pid) + Self.childrenResidentKB(pid))
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let took = (ContinuousClock.now - started).seconds
+            let failed = downloads.filter { $0.terminationStatus != 0 }.count
+            print(
+                String(
+                    format:
+                        "%@: %d concurrent downloads of %d MB in %.1f s (%d failed); resident %.0f MB before, %.0f MB at most",
+                    name,
+                    concurrent,
+                    megabytes,
+                    took,
+                    failed,
+                    Double(before) / 1024,
+                    Double(peak) / 1024
+                )
+            )
+        }
+    }
+
+    // MARK: Management point load
+
+    private func managementPointLoad(_ folder: URL) async throws {
+        var model = HierarchyGenerator.hierarchy(sites: sites, boundariesPerSite: 20)
+        let central = model.sites[0]
+        let packageID = "\(central.code)00001"
+        model.packages = [
+            Package(id: packageID, sourceSite: central.code, distributionPoints: model.sites.map { $0.systems[1].host })
+        ]
+        let sitesFolder = folder.appendingPathComponent("generated")
+        let centralFolders = SiteFolders(site: central.code, sitesDirectory: sitesFolder)
+        _ = try centralFolders.initialize()
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let deployment = Deployment(hierarchy: model, sitesDirectory: sitesFolder, logger: logger)
+        let writer = try centralFolders.openDatabase()
+        let small = folder.appendingPathComponent("small.bin")
+        try Data("content".utf8).write(to: small)
+        if let writer, let package = model.package(packageID) {
+            _ = try ContentLibrary(folders: centralFolders, database: writer)
+                .place(package, in: model, from: small, job: nil, created: Date())
+        }
+        let urls = URLBook()
+        let servers = deployment.siteSystemServers([central.code]) { system, _, url in urls.set(system.host, url) }
+        try await withServices(servers, logger: logger) {
+            var mp: URL?
+            for _ in 0..<200 where mp == nil {
+                mp = urls.get(central.managementPoints[0].host)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            guard let mp else { throw ValidationError("the management point did not start") }
+            // A client in the last site's first subnet: the management point weighs every boundary it knows.
+            let last = model.sites[model.sites.count - 1]
+            guard case .subnet(let subnet) = last.boundaries[0].value else { return }
+            let address = "\(subnet.address)/\(subnet.prefixLength)"
+            let script = folder.appendingPathComponent("post.lua")
+            try """
+            wrk.method = "POST"
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.body = '{"package":"\(packageID)","address":"\(address)","clientMode":"mixed"}'
+            """.write(to: script, atomically: true, encoding: .utf8)
+            let location = try Self.wrk(
+                mp.absoluteString + ContentService.contentLocationPath,
+                script: script.path,
+                duration: duration
+            )
+            let ceiling = try Self.wrk(mp.absoluteString + "/siteloc/v1/health", script: nil, duration: duration)
+            print(
+                String(
+                    format:
+                        "management point, %d sites × 20 boundaries: content location %.0f requests/s (p50 %@, p99 %@);"
+                        + " fixed answer on the same server %.0f requests/s (p50 %@, p99 %@); ratio %.2f",
+                    sites,
+                    location.rate,
+                    location.p50,
+                    location.p99,
+                    ceiling.rate,
+                    ceiling.p50,
+                    ceiling.p99,
+                    location.rate / ceiling.rate
+                )
+            )
+        }
+        _ = writer
+    }
+
+    // MARK: Tools
+
+    static func wrk(_ url: String, script: String?, duration: Int) throws -> (rate: Double, p50: String, p99: String) {
+        var arguments = ["-t2", "-c32", "-d\(duration)s", "--latency"]
+        if let script { arguments += ["-s", script] }
+        let output = try run("/usr/bin/wrk", arguments + [url])
+        func field(_ prefix: String) -> String {
+            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
+                .map {
+                    String($0.trimmingCharacters(in: .whitespaces).dropFirst(prefix.count)).trimmingCharacters(
+                        in: .whitespaces
+                    )
+                }
+                ?? "?"
+        }
+        guard output.contains("Non-2xx") == false, let rate = Double(field("Requests/sec:")) else {
+            throw ValidationError("wrk: \(output)")
+        }
+        return (rate, field("50%"), field("99%"))
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ValidationError(
+                "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)"
+            )
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func timed(_ body: () throws -> Void) throws -> Double {
+        let started = ContinuousClock.now
+        try body()
+        return (ContinuousClock.now - started).seconds
+    }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    static func residentKB(_ pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// nginx serves from a worker process: its memory counts too.
+    static func childrenResidentKB(_ pid: pid_t) -> Int {
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { Int32($0) }.reduce(0) { $0 + residentKB($1) }
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: bound.sin_port))
+    }
+}
+
+/// Where each host listens, as the servers report it.
+final class URLBook: Sendable {
+    private let urls = Mutex<[String: URL]>([:])
+    func get(_ host: String) -> URL? { urls.withLock { $0[host] } }
+    func set(_ host: String, _ url: URL) { urls.withLock { $0[host] = url } }
+}
