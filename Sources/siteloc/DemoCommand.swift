@@ -309,8 +309,8 @@ struct DemoCommand: AsyncParsableCommand {
         say("(siteloc site status --dir \(directory) shows each server's jobs, rejections and packages)")
     }
 
-    /// Step 9: Office 2007 (CEN00001, 16 MB) sent to Paris; a laptop in Paris starts downloading it from p01-dp,
-    /// is cut off, roams to headquarters, and continues from cen-dp1 at the byte where it stopped (seed 003).
+    /// Step 9: Office 2007 (CEN00001, 16 MB) sent to Paris; a laptop at headquarters starts downloading it from
+    /// cen-dp1, is killed halfway, opens in Paris and continues from p01-dp at the byte where it stopped (seed 003).
     private func roamingDownload(model: Hierarchy, lab: Lab, deployment: Deployment) async throws {
         for system in lab.systems()
         where ["p01-mp.corp.contoso.com", "p01-dp.corp.contoso.com", "cen-dp1.corp.contoso.com"].contains(system.host) {
@@ -335,20 +335,30 @@ struct DemoCommand: AsyncParsableCommand {
 
         let state = lab.directory.appendingPathComponent("client")
         try? FileManager.default.removeItem(at: state)
-        let laptop = try demoClient("10.20.4.7/16", "CEN", .forest("corp.contoso.com"))
-        let slow = deployment.contentClient(state: state, maxRate: 8 << 20)
-        let first = Task { try await slow.get(laptop, package: "CEN00001", advertisement: "CEN20001") }
+        // At home (headquarters), as a process of its own that is killed halfway: a laptop closed mid-download.
+        let laptop = Process()
+        laptop.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
+        laptop.arguments = [
+            "client", "get", "--hierarchy", hierarchy, "--dir", directory, "--ip", "10.10.9.9/16", "--assigned-site",
+            "CEN", "--forest", "corp.contoso.com", "--package", "CEN00001", "--advertisement", "CEN20001",
+            "--state", state.path, "--max-rate", String(8 << 20),
+        ]
+        laptop.standardOutput = FileHandle.nullDevice
+        laptop.standardError = FileHandle.nullDevice
+        try laptop.run()
         let record = state.appendingPathComponent("downloads/CEN00001.json")
         _ = try await poll(within: .seconds(30)) { FileManager.default.fileExists(atPath: record.path) ? true : nil }
-        first.cancel()
-        _ = try? await first.value
+        kill(laptop.processIdentifier, SIGKILL)
+        laptop.waitUntilExit()
         let done =
             (try? JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any])?["done"] as? Int ?? 0
         say(
-            "a CEN laptop in Paris (10.20.4.7/16) asks p01-mp and downloads from p01-dp over HTTP; cut off at byte \(done) of \(16 << 20)"
+            "a CEN laptop at headquarters (10.10.9.9/16) asks cen-mp and downloads from cen-dp1 over HTTP; killed"
+                + " halfway (kill -9): \(done) of \(16 << 20) bytes kept"
         )
 
-        let roamed = try demoClient("10.10.9.9/16", "CEN", .forest("corp.contoso.com"))
+        // Opened again in Paris: the resident management point there, another distribution point, the same byte.
+        let roamed = try demoClient("10.20.4.7/16", "CEN", .forest("corp.contoso.com"))
         let result = try await deployment.contentClient(state: state).get(
             roamed,
             package: "CEN00001",
@@ -356,7 +366,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         let download = result.download
         say(
-            "back at headquarters (10.10.9.9/16) it asks cen-mp: \(result.content.decision) from "
+            "opened in Paris (10.20.4.7/16) it asks \(result.content.answeredBy ?? "?"): \(result.content.decision) from "
                 + result.content.distributionPoints.map(\.host).joined(separator: ", ")
         )
         say(
@@ -364,7 +374,7 @@ struct DemoCommand: AsyncParsableCommand {
                 + " \(download?.transferred ?? 0) bytes this time, status \(result.status.rawValue), SHA-256 checked"
         )
         say(
-            "(siteloc client get --hierarchy \(hierarchy) --dir \(directory) --ip 10.10.9.9/16 --assigned-site CEN --forest corp.contoso.com --package CEN00001)"
+            "(siteloc client get --hierarchy \(hierarchy) --dir \(directory) --ip 10.20.4.7/16 --assigned-site CEN --forest corp.contoso.com --package CEN00001)"
         )
     }
 
