@@ -253,7 +253,9 @@ extension CommandLine {
                 "asks for CEN00002 → download-local from s01-mp.corp.contoso.com",
                 "claiming to come from CEN, dropped into P01's inbox: refused, bad-origin",
                 "from the directories: allowed", "secondary-site-in-other-forest (S02)",
-                "forest-functional-level (P02)", "10. Stop the lab",
+                "forest-functional-level (P02)", "killed halfway (kill -9)",
+                "opened in Paris (10.20.4.7/16) it asks p01-mp.corp.contoso.com: download-local from p01-dp",
+                "on p01-dp.corp.contoso.com", "status complete, SHA-256 checked", "11. Stop the lab",
                 "stopped corp.contoso.com, fabrikam.com",
             ] {
                 #expect(run.output.contains(expected), "missing: \(expected)")
