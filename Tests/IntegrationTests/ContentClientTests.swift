@@ -141,6 +141,23 @@ final class BadDistributionPoint: Sendable {
         )
     }
 
+    /// Starts downloading CEN00002 in Lyon (S01), slowly, and stops once a checkpoint has been written; returns the
+    /// download's record.
+    static func startInLyonAndStop(_ fixture: ServicesFixture, state: URL, advertisement: String?) async throws -> URL {
+        let slow = try client(fixture, state: state, roamedTo: "S01", maxRate: 6 << 20)
+        let first = Task {
+            try await slow.get(try profile("10.22.0.5/24"), package: "CEN00002", advertisement: advertisement)
+        }
+        let record = state.appendingPathComponent("downloads/CEN00002.json")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: record.path), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        first.cancel()
+        _ = try? await first.value
+        return record
+    }
+
     /// CEN00002 is on cen-dp1 (CEN), s01-mp (S01) and p02-dp (P02); CEN knows them all, S01 only its own.
     @Test func aDownloadCutShortResumesFromAnotherDistributionPointAfterTheClientRoamed() async throws {
         let fixture = try ServicesFixture()
@@ -149,18 +166,7 @@ final class BadDistributionPoint: Sendable {
         for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: content) }
         let state = fixture.root.appendingPathComponent("client")
         try await fixture.serving {
-            // In Lyon (S01), slowly: stopped once a checkpoint has been written.
-            let slow = try Self.client(fixture, state: state, roamedTo: "S01", maxRate: 6 << 20)
-            let first = Task {
-                try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: "CEN20002")
-            }
-            let record = state.appendingPathComponent("downloads/CEN00002.json")
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: record.path), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            first.cancel()
-            _ = try? await first.value
+            let record = try await Self.startInLyonAndStop(fixture, state: state, advertisement: "CEN20002")
             let stopped = try JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any]
             let done = try #require(stopped?["done"] as? Int)
             #expect(done > 0 && done < Self.size)
@@ -258,17 +264,7 @@ final class BadDistributionPoint: Sendable {
         for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: Self.content(3)) }
         let state = fixture.root.appendingPathComponent("client")
         try await fixture.serving {
-            let slow = try Self.client(fixture, state: state, roamedTo: "S01", maxRate: 6 << 20)
-            let first = Task {
-                try await slow.get(try Self.profile("10.22.0.5/24"), package: "CEN00002", advertisement: nil)
-            }
-            let record = state.appendingPathComponent("downloads/CEN00002.json")
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !FileManager.default.fileExists(atPath: record.path), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            first.cancel()
-            _ = try? await first.value
+            _ = try await Self.startInLyonAndStop(fixture, state: state, advertisement: nil)
             // A new version arrives everywhere meanwhile.
             let newer = Self.content(4)
             for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: newer) }
