@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -94,6 +97,9 @@ let package = Package(
             dependencies: [
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SiteServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Layer 4: services: a site system's management point and distribution point over HTTP (Hummingbird).
@@ -102,6 +108,8 @@ let package = Package(
             dependencies: [
                 "SiteModel", "SiteLocation", "SiteServer", "SiteDatabase", "BlockingWork",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,6 +119,7 @@ let package = Package(
             dependencies: [
                 "SiteModel", "SiteLocation", "BlockingWork",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -239,7 +239,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
                 .place(package, in: model, from: small, job: nil, created: Date())
         }
         let urls = URLBook()
-        let servers = deployment.siteSystemServers([central.code]) { system, _, url in urls.set(system.host, url) }
+        let servers = try deployment.siteSystemServers([central.code]) { system, _, url in urls.set(system.host, url) }
         try await withServices(servers, logger: logger) {
             var mp: URL?
             for _ in 0..<200 where mp == nil {

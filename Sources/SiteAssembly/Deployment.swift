@@ -31,6 +31,9 @@ public struct Deployment: Sendable {
     /// Where a site-system host's HTTP services listen (its management point and distribution point roles):
     /// `http://HOST` unless a provider knows better (the lab records the port each host listens on).
     public var systemURLs: SystemURLs = { URL(string: "http://\($0)") }
+    /// The certificate a native-mode site's system presents (HTTPS with client certificates); nil: none can be had,
+    /// and the system is not served.
+    public var serverIdentity: @Sendable (SiteSystem) -> TLSIdentity? = { _ in nil }
     public var logger: Logger
 
     /// Every site's folder under `sitesDirectory`; the standard sender delivers into inbox folders unless
@@ -127,29 +130,48 @@ public struct Deployment: Sendable {
 
     /// The HTTP services of the site systems of `sites` with a management point or distribution point role, each
     /// on its own listener (`address`, a free port); `onListening` learns where each listens.
+    /// A native-mode site's systems serve HTTPS only, with their certificate from ``serverIdentity``, and require a
+    /// client certificate from the same authority; a mixed-mode site's serve HTTP.
     public func siteSystemServers(
         _ sites: [SiteCode],
         address: String = "127.0.0.1",
         onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void = { _, _, _ in }
-    ) -> [SiteSystemServer] {
+    ) throws(DeploymentError) -> [SiteSystemServer] {
         var servers: [SiteSystemServer] = []
         for code in sites {
             guard let site = hierarchy.site(code) else { continue }
+            let native = hierarchy.mode(of: site) == .native
             for system in site.systems where SiteSystemServer.serves(system) {
-                servers.append(
-                    SiteSystemServer(
-                        system: system,
-                        site: site,
-                        hierarchy: hierarchy,
-                        folders: folders(of: code),
-                        systemURLs: systemURLs,
-                        address: address,
-                        logger: logger
-                    ) { port in
-                        guard let url = URL(string: "http://\(address):\(port)") else { return }
-                        await onListening(system, site, url)
+                var identity: TLSIdentity?
+                if native {
+                    guard let issued = serverIdentity(system) else {
+                        throw DeploymentError(
+                            "\(system.host) is a system of native-mode site \(code) and has no certificate: it serves"
+                                + " HTTPS only (the lab issues one from its certificate authority)"
+                        )
                     }
-                )
+                    identity = issued
+                }
+                let scheme = native ? "https" : "http"
+                do {
+                    servers.append(
+                        try SiteSystemServer(
+                            system: system,
+                            site: site,
+                            hierarchy: hierarchy,
+                            folders: folders(of: code),
+                            systemURLs: systemURLs,
+                            address: address,
+                            tls: identity,
+                            logger: logger
+                        ) { port in
+                            guard let url = URL(string: "\(scheme)://\(address):\(port)") else { return }
+                            await onListening(system, site, url)
+                        }
+                    )
+                } catch {
+                    throw DeploymentError("cannot serve \(system.host): \(error)")
+                }
             }
         }
         return servers
@@ -177,7 +199,7 @@ public struct Deployment: Sendable {
         directoryTimeout: Duration? = nil
     ) -> ContentClient {
         let deployment = self
-        return ContentClient(
+        var client = ContentClient(
             hierarchy: hierarchy,
             directory: { deployment.directoryClient(for: $0, timeout: directoryTimeout) },
             systemURLs: systemURLs,
@@ -186,6 +208,8 @@ public struct Deployment: Sendable {
             maxRate: maxRate,
             logger: logger
         )
+        client.identity = ClientState(folder: state).identity()
+        return client
     }
 
     /// What each site's management point knows of content: its own site database (the hierarchy file where no
@@ -229,4 +253,10 @@ public func withServices<T: Sendable>(
         try? await tasks.waitForAll()
         return try result.get()
     }
+}
+
+/// A deployment that cannot be assembled as configured, and why.
+public struct DeploymentError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -38,6 +38,15 @@ extension Lab {
         )
         let lab = self
         deployment.systemURLs = { lab.systemURL($0) }
+        let authority = LabCertificateAuthority(lab: self)
+        deployment.serverIdentity = { system in
+            do {
+                return try authority.serverIdentity(for: system.host)
+            } catch {
+                lab.logger.error("\(error)")
+                return nil
+            }
+        }
         return deployment
     }
 

@@ -3,6 +3,7 @@ public import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 public import SiteLocation
 public import SiteModel
 
@@ -19,6 +20,9 @@ public struct ContentClient: Sendable {
     /// Bounds connecting to a service and each of its answers.
     public var timeout: Duration
     public var maxRate: Int?
+    /// A native-mode client's certificate and the authority it trusts (`siteloc client enroll`); nil for a
+    /// mixed-mode client, which never holds one and so cannot use a native-mode site's HTTPS services.
+    public var identity: TLSIdentity?
     public var logger: Logger
 
     public init(
@@ -51,6 +55,13 @@ public struct ContentClient: Sendable {
             read: .nanoseconds(timeout.nanoseconds)
         )
         configuration.redirectConfiguration = .disallow
+        if let identity {
+            do {
+                configuration.tlsConfiguration = try Self.tlsConfiguration(identity)
+            } catch {
+                throw ClientError.state("the client's identity cannot be used: \(error)")
+            }
+        }
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let result: Result<ClientResult, ClientError>
         do {
@@ -178,6 +189,22 @@ public struct ContentClient: Sendable {
             result.status = .corrupt
         }
         return result
+    }
+
+    /// Trusts the authority of the client's identity (and nothing else) and presents its certificate.
+    static func tlsConfiguration(_ identity: TLSIdentity) throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates([
+            try NIOSSLCertificate(bytes: Array(identity.authorityPEM.utf8), format: .pem)
+        ])
+        configuration.certificateChain = [
+            .certificate(try NIOSSLCertificate(bytes: Array(identity.certificatePEM.utf8), format: .pem))
+        ]
+        configuration.privateKey = .privateKey(
+            try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)
+        )
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 
     /// Whether a distribution point answers HEAD for the content with the version's tag.

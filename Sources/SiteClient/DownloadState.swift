@@ -1,5 +1,6 @@
 import BlockingWork
 public import Foundation
+public import SiteModel
 
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +12,8 @@ import Glibc
 ///     downloads/<PKG>.json   package, version, size and bytes done: what a later run resumes from
 ///     downloads/<PKG>.part   the bytes done (never more than the record says once it was flushed)
 ///     cache/<PKG>/<hex>      complete content, its SHA-256 checked
+///     identity/              a native-mode client's certificate (client.pem, client.key mode 600) and the
+///                            authority it trusts (ca.pem), from `siteloc client enroll`
 public struct ClientState: Sendable {
     public let folder: URL
 
@@ -34,6 +37,41 @@ public struct ClientState: Sendable {
             return nil
         }
         return hex
+    }
+
+    var identityFolder: URL { folder.appendingPathComponent("identity", isDirectory: true) }
+
+    /// The client's certificate, key and trusted authority; nil when it has not been enrolled.
+    public func identity() -> TLSIdentity? {
+        let read = { (name: String) in
+            try? String(contentsOf: identityFolder.appendingPathComponent(name), encoding: .utf8)
+        }
+        guard let certificate = read("client.pem"), let key = read("client.key"), let authority = read("ca.pem") else {
+            return nil
+        }
+        return TLSIdentity(certificatePEM: certificate, privateKeyPEM: key, authorityPEM: authority)
+    }
+
+    /// Keeps an identity: the private key created with mode 600 before any byte is written.
+    public func store(_ identity: TLSIdentity) throws(ClientError) {
+        do {
+            try FileManager.default.createDirectory(at: identityFolder, withIntermediateDirectories: true)
+            chmod(identityFolder.path, 0o700)
+            let key = identityFolder.appendingPathComponent("client.key")
+            unlink(key.path)
+            let descriptor = open(key.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw ClientError.state("cannot write \(key.path)") }
+            let bytes = Array(identity.privateKeyPEM.utf8)
+            let written = Glibc.write(descriptor, bytes, bytes.count)
+            close(descriptor)
+            guard written == bytes.count else { throw ClientError.state("cannot write \(key.path)") }
+            try Data(identity.certificatePEM.utf8).write(to: identityFolder.appendingPathComponent("client.pem"))
+            try Data(identity.authorityPEM.utf8).write(to: identityFolder.appendingPathComponent("ca.pem"))
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw ClientError.state("cannot keep the client's identity in \(identityFolder.path): \(error)")
+        }
     }
 
     func createFolders() throws {

@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 public import Logging
 import NIOCore
+import NIOSSL
 public import ServiceLifecycle
 public import SiteModel
 public import SiteServer
@@ -23,9 +25,10 @@ public struct SiteSystemServer: Service {
         systemURLs: @escaping SystemURLs,
         address: String = "127.0.0.1",
         port: Int = 0,
+        tls identity: TLSIdentity? = nil,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) {
+    ) throws {
         self.system = system
         self.site = site
         let router = Router(context: SiteRequestContext.self)
@@ -59,6 +62,8 @@ public struct SiteSystemServer: Service {
         }
         application = Application(
             router: router,
+            server: try identity.map { try .tls(.http1(), tlsConfiguration: try Self.tlsConfiguration($0)) }
+                ?? .http1(),
             configuration: ApplicationConfiguration(
                 address: .hostname(address, port: port),
                 serverName: "siteloc \(system.host)"
@@ -66,6 +71,23 @@ public struct SiteSystemServer: Service {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+    }
+
+    /// HTTPS for a native-mode site's system: the host's certificate, and a client certificate from the same
+    /// authority required of every client (mutual TLS).
+    static func tlsConfiguration(_ identity: TLSIdentity) throws -> TLSConfiguration {
+        let certificate = try NIOSSLCertificate(bytes: Array(identity.certificatePEM.utf8), format: .pem)
+        let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)
+        let authority = try NIOSSLCertificate(bytes: Array(identity.authorityPEM.utf8), format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(certificate)],
+            privateKey: .privateKey(key)
+        )
+        configuration.trustRoots = .certificates([authority])
+        // The client's certificate chain is verified and required; a client has no host name to check.
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 
     /// Whether a system has a role served over HTTP.

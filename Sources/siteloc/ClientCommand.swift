@@ -16,7 +16,7 @@ struct ClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
         abstract: "A Configuration Manager client: finds content through the services and downloads it.",
-        subcommands: [ClientGetCommand.self]
+        subcommands: [ClientGetCommand.self, ClientEnrollCommand.self]
     )
 }
 
@@ -133,6 +133,40 @@ struct ClientGetCommand: AsyncParsableCommand {
             }
         }
         if result.exitStatus != 0 { throw ExitCode(result.exitStatus) }
+    }
+}
+
+struct ClientEnrollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Gives a native-mode client a certificate from the lab's certificate authority.",
+        discussion: """
+            Native-mode sites' management points and distribution points serve HTTPS only and require a client \
+            certificate from the lab's authority (mutual TLS). This issues one and keeps it, with the authority the \
+            client trusts, in <state>/identity (the key mode 600). A mixed-mode client needs none and never holds one.
+            """
+    )
+
+    @Option(help: "The client's state folder.")
+    var state: String = ".siteloc/client"
+
+    @Option(help: "The client's name in its certificate.")
+    var name: String = "siteloc client"
+
+    @Option(name: .customLong("dir"), help: "The lab folder, whose certificate authority issues the certificate.")
+    var labDirectory: String = Lab.defaultDirectory
+
+    func run() throws {
+        let authority = LabCertificateAuthority(lab: Lab(directory: labDirectory, logger: .siteloc))
+        let clientState = ClientState(folder: URL(fileURLWithPath: state))
+        do {
+            try clientState.store(try authority.clientIdentity(for: name))
+        } catch let error as LabError {
+            throw CommandFailure.badInput(error.description)
+        } catch {
+            throw CommandFailure.badInput("\(error)")
+        }
+        print("enrolled '\(name)': certificate and key in \(state)/identity, trusting the lab's certificate authority")
     }
 }
 

@@ -232,7 +232,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         // Beside the site servers, each management point and distribution point as an HTTP service, recorded in
         // the lab where clients find them.
-        let systems = deployment.siteSystemServers(model.sites.map(\.code)) { system, site, url in
+        let systems = try siteSystemServers(model.sites.map(\.code), in: deployment) { system, site, url in
             try? lab.record(system, of: site.code, url: url)
         }
         defer { for system in systems { lab.forgetSystem(system.system.host) } }

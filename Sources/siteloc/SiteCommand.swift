@@ -164,7 +164,7 @@ struct SiteRunCommand: AsyncParsableCommand {
         fflush(nil)
         // Beside each site server, its site systems' management point and distribution point services, each host
         // on a port of its own, recorded in the lab so that clients find them.
-        let systems = deployment.siteSystemServers(sites.map(\.code)) { system, site, url in
+        let systems = try siteSystemServers(sites.map(\.code), in: deployment) { system, site, url in
             do {
                 try lab.record(system, of: site.code, url: url)
             } catch {
@@ -307,6 +307,19 @@ func labDeployment(
             directoryTimeout: directoryTimeout,
             transport: transport.flatMap(LabTransport.init(rawValue:))
         )
+    } catch {
+        throw CommandFailure.unavailable(error.description)
+    }
+}
+
+/// The HTTP services of the site systems of `sites`, or an unavailable failure saying which cannot be served.
+func siteSystemServers(
+    _ sites: [SiteCode],
+    in deployment: Deployment,
+    onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void
+) throws -> [SiteSystemServer] {
+    do {
+        return try deployment.siteSystemServers(sites, onListening: onListening)
     } catch {
         throw CommandFailure.unavailable(error.description)
     }

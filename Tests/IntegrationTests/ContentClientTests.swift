@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import BlockingWork
 import Foundation
 import Logging
@@ -19,6 +20,8 @@ import Glibc
 /// client roam (the directory itself is tested against slapd elsewhere).
 struct RoamingDirectory: SiteDirectoryClient {
     let site: Site
+    /// The roamed site's mode, as the scheme of its published management point address says.
+    var mode: SiteMode = .mixed
 
     func ask(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer {
         guard !site.boundaries.isEmpty, let host = site.defaultManagementPointHost else {
@@ -33,7 +36,7 @@ struct RoamingDirectory: SiteDirectoryClient {
         )
         return .answered(
             [match],
-            residentManagementPoints: [site.code: ResidentManagementPoint(host: host, mode: .mixed)]
+            residentManagementPoints: [site.code: ResidentManagementPoint(host: host, mode: mode)]
         )
     }
 }
@@ -358,6 +361,99 @@ final class BadDistributionPoint: Sendable {
             #expect(download["transferred"] as? Int == size - (recorded.last ?? 0))
             let path = try #require(result["path"] as? String)
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == content)
+        }
+    }
+}
+
+/// Native mode for real: a native-mode site's management point and distribution points serve HTTPS only, with
+/// certificates from the lab's authority, and require a client certificate from it.
+@Suite(.timeLimit(.minutes(2))) struct NativeMode {
+    @Test func nativeSitesServeHTTPSOnlyAndOnlyToClientsWithACertificate() async throws {
+        // P02 native, under a native central site (a native site's parent is native too); P01 stays mixed.
+        let fixture = try ServicesFixture { yaml in
+            yaml.replacingOccurrences(
+                of: "    server: p02-ss.fabrikam.com\n",
+                with: "    mode: native\n    server: p02-ss.fabrikam.com\n"
+            ).replacingOccurrences(
+                of: "    mode: mixed\n    server: cen-ss",
+                with: "    mode: native\n    server: cen-ss"
+            )
+        }
+        defer { fixture.remove() }
+        let content = ContentClientTests.content(5)
+        for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: content) }
+        let p02 = try #require(fixture.hierarchy.site(try SiteCode("P02")))
+        try await fixture.serving {
+            let mp = try fixture.url("p02-mp.fabrikam.com")
+            let dp = try fixture.url("p02-dp.fabrikam.com")
+            let mixedSite = try fixture.url("p01-mp.corp.contoso.com")
+            #expect(mp.scheme == "https" && dp.scheme == "https" && mixedSite.scheme == "http")
+            // Plain HTTP to a native-mode site's management point gets no answer.
+            let plain = try? await RawHTTP.send(
+                port: try #require(mp.port),
+                "GET /siteloc/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            #expect(plain?.status != 200)
+
+            // A native-mode client of P02, enrolled: everything over HTTPS with its certificate.
+            let state = fixture.root.appendingPathComponent("native")
+            try ClientState(folder: state).store(try fixture.authority.clientIdentity(for: "berlin laptop"))
+            var native = ContentClient(
+                hierarchy: fixture.hierarchy,
+                directory: { _ in RoamingDirectory(site: p02, mode: .native) },
+                systemURLs: fixture.deployment.systemURLs,
+                state: ClientState(folder: state),
+                timeout: .seconds(5),
+                logger: Logger(label: "test")
+            )
+            native.identity = ClientState(folder: state).identity()
+            let profile = ClientProfile(
+                address: try ClientAddress("10.30.1.1/16"),
+                assignedSite: p02.code,
+                membership: .forest("fabrikam.com")
+            )
+            let result = try await native.get(profile, package: "CEN00002", advertisement: "CEN20002")
+            #expect(result.status == .complete, "\(result.content.location.trace)")
+            #expect(result.download?.sources.map(\.host) == ["p02-dp.fabrikam.com"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: try #require(result.path))) == content)
+
+            // The same client without a certificate: refused by every management point it may use.
+            native.identity = nil
+            do {
+                _ = try await native.get(profile, package: "CEN00002", advertisement: "CEN20002")
+                Issue.record("a native-mode client without a certificate got an answer")
+            } catch let error as ClientError {
+                guard case .noManagementPoint(let message) = error else { throw error }
+                #expect(message.contains("p02-mp.fabrikam.com"))
+            }
+
+            // A mixed-mode client (assigned to P01) in Berlin: the mode rule keeps it off P02's services, and it has
+            // no certificate they would accept anyway.
+            let mixed = try ContentClientTests.client(
+                fixture,
+                state: fixture.root.appendingPathComponent("mixed"),
+                roamedTo: "P01"
+            )
+            var roaming = mixed
+            roaming.directory = { _ in RoamingDirectory(site: p02, mode: .native) }
+            let refused = try await roaming.get(
+                try ContentClientTests.profile("10.30.1.1/16"),
+                package: "CEN00002",
+                advertisement: "CEN20002"
+            )
+            #expect(refused.content.location.modeMismatch)
+            #expect(refused.content.answeredBy == "p01-mp.corp.contoso.com")
+            #expect(!(refused.download?.sources ?? []).contains { $0.host.hasSuffix("fabrikam.com") })
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            let identityless = ManagementPointClient(
+                host: "p02-mp.fabrikam.com",
+                site: p02.code,
+                url: mp,
+                http: http,
+                timeout: .seconds(5)
+            )
+            await #expect(throws: (any Error).self) { _ = try await identityless.identity() }
+            try await http.shutdown()
         }
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import SiteAssembly
 import SiteDatabase
+import SiteLab
 import SiteLocation
 import SiteModel
 import SiteServer
@@ -21,6 +22,8 @@ struct ServicesFixture {
     let deployment: Deployment
     let root: URL
     let urls = AddressBook()
+    /// The certificate authority of the fixture's lab folder: native-mode sites' systems get their certificates here.
+    let authority: LabCertificateAuthority
     /// Each site's database open for writing for the whole test, as its site server keeps it (the services beside
     /// it read it read-only).
     let databases: [SiteCode: SiteDatabase]
@@ -35,6 +38,11 @@ struct ServicesFixture {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-services-\(UUID().uuidString)")
         var deployment = Deployment(hierarchy: hierarchy, sitesDirectory: root, logger: Logger(label: "test"))
         deployment.systemURLs = { [urls] host in urls.get(host) }
+        let authority = LabCertificateAuthority(
+            lab: Lab(directory: root.appendingPathComponent("lab").path, logger: Logger(label: "test"))
+        )
+        self.authority = authority
+        deployment.serverIdentity = { try? authority.serverIdentity(for: $0.host) }
         self.deployment = deployment
         var databases: [SiteCode: SiteDatabase] = [:]
         for site in hierarchy.sites {
@@ -101,7 +109,7 @@ struct ServicesFixture {
 
     /// Runs every site system's services while `body` runs.
     func serving<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        let servers = deployment.siteSystemServers(hierarchy.sites.map(\.code)) { [urls] system, _, url in
+        let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code)) { [urls] system, _, url in
             urls.set(system.host, url)
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
