@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SiteLocation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +69,10 @@ struct ContentDownloader: Sendable {
         }
         // A kill between a flush and the record's write leaves more bytes than the record says, never fewer.
         record.done = min(record.done, file.length)
+        // The SHA-256 runs as the bytes arrive; what an earlier run kept is read once, here.
+        let digest = RunningDigest()
+        let kept = record.done
+        try? await withBlockingWork { try digest.catchUp(file, to: kept) }
         let resumedFrom = record.done
         if resumedFrom > 0 {
             trace.append("resuming \(package) at byte \(resumedFrom) of \(record.size)")
@@ -86,7 +91,15 @@ struct ContentDownloader: Sendable {
                 continue
             }
             let from = record.done
-            let result = await fetch(url, etag: etag, into: file, record: &record, trace: &trace, host: offer.host)
+            let result = await fetch(
+                url,
+                etag: etag,
+                into: file,
+                digest: digest,
+                record: &record,
+                trace: &trace,
+                host: offer.host
+            )
             sources.append(DownloadSource(host: offer.host, from: from, to: record.done, result: result))
             try? await withBlockingWork { try file.flush() }
             try? state.write(record)
@@ -105,8 +118,9 @@ struct ContentDownloader: Sendable {
             )
             return (.paused, report)
         }
-        let digest = try? await withBlockingWork { try file.sha256() }
-        guard digest == hex else {
+        let finalSize = record.size
+        let sum = try? await withBlockingWork { try digest.finish(file, size: finalSize) }
+        guard sum == hex else {
             trace.append("the content's SHA-256 is not the version's: it is discarded (corrupt)")
             state.forget(package)
             return (.corrupt, report)
@@ -133,6 +147,7 @@ struct ContentDownloader: Sendable {
         _ url: String,
         etag: String,
         into file: PartialFile,
+        digest: RunningDigest,
         record: inout DownloadRecord,
         trace: inout [String],
         host: String
@@ -172,6 +187,7 @@ struct ContentDownloader: Sendable {
             if record.done > 0 {
                 trace.append("\(host) sent the whole content instead of a range: starting over from byte 0")
                 do { try await withBlockingWork { try file.truncate(to: 0) } } catch { return "state" }
+                digest.reset()
                 record.done = 0
             }
             record.size = length
@@ -190,7 +206,9 @@ struct ContentDownloader: Sendable {
                 guard room > 0 else { break }
                 let bytes = buffer.readableBytesView.prefix(Int(min(Int64(buffer.readableBytes), room)))
                 let offset = record.done
-                try await withBlockingWork { try file.write(Data(bytes), at: offset) }
+                let data = Data(bytes)
+                try await withBlockingWork { try file.write(data, at: offset) }
+                digest.update(data, at: offset)
                 record.done += Int64(bytes.count)
                 received += Int64(bytes.count)
                 sinceCheckpoint += Int64(bytes.count)
@@ -223,6 +241,41 @@ struct ContentDownloader: Sendable {
         if text.lowercased().contains("timeout") || text.lowercased().contains("timed out") { return "timeout" }
         if text.lowercased().contains("reset") || text.contains("remoteConnectionClosed") { return "reset" }
         return "failed: \(text.prefix(200))"
+    }
+}
+
+/// The SHA-256 of a download, computed as its bytes are written in order; a file whose bytes did not all pass
+/// through it (written out of order) is hashed again from disk at the end.
+final class RunningDigest: Sendable {
+    private let state = Mutex<(hash: SHA256, upTo: Int64)>((SHA256(), 0))
+
+    func reset() { state.withLock { $0 = (SHA256(), 0) } }
+
+    func update(_ data: Data, at offset: Int64) {
+        state.withLock { state in
+            guard offset == state.upTo else { return }
+            state.hash.update(data: data)
+            state.upTo += Int64(data.count)
+        }
+    }
+
+    /// Hashes the first `length` bytes of the file (what an earlier run kept).
+    func catchUp(_ file: PartialFile, to length: Int64) throws {
+        reset()
+        var offset: Int64 = 0
+        while offset < length {
+            let block = try file.read(at: offset, count: Int(min(1 << 20, length - offset)))
+            guard !block.isEmpty else { break }
+            update(block, at: offset)
+            offset += Int64(block.count)
+        }
+    }
+
+    /// The hex digest of `size` bytes: the running one when every byte passed through, else the file's.
+    func finish(_ file: PartialFile, size: Int64) throws -> String {
+        let (hash, upTo) = state.withLock { $0 }
+        guard upTo == size else { return try file.sha256() }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
 
@@ -297,6 +350,13 @@ final class PartialFile: Sendable {
         guard ftruncate(descriptor, off_t(length)) == 0 else {
             throw ClientError.state(String(cString: strerror(errno)))
         }
+    }
+
+    func read(at offset: Int64, count: Int) throws -> Data {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let read = pread(descriptor, &buffer, count, off_t(offset))
+        guard read >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+        return Data(buffer[0..<read])
     }
 
     /// The SHA-256 (hex) of the whole file.

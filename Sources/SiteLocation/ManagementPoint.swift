@@ -105,7 +105,7 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
             }
     }
 
-    /// X and every site below it.
+    /// X and every site below it, in the file's order.
     var knownSites: [Site] {
         var known: [SiteCode] = [site]
         var index = 0
@@ -113,14 +113,20 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
             known += hierarchy.children(of: known[index]).map(\.code)
             index += 1
         }
-        return hierarchy.sites.filter { known.contains($0.code) }
+        // A set: with an array, a management point high in a hierarchy of 1,000 sites spent most of each request
+        // here (a million comparisons).
+        let members = Set(known)
+        return hierarchy.sites.filter { members.contains($0.code) }
     }
 
     public func locateContent(_ request: ContentRequest) async throws -> ContentAnswer {
         var trace: [String] = []
         let known = knownSites
         let holding = holders(request.package)
-        trace.append("\(host) (site \(site)) knows sites \(known.map(\.code.rawValue).joined(separator: ", "))")
+        let named = known.prefix(20).map(\.code.rawValue).joined(separator: ", ")
+        trace.append(
+            "\(host) (site \(site)) knows sites \(named)" + (known.count > 20 ? " and \(known.count - 20) more" : "")
+        )
         func usable(_ dpSite: Site) -> Bool {
             modeAllows(
                 client: request.clientMode,
