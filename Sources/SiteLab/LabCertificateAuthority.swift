@@ -4,9 +4,6 @@ public import SiteModel
 import SwiftASN1
 import X509
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The lab's private certificate authority (docs/content-services.md, "Native mode"): one per lab, in
 /// `<lab>/ca/` — `ca.key` (mode 600, P-256) and `ca.pem`. It issues a server certificate for each host of a
@@ -29,7 +26,7 @@ public struct LabCertificateAuthority: Sendable {
 
     /// The server identity of a site-system host: issued the first time, then kept.
     public func serverIdentity(for host: String) throws(LabError) -> TLSIdentity {
-        guard let name = DNSNameCheck.normalized(host) else { throw LabError("\(host) is not a host name") }
+        guard let name = DNSName.normalized(host) else { throw LabError("\(host) is not a host name") }
         let hosts = folder.appendingPathComponent("hosts", isDirectory: true)
         let certificate = hosts.appendingPathComponent(name + ".pem")
         let key = hosts.appendingPathComponent(name + ".key")
@@ -45,8 +42,8 @@ public struct LabCertificateAuthority: Sendable {
             usage: .serverAuth,
             by: ca
         )
-        try Self.create(hosts)
-        try Self.writePrivate(key, issued.privateKeyPEM)
+        try PrivateFiles.createFolder(hosts.path)
+        try PrivateFiles.write(key.path, issued.privateKeyPEM)
         try Self.write(certificate, issued.certificatePEM)
         return issued
     }
@@ -104,8 +101,8 @@ public struct LabCertificateAuthority: Sendable {
                 issuerPrivateKey: Certificate.PrivateKey(key)
             )
             let certificatePEM = try certificate.serializeAsPEM().pemString
-            try Self.create(folder)
-            try Self.writePrivate(keyFile, key.pemRepresentation)
+            try PrivateFiles.createFolder(folder.path)
+            try PrivateFiles.write(keyFile.path, key.pemRepresentation)
             try Self.write(certificateFile, certificatePEM)
             return Authority(key: key, certificate: certificate, certificatePEM: certificatePEM)
         } catch let error as LabError {
@@ -153,34 +150,10 @@ public struct LabCertificateAuthority: Sendable {
 
     // MARK: Files
 
-    static func create(_ folder: URL) throws(LabError) {
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw LabError("cannot create \(folder.path): \(error)")
-        }
-    }
-
+    /// A certificate: public, written whole under another name and renamed.
     static func write(_ file: URL, _ text: String) throws(LabError) {
         do { try Data(text.utf8).write(to: file, options: .atomic) } catch {
             throw LabError("cannot write \(file.path): \(error)")
         }
     }
-
-    /// A private key: created with mode 600 before any byte is written.
-    static func writePrivate(_ file: URL, _ text: String) throws(LabError) {
-        unlink(file.path)
-        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw LabError("cannot write \(file.path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        let bytes = Array(text.utf8)
-        guard Glibc.write(descriptor, bytes, bytes.count) == bytes.count else {
-            throw LabError("cannot write \(file.path): \(String(cString: strerror(errno)))")
-        }
-    }
-}
-
-/// Host names as the hierarchy checks them.
-enum DNSNameCheck {
-    static func normalized(_ text: String) -> String? { DNSName.normalized(text) }
 }
