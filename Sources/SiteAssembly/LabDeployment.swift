@@ -5,6 +5,7 @@ import SMBKit
 public import SiteLab
 public import SiteModel
 import SiteServer
+import Synchronization
 
 /// How a lab's site servers reach one another's inboxes.
 public enum LabTransport: String, Sendable, CaseIterable {
@@ -37,7 +38,10 @@ extension Lab {
             logger: logger
         )
         let lab = self
-        deployment.systemURLs = { lab.systemURL($0) }
+        // A management point gives a URL for every distribution point it offers: reading the lab's record (a file
+        // and the serving process's /proc entry) for each one on every request is kept to once a second per host.
+        let records = RecentSystemURLs()
+        deployment.systemURLs = { host in records.url(host) { lab.systemURL(host) } }
         let authority = LabCertificateAuthority(lab: self)
         deployment.serverIdentity = { system in
             do {
@@ -64,5 +68,19 @@ extension Lab {
         return { site, _ in
             .smb(host: "127.0.0.1", port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
         }
+    }
+}
+
+/// Where site-system hosts listened when last looked up, for a second.
+final class RecentSystemURLs: Sendable {
+    private let known = Mutex<[String: (url: URL, at: ContinuousClock.Instant)]>([:])
+    static let lifetime = Duration.seconds(1)
+
+    func url(_ host: String, lookUp: () -> URL?) -> URL? {
+        let now = ContinuousClock.now
+        if let recent = known.withLock({ $0[host] }), now - recent.at < Self.lifetime { return recent.url }
+        guard let url = lookUp() else { return nil }
+        known.withLock { $0[host] = (url, now) }
+        return url
     }
 }
