@@ -4,7 +4,6 @@ public import SiteModel
 import SwiftASN1
 import X509
 
-
 /// The lab's private certificate authority (docs/content-services.md, "Native mode"): one per lab, in
 /// `<lab>/ca/` — `ca.key` (mode 600, P-256) and `ca.pem`. It issues a server certificate for each host of a
 /// native-mode site (`hosts/<host>.pem` and `.key`, mode 600) and client certificates for native-mode clients

@@ -328,10 +328,10 @@ struct DemoCommand: AsyncParsableCommand {
             "siteloc send package CEN00001 (16 MB): placed on \(sent.placedAtSource.joined(separator: ", ")) at CEN, a job for P01"
         )
         let paris = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory)
-        _ = try await poll(within: .seconds(60)) {
-            SiteStatus(folders: paris).packages.contains { $0.package == "CEN00001" } ? true : nil
-        }
-        say("P01 placed it on p01-dp.corp.contoso.com and p01-dp-secure.corp.contoso.com")
+        // P01's database, opened once (its site server created it when it started), not a whole status every poll.
+        let parisDatabase = try paris.openDatabase(readOnly: true)
+        let placed = try await poll(within: .seconds(60)) { (try? parisDatabase?.placement(of: "CEN00001")) ?? nil }
+        say("P01 placed it on \(placed?.distributionPoints.joined(separator: " and ") ?? "nothing?!")")
 
         let state = lab.directory.appendingPathComponent("client")
         try? FileManager.default.removeItem(at: state)

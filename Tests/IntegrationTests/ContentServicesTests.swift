@@ -112,9 +112,7 @@ struct ServicesFixture {
         let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code)) { [urls] system, _, url in
             urls.set(system.host, url)
         }
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            for server in servers { group.addTask { try await server.run() } }
-            defer { group.cancelAll() }
+        return try await withServices(servers, logger: Logger(label: "test")) {
             let expected = servers.count
             let deadline = ContinuousClock.now + .seconds(20)
             while urls.count < expected {
