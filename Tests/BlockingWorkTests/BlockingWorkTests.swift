@@ -1,5 +1,6 @@
 import BlockingWork
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -21,16 +22,33 @@ import Glibc
     }
 
     @Test func aJobNeverWaitsBehindOneThatBlocks() async throws {
-        // More blocked jobs than there are cores, then one more: it must run at once.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 {
-                group.addTask { () async throws -> Void in await withBlockingWork { _ = usleep(1_500_000) } }
+        // More jobs than there are cores block until one more job has run: if that job waited behind them, they
+        // would wait out their bound instead of being released by it. Order decides, not a clock.
+        let release = DispatchSemaphore(value: 0)
+        let blocked = 4
+        let started = StartedJobs()
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<blocked {
+                group.addTask {
+                    await withBlockingWork {
+                        started.count.withLock { $0 += 1 }
+                        return release.wait(timeout: .now() + 60) == .success
+                    }
+                }
             }
-            try await Task.sleep(for: .milliseconds(100))
-            let started = ContinuousClock.now
-            await withBlockingWork { _ = usleep(1_000) }
-            #expect(ContinuousClock.now - started < .milliseconds(900))
-            try await group.waitForAll()
+            let bound = ContinuousClock.now + .seconds(60)
+            while started.count.withLock({ $0 }) < blocked, ContinuousClock.now < bound {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(started.count.withLock { $0 } == blocked)
+            await withBlockingWork { for _ in 0..<blocked { release.signal() } }
+            var releasedByTheLastJob = 0
+            for try await released in group where released { releasedByTheLastJob += 1 }
+            #expect(releasedByTheLastJob == blocked)
         }
     }
+}
+
+private final class StartedJobs: Sendable {
+    let count = Mutex(0)
 }
