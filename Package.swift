@@ -37,7 +37,6 @@ let package = Package(
         ),
         .systemLibrary(
             name: "CSMBClient",
-            pkgConfig: "smbclient",
             providers: [.apt(["libsmbclient-dev"])]
         ),
         // Layer 1: the libldap wrapper. The only module that imports CLDAP.

@@ -140,10 +140,27 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
         }
 
         var curlTimes: [Double] = []
+        var curlFromDPTimes: [Double] = []
+        var curlCheckedTimes: [Double] = []
         var clientTimes: [Double] = []
+        let dpPackageURL = dpURL.absoluteString + "/SMS_DP_SMSPKG$/CEN00001/"
         for round in 0..<rounds {
             let out = folder.appendingPathComponent("curl.out")
             curlTimes.append(try Self.timed { try Self.run("/usr/bin/curl", ["-sf", "-o", out.path, nginxURL]) })
+            try? FileManager.default.removeItem(at: out)
+            // The same guarantee as the client's: the bytes checked against the version's SHA-256 (OpenSSL's, which
+            // uses the CPU's SHA instructions as the client's BoringSSL does; coreutils' sha256sum is 4× slower).
+            curlCheckedTimes.append(
+                try Self.timed {
+                    try Self.run("/usr/bin/curl", ["-sf", "-o", out.path, nginxURL])
+                    let sum = try Self.run("/usr/bin/openssl", ["dgst", "-sha256", "-r", out.path])
+                    guard sum.hasPrefix(placement.sha256) else { throw ValidationError("openssl dgst: \(sum)") }
+                }
+            )
+            try? FileManager.default.removeItem(at: out)
+            curlFromDPTimes.append(
+                try Self.timed { try Self.run("/usr/bin/curl", ["-sf", "-o", out.path, dpPackageURL]) }
+            )
             try? FileManager.default.removeItem(at: out)
             let state = folder.appendingPathComponent("client-\(round)")
             clientTimes.append(
@@ -160,18 +177,25 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             try? FileManager.default.removeItem(at: state)
         }
         let curl = Self.median(curlTimes)
+        let curlChecked = Self.median(curlCheckedTimes)
+        let curlFromDP = Self.median(curlFromDPTimes)
         let client = Self.median(clientTimes)
         print(
             String(
                 format:
                     "download %d MB: siteloc client get from a siteloc DP %.2f s (%.0f MB/s); curl from nginx %.2f s"
-                    + " (%.0f MB/s); ratio %.2f",
+                    + " (%.0f MB/s), ratio %.2f; curl from nginx then openssl dgst -sha256 %.2f s, ratio %.2f; curl from the"
+                    + " siteloc DP %.2f s (%.0f MB/s)",
                 megabytes,
                 client,
                 bytes / client / 1e6,
                 curl,
                 bytes / curl / 1e6,
-                curl / client
+                curl / client,
+                curlChecked,
+                curlChecked / client,
+                curlFromDP,
+                bytes / curlFromDP / 1e6
             )
         )
 
@@ -179,7 +203,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
         for (name, pid, url) in [
             (
                 "siteloc site run (P01's MP and DPs)", server.processIdentifier,
-                dpURL.absoluteString + "/SMS_DP_SMSPKG$/CEN00001/"
+                dpPackageURL
             ),
             ("nginx", nginx.processIdentifier, nginxURL),
         ] {

@@ -1,7 +1,111 @@
 #ifndef CSMBCLIENT_SHIM_H
 #define CSMBCLIENT_SHIM_H
 
-#include <libsmbclient.h>
+#include <samba-4.0/libsmbclient.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+
+// libsmbclient is opened the first time a share is used, not when the process starts: linking it loads about ninety
+// Samba libraries, which cost every siteloc command 50 ms before main (a C program linking it starts in 51 ms, one
+// that does not in 3 ms; perf stat). Only the lab's file shares use SMB.
+
+typedef struct {
+    // dlerror's text when libsmbclient could not be loaded, else NULL.
+    const char *error;
+    SMBCCTX *(*new_context)(void);
+    SMBCCTX *(*init_context)(SMBCCTX *);
+    int (*free_context)(SMBCCTX *, int);
+    void (*set_debug)(SMBCCTX *, int);
+    void (*set_timeout)(SMBCCTX *, int);
+    void *(*get_user_data)(SMBCCTX *);
+    void (*set_user_data)(SMBCCTX *, void *);
+    void (*set_use_kerberos)(SMBCCTX *, smbc_bool);
+    void (*set_fallback_after_kerberos)(SMBCCTX *, smbc_bool);
+    void (*set_no_auto_anonymous_login)(SMBCCTX *, smbc_bool);
+    void (*set_auth)(SMBCCTX *, smbc_get_auth_data_with_context_fn);
+    smbc_open_fn (*get_open)(SMBCCTX *);
+    smbc_write_fn (*get_write)(SMBCCTX *);
+    smbc_close_fn (*get_close)(SMBCCTX *);
+    smbc_rename_fn (*get_rename)(SMBCCTX *);
+    smbc_unlink_fn (*get_unlink)(SMBCCTX *);
+    smbc_opendir_fn (*get_opendir)(SMBCCTX *);
+    smbc_readdir_fn (*get_readdir)(SMBCCTX *);
+    smbc_closedir_fn (*get_closedir)(SMBCCTX *);
+} csmb_library;
+
+static inline void csmb_load(csmb_library *csmb_loaded) {
+    void *handle = dlopen("libsmbclient.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        csmb_loaded->error = dlerror();
+        return;
+    }
+    void **slots[] = {
+        (void **)&csmb_loaded->new_context, (void **)&csmb_loaded->init_context, (void **)&csmb_loaded->free_context,
+        (void **)&csmb_loaded->set_debug, (void **)&csmb_loaded->set_timeout, (void **)&csmb_loaded->get_user_data,
+        (void **)&csmb_loaded->set_user_data, (void **)&csmb_loaded->set_use_kerberos,
+        (void **)&csmb_loaded->set_fallback_after_kerberos, (void **)&csmb_loaded->set_no_auto_anonymous_login,
+        (void **)&csmb_loaded->set_auth, (void **)&csmb_loaded->get_open, (void **)&csmb_loaded->get_write,
+        (void **)&csmb_loaded->get_close, (void **)&csmb_loaded->get_rename, (void **)&csmb_loaded->get_unlink,
+        (void **)&csmb_loaded->get_opendir, (void **)&csmb_loaded->get_readdir, (void **)&csmb_loaded->get_closedir,
+    };
+    const char *names[] = {
+        "smbc_new_context", "smbc_init_context", "smbc_free_context", "smbc_setDebug", "smbc_setTimeout",
+        "smbc_getOptionUserData", "smbc_setOptionUserData", "smbc_setOptionUseKerberos",
+        "smbc_setOptionFallbackAfterKerberos", "smbc_setOptionNoAutoAnonymousLogin",
+        "smbc_setFunctionAuthDataWithContext", "smbc_getFunctionOpen", "smbc_getFunctionWrite",
+        "smbc_getFunctionClose", "smbc_getFunctionRename", "smbc_getFunctionUnlink", "smbc_getFunctionOpendir",
+        "smbc_getFunctionReaddir", "smbc_getFunctionClosedir",
+    };
+    for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
+        *slots[index] = dlsym(handle, names[index]);
+        if (*slots[index] == NULL) {
+            csmb_loaded->error = "libsmbclient.so.0 lacks a function siteloc uses";
+            return;
+        }
+    }
+}
+
+// The loaded library (loaded by the first call); its `error` says why it is unusable.
+static inline const csmb_library *csmb_library_loaded(void) {
+    static csmb_library loaded;
+    static int tried;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    if (!tried) {
+        csmb_load(&loaded);
+        tried = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return &loaded;
+}
+
+// A context set up as siteloc uses it: no debug output, no Kerberos, never anonymous, credentials from `auth`
+// reading `user_data`. NULL with errno set when it cannot be made.
+static inline SMBCCTX *csmb_context(int timeout_ms, void *user_data, smbc_get_auth_data_with_context_fn auth) {
+    const csmb_library *smb = csmb_library_loaded();
+    if (smb->error != NULL) {
+        errno = ELIBACC;
+        return NULL;
+    }
+    SMBCCTX *context = smb->new_context();
+    if (context == NULL) return NULL;
+    smb->set_debug(context, 0);
+    smb->set_user_data(context, user_data);
+    smb->set_auth(context, auth);
+    smb->set_no_auto_anonymous_login(context, 1);
+    smb->set_use_kerberos(context, 0);
+    smb->set_fallback_after_kerberos(context, 1);
+    smb->set_timeout(context, timeout_ms);
+    if (smb->init_context(context) == NULL) {
+        int code = errno;
+        smb->free_context(context, 1);
+        errno = code;
+        return NULL;
+    }
+    return context;
+}
 
 // smbc_dirent.name is declared as `char name[1]` and read past its end by design; Swift sees a one-element tuple.
 static inline const char *csmb_dirent_name(const struct smbc_dirent *entry) { return entry->name; }

@@ -69,23 +69,24 @@ final class SMBExecutor: Sendable {
     }
 
     func makeContext(credentials: SMBCredentials, timeoutMilliseconds: Int32) async throws(SMBError) -> Context {
+        if let error = csmb_library_loaded().pointee.error {
+            throw SMBError(
+                operation: "init",
+                target: "libsmbclient",
+                code: ELIBACC,
+                reason: "cannot load libsmbclient.so.0 (Debian's libsmbclient package): \(String(cString: error))"
+            )
+        }
         let box = Unmanaged.passRetained(CredentialBox(credentials))
         let boxAddress = UInt(bitPattern: box.toOpaque())
         let pointer = try await run("init", "context") { () -> UInt? in
-            guard let context = smbc_new_context() else { return nil }
-            smbc_setDebug(context, 0)
-            smbc_setOptionUserData(context, UnsafeMutableRawPointer(bitPattern: boxAddress))
-            smbc_setFunctionAuthDataWithContext(context, authenticate)
-            smbc_setOptionNoAutoAnonymousLogin(context, 1)
-            smbc_setOptionUseKerberos(context, 0)
-            smbc_setOptionFallbackAfterKerberos(context, 1)
-            smbc_setTimeout(context, timeoutMilliseconds)
-            guard smbc_init_context(context) != nil else {
-                let code = errno
-                smbc_free_context(context, 1)
-                errno = code
-                return nil
-            }
+            guard
+                let context = csmb_context(
+                    timeoutMilliseconds,
+                    UnsafeMutableRawPointer(bitPattern: boxAddress),
+                    authenticate
+                )
+            else { return nil }
             return UInt(bitPattern: context)
         }
         return Context(pointer: UnsafeMutablePointer(bitPattern: pointer)!, credentials: box)
@@ -93,14 +94,14 @@ final class SMBExecutor: Sendable {
 
     func free(_ context: Context) {
         queue.async {
-            smbc_free_context(context.pointer, 1)
+            _ = csmb_library_loaded().pointee.free_context(context.pointer, 1)
             context.credentials.release()
         }
     }
 
     func open(_ context: Context, url: String) async throws(SMBError) -> RemoteFile {
         try await run("open", url) {
-            guard let open = smbc_getFunctionOpen(context.pointer),
+            guard let open = csmb_library_loaded().pointee.get_open(context.pointer),
                 let file = open(context.pointer, url, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             else { return nil }
             return RemoteFile(file)
@@ -109,7 +110,7 @@ final class SMBExecutor: Sendable {
 
     func write(_ context: Context, _ file: RemoteFile, _ data: Data, target: String) async throws(SMBError) {
         _ = try await run("write", target) { () -> Bool? in
-            guard let write = smbc_getFunctionWrite(context.pointer) else { return nil }
+            guard let write = csmb_library_loaded().pointee.get_write(context.pointer) else { return nil }
             return data.withUnsafeBytes { buffer -> Bool? in
                 var offset = 0
                 while offset < buffer.count {
@@ -129,7 +130,7 @@ final class SMBExecutor: Sendable {
 
     func close(_ context: Context, _ file: RemoteFile, target: String) async throws(SMBError) {
         _ = try await run("close", target) { () -> Bool? in
-            guard let close = smbc_getFunctionClose(context.pointer), close(context.pointer, file.pointer) == 0
+            guard let close = csmb_library_loaded().pointee.get_close(context.pointer), close(context.pointer, file.pointer) == 0
             else { return nil }
             return true
         }
@@ -137,7 +138,7 @@ final class SMBExecutor: Sendable {
 
     func rename(_ context: Context, from: String, to: String) async throws(SMBError) {
         _ = try await run("rename", "\(from) to \(to)") { () -> Bool? in
-            guard let rename = smbc_getFunctionRename(context.pointer),
+            guard let rename = csmb_library_loaded().pointee.get_rename(context.pointer),
                 rename(context.pointer, from, context.pointer, to) == 0
             else { return nil }
             return true
@@ -146,7 +147,7 @@ final class SMBExecutor: Sendable {
 
     func unlink(_ context: Context, url: String) async throws(SMBError) {
         _ = try await run("unlink", url) { () -> Bool? in
-            guard let unlink = smbc_getFunctionUnlink(context.pointer), unlink(context.pointer, url) == 0
+            guard let unlink = csmb_library_loaded().pointee.get_unlink(context.pointer), unlink(context.pointer, url) == 0
             else { return nil }
             return true
         }
@@ -154,9 +155,9 @@ final class SMBExecutor: Sendable {
 
     func list(_ context: Context, url: String) async throws(SMBError) -> [String] {
         try await run("list", url) { () -> [String]? in
-            guard let opendir = smbc_getFunctionOpendir(context.pointer),
-                let readdir = smbc_getFunctionReaddir(context.pointer),
-                let closedir = smbc_getFunctionClosedir(context.pointer),
+            guard let opendir = csmb_library_loaded().pointee.get_opendir(context.pointer),
+                let readdir = csmb_library_loaded().pointee.get_readdir(context.pointer),
+                let closedir = csmb_library_loaded().pointee.get_closedir(context.pointer),
                 let directory = opendir(context.pointer, url)
             else { return nil }
             defer { _ = closedir(context.pointer, directory) }
@@ -182,7 +183,7 @@ private func authenticate(
     _ password: UnsafeMutablePointer<CChar>?,
     _ passwordLength: Int32
 ) {
-    guard let context, let data = smbc_getOptionUserData(context) else { return }
+    guard let context, let data = csmb_library_loaded().pointee.get_user_data(context) else { return }
     let box = Unmanaged<SMBExecutor.CredentialBox>.fromOpaque(data).takeUnretainedValue()
     func fill(_ destination: UnsafeMutablePointer<CChar>?, _ length: Int32, _ value: [CChar]) {
         guard let destination, length > 0 else { return }

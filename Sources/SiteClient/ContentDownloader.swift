@@ -29,8 +29,13 @@ struct ContentDownloader: Sendable {
     let maxRate: Int?
     let progress: (@Sendable (_ done: Int64, _ size: Int64) -> Void)?
 
-    /// How often the bytes are flushed and the record written: what a kill can cost.
+    /// How often the record is written after the bytes it counts: what a kill can cost.
     static let checkpointBytes: Int64 = 4 << 20
+    /// How often the bytes are also flushed to disk before the record: what a power cut can cost (a record that
+    /// got ahead of its bytes then fails the SHA-256 check, and the download starts over).
+    static let durableBytes: Int64 = 64 << 20
+    /// Bytes gathered before a blocking thread writes and hashes them.
+    static let batchBytes = 1 << 20
 
     func download(
         package: String,
@@ -101,8 +106,11 @@ struct ContentDownloader: Sendable {
                 host: offer.host
             )
             sources.append(DownloadSource(host: offer.host, from: from, to: record.done, result: result))
-            try? await withBlockingWork { try file.flush() }
-            try? state.write(record)
+            let reached = record
+            try? await withBlockingWork {
+                try file.flush()
+                try state.write(reached, durable: true)
+            }
         }
         let report = DownloadReport(
             size: max(record.size, 0),
@@ -197,36 +205,85 @@ struct ContentDownloader: Sendable {
             trace.append("\(host) answered \(response.status.code)")
             return "http \(response.status.code)"
         }
+        // Received bytes are gathered into batches that a blocking thread writes and hashes while the next batch
+        // arrives: one hand-off per MiB instead of one per network read, and the SHA-256 off the receiving path.
         let started = ContinuousClock.now
         var received: Int64 = 0
+        var batch = ByteBuffer()
         var sinceCheckpoint: Int64 = 0
+        var sinceFlush: Int64 = 0
+        var stopped: (any Error)?
         do {
-            for try await buffer in response.body {
-                let room = record.size - record.done
-                guard room > 0 else { break }
-                let bytes = buffer.readableBytesView.prefix(Int(min(Int64(buffer.readableBytes), room)))
-                let offset = record.done
-                let data = Data(bytes)
-                try await withBlockingWork { try file.write(data, at: offset) }
-                digest.update(data, at: offset)
-                record.done += Int64(bytes.count)
-                received += Int64(bytes.count)
-                sinceCheckpoint += Int64(bytes.count)
-                progress?(record.done, record.size)
-                if sinceCheckpoint >= Self.checkpointBytes {
-                    try await withBlockingWork { try file.flush() }
-                    try state.write(record)
-                    sinceCheckpoint = 0
+            try await withThrowingTaskGroup(of: Int64.self) { group in
+                var writing = false
+                // Waits for the batch being written, then counts it as done.
+                func committed() async throws {
+                    guard writing, let bytes = try await group.next() else { return }
+                    writing = false
+                    record.done += bytes
+                    sinceCheckpoint += bytes
+                    sinceFlush += bytes
+                    progress?(record.done, record.size)
+                    if sinceCheckpoint >= Self.checkpointBytes {
+                        let flush = sinceFlush >= Self.durableBytes
+                        let checkpoint = record
+                        try await withBlockingWork {
+                            if flush { try file.flush() }
+                            try state.write(checkpoint, durable: flush)
+                        }
+                        if flush { sinceFlush = 0 }
+                        sinceCheckpoint = 0
+                    }
                 }
-                if let maxRate, maxRate > 0 {
-                    let due = Duration.seconds(Double(received) / Double(maxRate))
-                    let elapsed = ContinuousClock.now - started
-                    if due > elapsed { try await Task.sleep(for: due - elapsed) }
+                func write(_ bytes: ByteBuffer) async throws {
+                    try await committed()
+                    let offset = record.done
+                    group.addTask {
+                        // Written and hashed on two threads at once.
+                        async let hashed: Void = withBlockingWork { digest.update(bytes, at: offset) }
+                        try await withBlockingWork { try file.write(bytes, at: offset) }
+                        await hashed
+                        return Int64(bytes.readableBytes)
+                    }
+                    writing = true
                 }
+                do {
+                    for try await part in response.body {
+                        let room = record.size - record.done - Int64(batch.readableBytes)
+                        guard room > 0 else { break }
+                        var part = part
+                        let count = Int(min(Int64(part.readableBytes), room))
+                        if batch.readableBytes == 0, count == part.readableBytes, count >= Self.batchBytes {
+                            batch = part
+                        } else {
+                            if batch.capacity < Self.batchBytes { batch.reserveCapacity(Self.batchBytes) }
+                            batch.writeImmutableBuffer(part.readSlice(length: count)!)
+                        }
+                        received += Int64(count)
+                        if batch.readableBytes >= Self.batchBytes {
+                            try await write(batch)
+                            batch = ByteBuffer()
+                        }
+                        if let maxRate, maxRate > 0 {
+                            let due = Duration.seconds(Double(received) / Double(maxRate))
+                            let elapsed = ContinuousClock.now - started
+                            if due > elapsed { try await Task.sleep(for: due - elapsed) }
+                        }
+                    }
+                } catch {
+                    // What arrived before the distribution point stopped is kept: the next one continues after it.
+                    stopped = error
+                }
+                if batch.readableBytes > 0 { try await write(batch) }
+                try await committed()
             }
         } catch {
-            trace.append("\(host) stopped at byte \(record.done): \(Self.reason(error))")
-            return Self.reason(error)
+            trace.append("\(host): cannot keep the bytes: \(error)")
+            return "state"
+        }
+        if let stopped {
+            trace.append("\(host) stopped at byte \(record.done): \(Self.reason(stopped))")
+            return Self.reason(stopped)
         }
         guard record.done == record.size else {
             trace.append("\(host) ended the content at byte \(record.done) of \(record.size)")
@@ -251,11 +308,11 @@ final class RunningDigest: Sendable {
 
     func reset() { state.withLock { $0 = (SHA256(), 0) } }
 
-    func update(_ data: Data, at offset: Int64) {
+    func update(_ bytes: ByteBuffer, at offset: Int64) {
         state.withLock { state in
             guard offset == state.upTo else { return }
-            state.hash.update(data: data)
-            state.upTo += Int64(data.count)
+            bytes.withUnsafeReadableBytes { state.hash.update(bufferPointer: $0) }
+            state.upTo += Int64(bytes.readableBytes)
         }
     }
 
@@ -265,9 +322,9 @@ final class RunningDigest: Sendable {
         var offset: Int64 = 0
         while offset < length {
             let block = try file.read(at: offset, count: Int(min(1 << 20, length - offset)))
-            guard !block.isEmpty else { break }
+            guard block.readableBytes > 0 else { break }
             update(block, at: offset)
-            offset += Int64(block.count)
+            offset += Int64(block.readableBytes)
         }
     }
 
@@ -326,9 +383,9 @@ final class PartialFile: Sendable {
 
     deinit { close(descriptor) }
 
-    func write(_ data: Data, at offset: Int64) throws {
+    func write(_ bytes: ByteBuffer, at offset: Int64) throws {
         var written = 0
-        try data.withUnsafeBytes { raw in
+        try bytes.withUnsafeReadableBytes { raw in
             while written < raw.count {
                 let count = pwrite(
                     descriptor,
@@ -352,11 +409,14 @@ final class PartialFile: Sendable {
         }
     }
 
-    func read(at offset: Int64, count: Int) throws -> Data {
-        var buffer = [UInt8](repeating: 0, count: count)
-        let read = pread(descriptor, &buffer, count, off_t(offset))
-        guard read >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
-        return Data(buffer[0..<read])
+    func read(at offset: Int64, count: Int) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            let read = pread(descriptor, raw.baseAddress, count, off_t(offset))
+            guard read >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
+            return read
+        }
+        return buffer
     }
 
     /// The SHA-256 (hex) of the whole file.

@@ -57,20 +57,34 @@ public struct ClientState: Sendable {
         do {
             try FileManager.default.createDirectory(at: identityFolder, withIntermediateDirectories: true)
             chmod(identityFolder.path, 0o700)
-            let key = identityFolder.appendingPathComponent("client.key")
-            unlink(key.path)
-            let descriptor = open(key.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw ClientError.state("cannot write \(key.path)") }
-            let bytes = Array(identity.privateKeyPEM.utf8)
-            let written = Glibc.write(descriptor, bytes, bytes.count)
-            close(descriptor)
-            guard written == bytes.count else { throw ClientError.state("cannot write \(key.path)") }
-            try Data(identity.certificatePEM.utf8).write(to: identityFolder.appendingPathComponent("client.pem"))
-            try Data(identity.authorityPEM.utf8).write(to: identityFolder.appendingPathComponent("ca.pem"))
+            for (name, text) in [
+                ("client.key", identity.privateKeyPEM), ("client.pem", identity.certificatePEM),
+                ("ca.pem", identity.authorityPEM),
+            ] {
+                try Self.replace(identityFolder.appendingPathComponent(name), with: Data(text.utf8), durable: true)
+            }
         } catch let error as ClientError {
             throw error
         } catch {
             throw ClientError.state("cannot keep the client's identity in \(identityFolder.path): \(error)")
+        }
+    }
+
+    /// Writes `data` whole under a temporary name (mode 600, never through a symbolic link) and renames it over
+    /// `target`: a kill leaves the old file or the new one. `durable` also flushes it to disk before the rename.
+    static func replace(_ target: URL, with data: Data, durable: Bool) throws(ClientError) {
+        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).tmp")
+        unlink(temporary.path)
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ClientError.state("cannot write \(temporary.path): \(String(cString: strerror(errno)))")
+        }
+        let written = data.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let flushed = !durable || fsync(descriptor) == 0
+        close(descriptor)
+        guard written == data.count, flushed, rename(temporary.path, target.path) == 0 else {
+            unlink(temporary.path)
+            throw ClientError.state("cannot write \(target.path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -83,16 +97,15 @@ public struct ClientState: Sendable {
         return try? JSONDecoder().decode(DownloadRecord.self, from: data)
     }
 
-    /// Written whole under another name and renamed: a kill leaves the old record or the new one.
-    func write(_ value: DownloadRecord) throws {
-        let target = record(value.package)
-        let temporary = downloads.appendingPathComponent(".\(value.package).json.tmp")
+    /// Written whole under another name and renamed: a kill leaves the old record or the new one. Not flushed
+    /// to disk unless `durable`: a kill loses nothing the kernel holds, and flushing a small file on ext4 commits
+    /// the journal and with it the partial file's dirty pages, every checkpoint.
+    func write(_ value: DownloadRecord, durable: Bool = false) throws(ClientError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(value).write(to: temporary)
-        guard rename(temporary.path, target.path) == 0 else {
-            throw ClientError.state("cannot write \(target.path): \(String(cString: strerror(errno)))")
-        }
+        let data: Data
+        do { data = try encoder.encode(value) } catch { throw ClientError.state("cannot encode the record: \(error)") }
+        try Self.replace(record(value.package), with: data, durable: durable)
     }
 
     func forget(_ package: String) {

@@ -20,8 +20,6 @@ public struct DistributionPointService: Sendable {
     public let host: String
     let folders: SiteFolders
     let database: SiteDatabaseReader
-    /// How much is read from disk and written to the connection at a time.
-    static let chunkBytes = 256 * 1024
 
     public init(host: String, folders: SiteFolders) {
         self.host = host.lowercased()
@@ -74,11 +72,12 @@ public struct DistributionPointService: Sendable {
             status: status,
             headers: headers,
             body: ResponseBody(contentLength: Int(count)) { writer in
+                let lane = ContentLane()
                 var offset = lower
                 let end = lower + count
                 while offset < end {
-                    let want = Int(min(Int64(Self.chunkBytes), end - offset))
-                    let chunk = try await withBlockingWork { try file.read(at: offset, count: want) }
+                    let want = Int(min(Int64(ContentChunks.bytes), end - offset))
+                    let chunk = try await lane.read(file, at: offset, count: want)
                     try await writer.write(chunk)
                     offset += Int64(chunk.readableBytes)
                 }
@@ -133,7 +132,7 @@ final class ContentFile: Sendable {
     deinit { close(descriptor) }
 
     func read(at offset: Int64, count: Int) throws -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        var buffer = ContentChunks.allocator.buffer(capacity: count)
         let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
             max(0, pread(descriptor, raw.baseAddress, count, off_t(offset)))
         }
