@@ -45,6 +45,9 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
     @Option(help: "The siteloc executable (built beside this benchmark by default).")
     var siteloc: String?
 
+    @Flag(help: "Only the management point's requests per second.")
+    var managementPointOnly = false
+
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-content-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -53,7 +56,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             siteloc
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("siteloc").path
-        try await downloads(folder, executable: executable)
+        if !managementPointOnly { try await downloads(folder, executable: executable) }
         try await managementPointLoad(folder)
     }
 

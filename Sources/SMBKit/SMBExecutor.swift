@@ -130,7 +130,8 @@ final class SMBExecutor: Sendable {
 
     func close(_ context: Context, _ file: RemoteFile, target: String) async throws(SMBError) {
         _ = try await run("close", target) { () -> Bool? in
-            guard let close = csmb_library_loaded().pointee.get_close(context.pointer), close(context.pointer, file.pointer) == 0
+            guard let close = csmb_library_loaded().pointee.get_close(context.pointer),
+                close(context.pointer, file.pointer) == 0
             else { return nil }
             return true
         }
@@ -147,7 +148,8 @@ final class SMBExecutor: Sendable {
 
     func unlink(_ context: Context, url: String) async throws(SMBError) {
         _ = try await run("unlink", url) { () -> Bool? in
-            guard let unlink = csmb_library_loaded().pointee.get_unlink(context.pointer), unlink(context.pointer, url) == 0
+            guard let unlink = csmb_library_loaded().pointee.get_unlink(context.pointer),
+                unlink(context.pointer, url) == 0
             else { return nil }
             return true
         }

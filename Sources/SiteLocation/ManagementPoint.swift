@@ -93,6 +93,13 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
     /// The distribution point hosts that hold a package.
     private let holders: @Sendable (String) -> Set<String>
 
+    /// X and every site below it, in the file's order.
+    let knownSites: [Site]
+    /// Their boundaries, indexed: built once, as a site's database would hold them.
+    private let boundaries: BoundaryIndex
+    /// The first line of every trace.
+    private let knowsLine: String
+
     /// `holders` defaults to the file's `distributionPoints` of each package.
     public init(site: SiteCode, host: String, hierarchy: Hierarchy, holders: (@Sendable (String) -> Set<String>)? = nil)
     {
@@ -103,30 +110,28 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
             holders ?? { id in
                 Set(hierarchy.package(ASCII.uppercased(id))?.distributionPoints ?? [])
             }
-    }
-
-    /// X and every site below it, in the file's order.
-    var knownSites: [Site] {
         var known: [SiteCode] = [site]
         var index = 0
         while index < known.count {
             known += hierarchy.children(of: known[index]).map(\.code)
             index += 1
         }
-        // A set: with an array, a management point high in a hierarchy of 1,000 sites spent most of each request
-        // here (a million comparisons).
         let members = Set(known)
-        return hierarchy.sites.filter { members.contains($0.code) }
+        knownSites = hierarchy.sites.filter { members.contains($0.code) }
+        boundaries = BoundaryIndex(knownSites)
+        let named = knownSites.prefix(20).map(\.code.rawValue).joined(separator: ", ")
+        knowsLine =
+            "\(host) (site \(site)) knows sites \(named)"
+            + (knownSites.count > 20 ? " and \(knownSites.count - 20) more" : "")
     }
 
     public func locateContent(_ request: ContentRequest) async throws -> ContentAnswer {
-        var trace: [String] = []
-        let known = knownSites
-        let holding = holders(request.package)
-        let named = known.prefix(20).map(\.code.rawValue).joined(separator: ", ")
-        trace.append(
-            "\(host) (site \(site)) knows sites \(named)" + (known.count > 20 ? " and \(known.count - 20) more" : "")
-        )
+        locateContent(request, holding: holders(request.package))
+    }
+
+    /// The answer when the distribution point hosts in `holding` hold the package.
+    public func locateContent(_ request: ContentRequest, holding: Set<String>) -> ContentAnswer {
+        var trace: [String] = [knowsLine]
         func usable(_ dpSite: Site) -> Bool {
             modeAllows(
                 client: request.clientMode,
@@ -138,9 +143,7 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
             site.systems.filter { $0.roles.contains(.distributionPoint) && holding.contains($0.host) }
         }
 
-        let selection = BoundaryMatching.select(
-            BoundaryMatching.candidates(for: request.address, adSite: request.adSite, among: known)
-        )
+        let selection = BoundaryMatching.select(boundaries.candidates(for: request.address, adSite: request.adSite))
         guard let selection, let clientSite = hierarchy.site(selection.boundary.site) else {
             trace.append(
                 "the client is in none of those sites' boundaries: only \(site)'s unprotected distribution points"

@@ -50,7 +50,8 @@ enum ContentChunks {
 
     private static func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
         let recycled =
-            size == bytes ? state.withLock { $0.free.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } : nil
+            size == bytes
+            ? state.withLock { $0.free.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } : nil
         guard let block = recycled ?? malloc(header + size) else {
             fatalError("out of memory for a content buffer of \(size) bytes")
         }
@@ -64,7 +65,11 @@ enum ContentChunks {
         let old = (pointer - header).load(as: Int.self)
         guard let moved = allocate(size) else { return nil }
         _ = memcpy(moved, pointer, min(old, size))
-        (moved - header).storeBytes(of: (pointer - header).load(fromByteOffset: 8, as: Int.self), toByteOffset: 8, as: Int.self)
+        (moved - header).storeBytes(
+            of: (pointer - header).load(fromByteOffset: 8, as: Int.self),
+            toByteOffset: 8,
+            as: Int.self
+        )
         (pointer - header).storeBytes(of: 0, toByteOffset: 8, as: Int.self)
         deallocate(pointer)
         return moved

@@ -14,16 +14,19 @@ public struct ManagementPointService: Sendable {
     public let host: String
     public let site: Site
     let hierarchy: Hierarchy
-    let database: SiteDatabaseReader
+    let knowledge: ContentKnowledgeCache
     let systemURLs: SystemURLs
+    /// The site's sites and boundaries, indexed once for every request.
+    let point: SiteDatabaseManagementPoint
 
     public init(host: String, site: Site, hierarchy: Hierarchy, folders: SiteFolders, systemURLs: @escaping SystemURLs)
     {
         self.host = host.lowercased()
         self.site = site
         self.hierarchy = hierarchy
-        database = SiteDatabaseReader(folders: folders)
+        knowledge = ContentKnowledgeCache(database: SiteDatabaseReader(folders: folders), folders: folders)
         self.systemURLs = systemURLs
+        point = SiteDatabaseManagementPoint(site: site.code, host: host.lowercased(), hierarchy: hierarchy)
     }
 
     public func addRoutes(to router: Router<SiteRequestContext>) {
@@ -113,14 +116,8 @@ public struct ManagementPointService: Sendable {
         guard let package = hierarchy.package(parsed.package) else {
             return Problems.notFound("package \(parsed.package) is not known to this site")
         }
-        let current = await withBlockingWork { () -> (version: String?, holders: Set<String>) in
-            guard let database = database.get() else { return (nil, []) }
-            return SiteContentKnowledge.current(package.id, in: database)
-        }
-        let point = SiteDatabaseManagementPoint(site: site.code, host: host, hierarchy: hierarchy) { _ in
-            current.holders
-        }
-        let answer = try await point.locateContent(parsed)
+        let current = await knowledge.current(package.id)
+        let answer = point.locateContent(parsed, holding: current.holders)
         let offers = answer.distributionPoints.map { offer in
             var offer = offer
             offer.version = current.version
