@@ -289,20 +289,47 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
                 script: script.path,
                 duration: duration
             )
+            // Clients spread over every subnet the management point knows: most answers are not kept yet.
+            let subnets = model.sites.flatMap(\.boundaries).compactMap { boundary -> String? in
+                guard case .subnet(let subnet) = boundary.value else { return nil }
+                return "\"\(subnet.address)/\(subnet.prefixLength)\""
+            }
+            let spreadScript = folder.appendingPathComponent("spread.lua")
+            try """
+            local addresses = {\(subnets.joined(separator: ","))}
+            local count = 0
+            request = function()
+                count = count + 1
+                local address = addresses[(count * 7919) % #addresses + 1]
+                local body = '{"package":"\(packageID)","address":"' .. address .. '","clientMode":"mixed"}'
+                return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+            end
+            """.write(to: spreadScript, atomically: true, encoding: .utf8)
+            let spread = try Self.wrk(
+                mp.absoluteString + ContentService.contentLocationPath,
+                script: spreadScript.path,
+                duration: duration
+            )
             let ceiling = try Self.wrk(mp.absoluteString + "/siteloc/v1/health", script: nil, duration: duration)
             print(
                 String(
                     format:
                         "management point, %d sites × 20 boundaries: content location %.0f requests/s (p50 %@, p99 %@);"
-                        + " fixed answer on the same server %.0f requests/s (p50 %@, p99 %@); ratio %.2f",
+                        + " clients spread over %d subnets %.0f requests/s (p50 %@, p99 %@); fixed answer on the same"
+                        + " server %.0f requests/s (p50 %@, p99 %@); ratios %.2f and %.2f",
                     sites,
                     location.rate,
                     location.p50,
                     location.p99,
+                    subnets.count,
+                    spread.rate,
+                    spread.p50,
+                    spread.p99,
                     ceiling.rate,
                     ceiling.p50,
                     ceiling.p99,
-                    location.rate / ceiling.rate
+                    location.rate / ceiling.rate,
+                    spread.rate / ceiling.rate
                 )
             )
         }

@@ -129,8 +129,23 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
         locateContent(request, holding: holders(request.package))
     }
 
+    /// The boundary the client is in, as this management point sees it: with the package, the client's mode and
+    /// the advertisement's flags, all of the request an answer depends on.
+    public func boundary(of request: ContentRequest) -> BoundarySelection? {
+        BoundaryMatching.select(boundaries.candidates(for: request.address, adSite: request.adSite))
+    }
+
     /// The answer when the distribution point hosts in `holding` hold the package.
     public func locateContent(_ request: ContentRequest, holding: Set<String>) -> ContentAnswer {
+        locateContent(request, in: boundary(of: request), holding: holding)
+    }
+
+    /// The answer for a client in `selection` (from ``boundary(of:)``).
+    public func locateContent(
+        _ request: ContentRequest,
+        in selection: BoundarySelection?,
+        holding: Set<String>
+    ) -> ContentAnswer {
         var trace: [String] = [knowsLine]
         func usable(_ dpSite: Site) -> Bool {
             modeAllows(
@@ -143,7 +158,6 @@ public struct SiteDatabaseManagementPoint: ManagementPoint {
             site.systems.filter { $0.roles.contains(.distributionPoint) && holding.contains($0.host) }
         }
 
-        let selection = BoundaryMatching.select(boundaries.candidates(for: request.address, adSite: request.adSite))
         guard let selection, let clientSite = hierarchy.site(selection.boundary.site) else {
             trace.append(
                 "the client is in none of those sites' boundaries: only \(site)'s unprotected distribution points"

@@ -24,14 +24,16 @@ final class ContentKnowledgeCache: Sendable {
         )
     }
 
-    func current(_ package: String) async -> Knowledge {
+    /// The package's knowledge, and the generation of the database's files it was read under (nil when changes
+    /// cannot be watched).
+    func current(_ package: String) async -> (knowledge: Knowledge, generation: UInt64?) {
         let generation = watch.flatMap { FolderChanges.shared.generation($0) }
         if let generation {
             let hit = kept.withLock { kept -> Knowledge? in
                 if kept.generation != generation { kept = (generation, [:]) }
                 return kept.packages[package]
             }
-            if let hit { return hit }
+            if let hit { return (hit, generation) }
         }
         let database = database
         let knowledge = await withBlockingWork { () -> Knowledge in
@@ -44,6 +46,6 @@ final class ContentKnowledgeCache: Sendable {
                 if kept.generation == generation { kept.packages[package] = knowledge }
             }
         }
-        return knowledge
+        return (knowledge, generation)
     }
 }

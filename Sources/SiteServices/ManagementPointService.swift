@@ -6,6 +6,7 @@ import NIOCore
 import SiteLocation
 public import SiteModel
 public import SiteServer
+import Synchronization
 
 /// A management point (docs/content-services.md) answering for its site from the site's database only: the site's
 /// identity (also as Configuration Manager's `/SMS_MP/.sms_aut?MPLIST`), advertisement policy, and content location
@@ -18,6 +19,7 @@ public struct ManagementPointService: Sendable {
     let systemURLs: SystemURLs
     /// The site's sites and boundaries, indexed once for every request.
     let point: SiteDatabaseManagementPoint
+    let answers = AnswerCache()
 
     public init(host: String, site: Site, hierarchy: Hierarchy, folders: SiteFolders, systemURLs: @escaping SystemURLs)
     {
@@ -116,17 +118,31 @@ public struct ManagementPointService: Sendable {
         guard let package = hierarchy.package(parsed.package) else {
             return Problems.notFound("package \(parsed.package) is not known to this site")
         }
-        let current = await knowledge.current(package.id)
-        let answer = point.locateContent(parsed, holding: current.holders)
+        let (current, generation) = await knowledge.current(package.id)
+        let selection = point.boundary(of: parsed)
+        // Clients in one boundary asking for one package get the same answer: it is encoded once and kept while
+        // the database's files are unchanged and the distribution points it names listen where it says.
+        let key = AnswerKey(
+            package: package.id,
+            boundary: selection,
+            clientMode: parsed.clientMode,
+            allowHTTPRoaming: parsed.allowHTTPRoaming,
+            allowFallbackToUnprotected: parsed.allowFallbackToUnprotected
+        )
+        if let generation, let kept = answers.get(key, generation: generation, systemURLs: systemURLs) {
+            return JSONAnswer.response(encoded: kept)
+        }
+        let answer = point.locateContent(parsed, in: selection, holding: current.holders)
+        var urls: [String: URL?] = [:]
         let offers = answer.distributionPoints.map { offer in
             var offer = offer
             offer.version = current.version
-            offer.url = systemURLs(offer.host).map {
-                $0.absoluteString + ContentService.contentPath(package: package.id)
-            }
+            let url = systemURLs(offer.host)
+            urls[offer.host] = url
+            offer.url = url.map { $0.absoluteString + ContentService.contentPath(package: package.id) }
             return offer
         }
-        return JSONAnswer.response(
+        let encoded = JSONAnswer.encode(
             ContentLocationResponse(
                 site: site.code.rawValue,
                 managementPoint: host,
@@ -136,6 +152,8 @@ public struct ManagementPointService: Sendable {
                 trace: answer.trace
             )
         )
+        if let generation { answers.set(key, generation: generation, urls: urls, body: encoded) }
+        return JSONAnswer.response(encoded: encoded)
     }
 
     /// The request's fields read to their exact forms, or the problem naming the first that is not.
@@ -204,5 +222,44 @@ enum XMLText {
             }
         }
         return out
+    }
+}
+
+/// What a content location answer depends on besides the site database: the request with the client's address
+/// replaced by the boundary it is in.
+struct AnswerKey: Hashable, Sendable {
+    var package: String
+    var boundary: BoundarySelection?
+    var clientMode: SiteMode
+    var allowHTTPRoaming: Bool
+    var allowFallbackToUnprotected: Bool
+}
+
+/// Encoded content location answers, each valid while the database's files are unchanged and the offered
+/// distribution points are still where the answer says.
+final class AnswerCache: Sendable {
+    /// Beyond this many answers the cache starts over: a bound however many boundaries clients come from.
+    static let capacity = 16_384
+
+    private struct Entry {
+        var generation: UInt64
+        var urls: [String: URL?]
+        var body: ByteBuffer
+    }
+
+    private let entries = Mutex<[AnswerKey: Entry]>([:])
+
+    func get(_ key: AnswerKey, generation: UInt64, systemURLs: SystemURLs) -> ByteBuffer? {
+        guard let entry = entries.withLock({ $0[key] }), entry.generation == generation,
+            entry.urls.allSatisfy({ systemURLs($0.key) == $0.value })
+        else { return nil }
+        return entry.body
+    }
+
+    func set(_ key: AnswerKey, generation: UInt64, urls: [String: URL?], body: ByteBuffer) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(generation: generation, urls: urls, body: body)
+        }
     }
 }

@@ -58,14 +58,17 @@ enum Problems {
 /// JSON answers, keys sorted so that the same answer is the same bytes.
 enum JSONAnswer {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        response(encoded: encode(value), status: status)
+    }
+
+    static func encode(_ value: some Encodable) -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data()
-        return Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
-        )
+        return ByteBuffer(bytes: (try? encoder.encode(value)) ?? Data())
+    }
+
+    static func response(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
 }
 
