@@ -25,13 +25,16 @@ public final class LDAPConnection: Sendable {
 
     /// The server this connection reached.
     public let server: LDAPURI
+    /// What happened to each of the configuration's URIs while connecting, in their order.
+    public let attempts: [LDAPConnectAttempt]
     private let loop: SessionLoop
     private let nextID = Atomic<UInt64>(1)
 
     private let operationTimeout: Duration
 
-    private init(server: LDAPURI, loop: SessionLoop, operationTimeout: Duration) {
+    private init(server: LDAPURI, attempts: [LDAPConnectAttempt], loop: SessionLoop, operationTimeout: Duration) {
         self.server = server
+        self.attempts = attempts
         self.loop = loop
         self.operationTimeout = operationTimeout
     }
@@ -40,20 +43,26 @@ public final class LDAPConnection: Sendable {
         loop.shutdown()
     }
 
-    /// Connects to the first of the configuration's URIs that accepts the connection, answers and accepts the
-    /// bind within the connect timeout. A server that refuses the credentials ends the attempt (the other
-    /// replicas would refuse them too); a server that is down, refuses the connection or stays silent makes way
-    /// for the next URI.
+    /// Connects to the configuration's URIs staggered: the first at once, each next one when those before have not
+    /// succeeded within 250 ms or have all failed, keeping the first that connects and binds (or answers a root
+    /// DSE read) and closing the others. The connect timeout bounds the whole of it, however many URIs there are.
+    /// A server that refuses the credentials ends the attempt (the other replicas would refuse them too).
     public static func connect(
         _ configuration: LDAPConnectionConfiguration,
         logger: Logger
     ) async throws(LDAPError) -> LDAPConnection {
         let loop = SessionLoop(configuration: configuration, logger: logger)
         let result = await withCheckedContinuation {
-            (continuation: CheckedContinuation<Result<LDAPURI, LDAPError>, Never>) in
+            (continuation: CheckedContinuation<Result<SessionLoop.Connected, LDAPError>, Never>) in
             loop.start { continuation.resume(returning: $0) }
         }
-        return LDAPConnection(server: try result.get(), loop: loop, operationTimeout: configuration.operationTimeout)
+        let connected = try result.get()
+        return LDAPConnection(
+            server: connected.server,
+            attempts: connected.attempts,
+            loop: loop,
+            operationTimeout: configuration.operationTimeout
+        )
     }
 
     /// Connects as ``connect(_:logger:)`` does, runs `body` on the new connection's thread right after the bind and
@@ -69,10 +78,14 @@ public final class LDAPConnection: Sendable {
         // Queued before the thread starts, the work runs first once the bind succeeds; the loop then unbinds and
         // stops. When no server can be used, the work gets the connect error. Cancelling the caller's task aborts
         // the connection, so whatever the thread is blocked in ends at once and the call returns.
+        // The loop reports how it connected before it runs the work.
+        let attempts = AttemptsBox()
         return try await withTaskCancellationHandler {
-            try await converse(on: loop, timeout: configuration.operationTimeout, body) {
+            try await converse(on: loop, timeout: configuration.operationTimeout, attempts: attempts, body) {
                 loop.shutdown()
-                loop.start { _ in }
+                loop.start { connected in
+                    if case .success(let connected) = connected { attempts.value.withLock { $0 = connected.attempts } }
+                }
             }
         } onCancel: {
             loop.abort()
@@ -84,12 +97,23 @@ public final class LDAPConnection: Sendable {
     private static func converse<T: Sendable>(
         on loop: SessionLoop,
         timeout: Duration,
+        attempts: AttemptsBox,
         _ body: @escaping @Sendable (LDAPSession) throws -> T,
         queued: () -> Void = {}
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             loop.submitWork { handle in
-                continuation.resume(with: Result { try body(LDAPSession(handle: try handle.get(), timeout: timeout)) })
+                continuation.resume(
+                    with: Result {
+                        try body(
+                            LDAPSession(
+                                handle: try handle.get(),
+                                timeout: timeout,
+                                attempts: attempts.value.withLock { $0 }
+                            )
+                        )
+                    }
+                )
             }
             queued()
         }
@@ -194,7 +218,7 @@ public final class LDAPConnection: Sendable {
     /// `dbQueue.read { db in … }` scopes access). It runs once nothing else is in flight, and other requests wait
     /// while it runs. The session is valid only inside `body`.
     public func withSession<T: Sendable>(_ body: @escaping @Sendable (LDAPSession) throws -> T) async throws -> T {
-        try await Self.converse(on: loop, timeout: operationTimeout, body)
+        try await Self.converse(on: loop, timeout: operationTimeout, attempts: AttemptsBox(attempts), body)
     }
 
     /// Finishes what is in flight, unbinds and closes the connection.
@@ -217,5 +241,37 @@ public final class LDAPConnection: Sendable {
             loop.cancel(id)
         }
         return try result.get()
+    }
+}
+
+/// How a loop connected, handed from its thread to the work it runs.
+final class AttemptsBox: Sendable {
+    let value: Mutex<[LDAPConnectAttempt]>
+    init(_ attempts: [LDAPConnectAttempt] = []) { value = Mutex(attempts) }
+}
+
+/// One URI's part in a connect.
+public struct LDAPConnectAttempt: Sendable, CustomStringConvertible {
+    public enum Outcome: Sendable {
+        /// It connected and answered first: the connection uses it.
+        case answered
+        /// It failed, and why.
+        case failed(LDAPError)
+        /// It was still under way when another answered, and was closed.
+        case abandoned
+        /// Another answered before its turn came.
+        case notTried
+    }
+
+    public var uri: LDAPURI
+    public var outcome: Outcome
+
+    public var description: String {
+        switch outcome {
+        case .answered: "\(uri) answered"
+        case .failed(let error): "\(uri) failed (\(error.code))"
+        case .abandoned: "\(uri) abandoned"
+        case .notTried: "\(uri) not tried"
+        }
     }
 }

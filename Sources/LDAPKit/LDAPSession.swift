@@ -3,6 +3,8 @@
 public struct LDAPSession {
     let handle: LDAPHandle
     let timeout: Duration
+    /// What happened to each of the configuration's URIs while connecting, in their order.
+    public let attempts: [LDAPConnectAttempt]
 
     /// The server this session talks to.
     public var server: LDAPURI { handle.uri }

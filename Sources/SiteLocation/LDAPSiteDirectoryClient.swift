@@ -6,9 +6,9 @@ import SiteModel
 /// A roaming client's questions to its forest's directory, over LDAP, as an anonymous reader: is the schema
 /// extended, which published boundaries contain me, and which are those sites' default management points.
 ///
-/// Every step is bounded: each URI gets `timeout` for the TCP connect and for every answer, and the whole
-/// conversation gets (number of URIs × timeout) plus half a second; past that the directory counts as
-/// unreachable and the client roams regionally.
+/// The whole conversation is bounded by `timeout`, however many URIs the forest has (docs/replication.md): the
+/// URIs are tried staggered, the first to connect and answer is used, and past the timeout — dead, silent, or a
+/// server that stalls mid-conversation — the directory counts as unreachable and the client roams regionally.
 public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
     let uris: [LDAPURI]
     let timeout: Duration
@@ -23,7 +23,7 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
     }
 
     public func ask(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer {
-        let limit = timeout * uris.count + .milliseconds(500)
+        let limit = timeout
         let outcome = await withTaskGroup(of: DirectoryAnswer?.self) { group in
             group.addTask { await self.converse(client, trace: trace) }
             group.addTask {
@@ -48,7 +48,11 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
             // The whole conversation runs on the connection's thread right after the bind: one hand-off there and
             // one back, instead of one per question.
             return try await LDAPConnection.withSession(configuration, logger: logger) { session in
-                trace("asked the directory at \(session.server)")
+                let others = session.attempts.filter { $0.uri != session.server }
+                trace(
+                    "asked the directory at \(session.server)"
+                        + (others.isEmpty ? "" : " (\(others.map(\.description).joined(separator: ", ")))")
+                )
                 do {
                     return try Self.converse(client, in: session, layout: layout, trace: trace)
                 } catch {

@@ -65,8 +65,10 @@ final class SessionLoop: @unchecked Sendable {
         var maxOutstanding = 0
         var sent = 0
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
-        /// The watch on the socket of the handle being set up or in use, for ``abort()``.
+        /// The watch on the socket of the handle in use, for ``abort()``.
         var watch: SocketWatch?
+        /// The connection attempts under way, for ``abort()``.
+        var race: ConnectRace?
         var aborted = false
     }
 
@@ -101,7 +103,13 @@ final class SessionLoop: @unchecked Sendable {
     }
 
     /// Starts the thread, which connects and reports the server it reached (or why none could be used).
-    func start(connected: @escaping @Sendable (Result<LDAPURI, LDAPError>) -> Void) {
+    /// The server a loop reached and what happened to every URI on the way.
+    struct Connected: Sendable {
+        var server: LDAPURI
+        var attempts: [LDAPConnectAttempt]
+    }
+
+    func start(connected: @escaping @Sendable (Result<Connected, LDAPError>) -> Void) {
         let thread = Thread { [self] in
             self.run(connected: connected)
         }
@@ -145,12 +153,13 @@ final class SessionLoop: @unchecked Sendable {
     /// handshake, a session's search) returns at once with an error, and everything in flight fails. For a caller's
     /// cancellation, which otherwise could not reach that thread.
     func abort() {
-        let watch = shared.withLock { state in
+        let (watch, race) = shared.withLock { state in
             state.aborted = true
             state.closing = true
-            return state.watch
+            return (state.watch, state.race)
         }
         watch?.fire()
+        race?.abort()
         wake()
     }
 
@@ -192,7 +201,7 @@ final class SessionLoop: @unchecked Sendable {
 
     // MARK: The loop thread
 
-    private func run(connected: @Sendable (Result<LDAPURI, LDAPError>) -> Void) {
+    private func run(connected: @Sendable (Result<Connected, LDAPError>) -> Void) {
         // libldap writes to its socket with write(2): to a server that has gone away that raises SIGPIPE, which
         // would end the whole process. Blocked on this thread (the only one that touches the handle), the write
         // fails with EPIPE instead and libldap reports the server as down; a pending SIGPIPE dies with the thread.
@@ -201,9 +210,10 @@ final class SessionLoop: @unchecked Sendable {
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         switch establish() {
-        case .success(let established):
+        case .success(let (established, attempts)):
+            shared.withLock { $0.watch = established.watch }
             handle = established
-            connected(.success(established.uri))
+            connected(.success(Connected(server: established.uri, attempts: attempts)))
         case .failure(let error):
             shared.withLock { $0.failure = error }
             connected(.failure(error))
@@ -247,50 +257,80 @@ final class SessionLoop: @unchecked Sendable {
         finish()
     }
 
-    private func establish() -> Result<LDAPHandle, LDAPError> {
-        var attempts: [LDAPError] = []
-        for uri in configuration.uris {
-            do {
-                let candidate = try LDAPHandle(uri: uri)
-                // Each server gets the connect timeout for all of it (TCP, TLS, StartTLS, the bind or probe), enforced
-                // by shutting the socket down: libldap bounds the TCP connect and each answer, but not the TLS
-                // handshake, and a server trickling bytes resets its limits.
-                let aborted = shared.withLock { state in
-                    state.watch = candidate.watch
-                    return state.aborted
-                }
-                if aborted { candidate.watch.fire() }
-                let deadline = candidate.watch.deadline(after: configuration.connectTimeout)
-                defer { deadline.cancel() }
-                try open(candidate)
+    /// Connects to the configuration's URIs staggered (docs/replication.md, "Reads and failover"): the first
+    /// at once, each next one when the ones before have not succeeded within ``ConnectRace/stagger`` or have all
+    /// failed; the first to connect, bind (or answer the probe) wins and the others are shut down. The connect
+    /// timeout bounds the whole race, whatever the number of URIs; a refused bind ends it (the other replicas
+    /// would refuse the credentials too).
+    private func establish() -> Result<(LDAPHandle, [LDAPConnectAttempt]), LDAPError> {
+        let uris = configuration.uris
+        let race = ConnectRace(count: uris.count, deadline: ContinuousClock.now + configuration.connectTimeout)
+        shared.withLock { $0.race = race }
+        defer { shared.withLock { $0.race = nil } }
+        if shared.withLock({ $0.aborted }) { race.abort() }
+        var started = 0
+        var nextStart = ContinuousClock.now
+        while true {
+            if started < uris.count, race.shouldStartNext(started: started, at: nextStart) {
+                let index = started
+                started += 1
+                nextStart = ContinuousClock.now + ConnectRace.stagger
+                let thread = Thread { [self] in self.attempt(uris[index], index: index, in: race) }
+                thread.name = "siteloc-ldap-connect"
+                thread.start()
+                continue
+            }
+            switch race.wait(until: started < uris.count ? nextStart : nil, started: started) {
+            case .pending:
+                continue
+            case .won(let handle, let index):
                 logger.debug(
                     "connected",
-                    metadata: ["ldap.uri": "\(uri)", "ldap.auth": "\(configuration.authentication)"]
+                    metadata: ["ldap.uri": "\(uris[index])", "ldap.auth": "\(configuration.authentication)"]
                 )
-                return .success(candidate)
-            } catch {
-                var failure = error
-                failure.server = uri
-                logger.debug(
-                    "cannot use directory server",
-                    metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"]
-                )
-                attempts.append(failure)
-                if !failure.code.isTransportFailure { return .failure(failure) }
+                return .success((handle, race.report(uris: uris, winner: index, started: started)))
+            case .failed(let failures):
+                if failures.count == 1 { return .failure(failures[0]) }
+                if let fatal = failures.first(where: { !$0.code.isTransportFailure }) { return .failure(fatal) }
+                return .failure(LDAPError(code: failures.last!.code, operation: .connect, attempts: failures))
             }
         }
-        if attempts.count == 1 { return .failure(attempts[0]) }
-        return .failure(LDAPError(code: attempts.last!.code, operation: .connect, attempts: attempts))
+    }
+
+    /// One URI's attempt, on a thread of its own: it reports to the race, which keeps the handle if it won.
+    private func attempt(_ uri: LDAPURI, index: Int, in race: ConnectRace) {
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+        do {
+            let candidate = try LDAPHandle(uri: uri)
+            // Shut down at the race's deadline, or at once when the race is already over.
+            guard race.register(candidate.watch) else {
+                race.finish(index, .failure(LDAPError(code: .userCancelled, operation: .connect, server: uri)))
+                return
+            }
+            let remaining = max(.zero, race.deadline - ContinuousClock.now)
+            let deadline = candidate.watch.deadline(after: remaining)
+            defer { deadline.cancel() }
+            try open(candidate, timeout: remaining)
+            race.finish(index, .success(candidate))
+        } catch {
+            var failure = error
+            failure.server = uri
+            logger.debug("cannot use directory server", metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"])
+            race.finish(index, .failure(failure))
+        }
     }
 
     /// Connects, upgrades to TLS where asked and authenticates. A failure after the watch fired is the timeout (or
     /// the abort) that fired it, whatever libldap made of the socket being shut down.
-    private func open(_ candidate: LDAPHandle) throws(LDAPError) {
+    private func open(_ candidate: LDAPHandle, timeout: Duration) throws(LDAPError) {
         do {
-            try candidate.configure(timeout: configuration.connectTimeout, tls: configuration.tls)
+            try candidate.configure(timeout: timeout, tls: configuration.tls)
             try candidate.connect()
             if configuration.tls.startTLS && candidate.uri.scheme == .ldap { try candidate.startTLS() }
-            try authenticate(candidate)
+            try authenticate(candidate, timeout: timeout)
         } catch {
             guard candidate.watch.hasFired else { throw error }
             let aborted = shared.withLock { $0.aborted }
@@ -304,8 +344,7 @@ final class SessionLoop: @unchecked Sendable {
 
     /// Binds, or for an anonymous connection reads the root DSE, so that a server which accepts connections but
     /// never answers is found out within the connect timeout.
-    private func authenticate(_ candidate: LDAPHandle) throws(LDAPError) {
-        let timeout = configuration.connectTimeout
+    private func authenticate(_ candidate: LDAPHandle, timeout: Duration) throws(LDAPError) {
         let result: LDAPResultInfo
         switch configuration.authentication {
         case .anonymous:
