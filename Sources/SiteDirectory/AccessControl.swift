@@ -14,7 +14,10 @@ public enum AccessControl {
         let managed = layout.systemManagement.string
         let siteServers = layout.computers.string
         let sameSite = "set=\"this/mSSMSSiteCode & user/mSSMSSiteCode\""
+        let replicator = layout.suffix.child("cn", "replicator").string
         return [
+            // The replication identity of a replicated forest (docs/replication.md) reads everything, writes nothing.
+            "to * by dn.exact=\"\(replicator)\" read by * break",
             "to attrs=userPassword by self =xw by anonymous auth by * none",
             // Settles anonymous reads (every roaming client's) before any filter or set is evaluated.
             "to dn.subtree=\"\(managed)\" by anonymous read by * break",

@@ -20,10 +20,57 @@ public struct LabForest: Codable, Sendable, Hashable {
     public var pid: Int32?
     /// The folder holding this directory's configuration, database, log and admin password.
     public var folder: String
+    /// The forest's other providers when it is replicated (`lab up --replicas N`): servers 2…N.
+    public var replicas: [LabServer]?
 
     public var passwordFile: String { folder + "/admin.password" }
     public var logFile: String { folder + "/slapd.log" }
     var configFolder: String { folder + "/slapd.d" }
+    /// The replication identity's password, shared by the forest's providers.
+    var replicationPasswordFile: String { folder + "/replication.password" }
+
+    /// Every provider of the forest, the first (whose fields are the forest's own) first.
+    public var servers: [LabServer] {
+        [LabServer(serverID: 1, uri: uri, ldapiURI: ldapiURI, port: port, pid: pid, folder: folder)] + (replicas ?? [])
+    }
+
+    /// The forest's URIs, in order: what clients and site servers try.
+    public var uris: [String] { servers.map(\.uri) }
+
+    mutating func record(_ server: LabServer) {
+        if server.serverID == 1 {
+            (uri, ldapiURI, port, pid, folder) = (server.uri, server.ldapiURI, server.port, server.pid, server.folder)
+        } else {
+            var others = (replicas ?? []).filter { $0.serverID != server.serverID }
+            others.append(server)
+            replicas = others.sorted { $0.serverID < $1.serverID }
+        }
+    }
+}
+
+/// One slapd of a lab forest.
+public struct LabServer: Codable, Sendable, Hashable {
+    /// 1 for the forest's first provider; the others count on.
+    public var serverID: Int
+    /// `ldap://127.0.0.1:PORT`
+    public var uri: String
+    public var ldapiURI: String
+    public var port: Int
+    /// The running slapd, or nil once stopped.
+    public var pid: Int32?
+    public var folder: String
+
+    var configFolder: String { folder + "/slapd.d" }
+    public var logFile: String { folder + "/slapd.log" }
+}
+
+/// How one server of a lab forest is doing.
+public struct LabServerStatus: Sendable {
+    public var server: LabServer
+    public var running: Bool
+    public var answering: Bool
+    /// The database's `contextCSN` values: how far it has seen each provider's changes.
+    public var contextCSN: [String]
 }
 
 /// How a lab forest is doing.
@@ -35,6 +82,70 @@ public struct LabForestStatus: Sendable {
     public var answering: Bool
     /// `up` found it already running and left it as it was.
     public var reused: Bool
+    /// Each provider (one unless the forest is replicated); filled by ``Lab/status()``.
+    public var servers: [LabServerStatus] = []
+
+    /// Every provider answers and holds the same `contextCSN` set: each has seen every change the others made.
+    public var inSync: Bool {
+        guard let first = servers.first, servers.allSatisfy(\.answering) else { return false }
+        return servers.allSatisfy { $0.contextCSN == first.contextCSN }
+    }
+
+    /// How far the provider furthest behind trails: for each provider whose changes are known, the newest
+    /// change's time against the oldest any answering server has seen of it. Nil when in sync or unknown.
+    public var lag: String? {
+        let answering = servers.filter(\.answering)
+        guard !inSync, !answering.isEmpty else { return nil }
+        let silent = servers.filter { !$0.answering }.map { "server \($0.server.serverID) does not answer" }
+        if !silent.isEmpty { return silent.joined(separator: "; ") }
+        // contextCSN: `20261201220000.123456Z#000000#001#000000`, the third field the provider's server ID.
+        var newest: [String: String] = [:]
+        for csn in answering.flatMap(\.contextCSN) {
+            let parts = csn.split(separator: "#")
+            guard parts.count == 4 else { continue }
+            newest[String(parts[2])] = max(newest[String(parts[2])] ?? "", String(parts[0]))
+        }
+        var worst: Double = 0
+        var missing: [String] = []
+        for (provider, time) in newest {
+            for server in answering {
+                guard
+                    let seen = server.contextCSN.first(where: {
+                        $0.split(separator: "#").dropFirst(2).first == Substring(provider)
+                    })
+                else {
+                    missing.append("server \(server.server.serverID) has no change of server \(Int(provider) ?? 0)")
+                    continue
+                }
+                if let behind = Self.seconds(time), let at = Self.seconds(String(seen.split(separator: "#")[0])) {
+                    worst = max(worst, behind - at)
+                }
+            }
+        }
+        return missing.isEmpty ? String(format: "%.3f s", worst) : missing.joined(separator: "; ")
+    }
+
+    /// Seconds since 1970 of a CSN time (`yyyyMMddHHmmss.ffffffZ`, UTC).
+    static func seconds(_ time: String) -> Double? {
+        let digits = Array(time.utf8)
+        guard digits.count >= 14 else { return nil }
+        func number(_ range: Range<Int>) -> Int? { Int(String(decoding: digits[range], as: UTF8.self)) }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(
+            year: number(0..<4),
+            month: number(4..<6),
+            day: number(6..<8),
+            hour: number(8..<10),
+            minute: number(10..<12),
+            second: number(12..<14)
+        )
+        guard let date = calendar.date(from: components) else { return nil }
+        let fraction =
+            digits.count > 15
+            ? Double("0." + String(decoding: digits[15...].prefix { $0 != 90 }, as: UTF8.self)) ?? 0 : 0
+        return date.timeIntervalSince1970 + fraction
+    }
 }
 
 /// Who a lab connection binds as.
@@ -69,8 +180,11 @@ public struct Lab: Sendable {
     // MARK: up
 
     /// Starts a directory for each forest (reusing any that is already up) and returns all of the lab's forests.
+    /// With `replicas` (2 or more) each forest runs that many multi-provider slapd that replicate its database
+    /// (docs/replication.md); without it a forest keeps the number it has (one when new). A forest never shrinks:
+    /// its data stays on every provider it had.
     @discardableResult
-    public func up(forests: [ForestName]) async throws(LabError) -> [LabForestStatus] {
+    public func up(forests: [ForestName], replicas: Int? = nil) async throws(LabError) -> [LabForestStatus] {
         let tools = try SlapdTools.locate()
         try PrivateFiles.createFolder(directory.path)
         let lock = try lockLab()
@@ -79,66 +193,137 @@ public struct Lab: Sendable {
         var results: [LabForestStatus] = []
         for name in Set(forests + state.map(\.name)).sorted() {
             let recorded = state.first { $0.name == name }
-            if let recorded, let pid = recorded.pid, ProcessControl.isSlapd(pid, servingConfig: recorded.configFolder),
-                await answers(recorded)
-            {
-                logger.info("lab directory already up", metadata: ["forest": "\(name)", "ldap.uri": "\(recorded.uri)"])
-                // Converges what an earlier version set up: schema, indexes, access rules, base tree.
-                try await instance(for: name, tools: tools).provision()
-                results.append(LabForestStatus(forest: recorded, running: true, answering: true, reused: true))
-                continue
+            let count = max(recorded?.servers.count ?? 1, forests.contains(name) ? replicas ?? 1 : 1)
+            let forest = try await up(name, servers: count, recorded: recorded, tools: tools) {
+                (forest: LabForest) throws(LabError) -> Void in
+                state.removeAll { $0.name == name }
+                state.append(forest)
+                try saveState(state)
             }
-            let started = try await start(name, previous: recorded, tools: tools)
-            state.removeAll { $0.name == name }
-            state.append(started)
-            try saveState(state)
-            results.append(LabForestStatus(forest: started, running: true, answering: true, reused: false))
+            let reused = recorded.map { $0.servers.map { $0.pid } == forest.servers.map { $0.pid } } ?? false
+            results.append(LabForestStatus(forest: forest, running: true, answering: true, reused: reused))
         }
         try saveState(state)
         return results
     }
 
-    private func start(_ name: ForestName, previous: LabForest?, tools: SlapdTools) async throws(LabError) -> LabForest
-    {
+    /// Brings one forest's `count` providers up, recording each as it starts; configures replication among them.
+    private func up(
+        _ name: ForestName,
+        servers count: Int,
+        recorded: LabForest?,
+        tools: SlapdTools,
+        save: (LabForest) throws(LabError) -> Void
+    ) async throws(LabError) -> LabForest {
         let layout = DirectoryLayout(forest: name)
-        let folder = directory.path + "/" + name.rawValue
-        let instance = instance(for: name, tools: tools)
-        var forest = LabForest(
-            name: name,
-            suffix: layout.suffix.string,
-            adminDN: layout.adminDN.string,
+        let first = instance(for: name, serverID: 1, tools: tools)
+        var forest =
+            recorded
+            ?? LabForest(
+                name: name,
+                suffix: layout.suffix.string,
+                adminDN: layout.adminDN.string,
+                uri: "",
+                ldapiURI: first.ldapiURI.string,
+                port: 0,
+                pid: nil,
+                folder: first.folder
+            )
+        let previous = Dictionary(uniqueKeysWithValues: (recorded?.servers ?? []).map { ($0.serverID, $0) })
+        for serverID in 1...count {
+            let instance = instance(for: name, serverID: serverID, tools: tools)
+            if let running = previous[serverID], let pid = running.pid,
+                ProcessControl.isSlapd(pid, servingConfig: running.configFolder), await answers(running.uri)
+            {
+                logger.info(
+                    "lab directory already up",
+                    metadata: ["forest": "\(name)", "ldap.uri": "\(running.uri)", "server": "\(serverID)"]
+                )
+                continue
+            }
+            if !instance.isInitialized {
+                // Every provider of a forest has the first one's admin password.
+                let password =
+                    serverID == 1
+                    ? Self.randomPassword()
+                    : ((try? String(contentsOfFile: forest.passwordFile, encoding: .utf8)) ?? Self.randomPassword())
+                try await instance.initialize(password: password, serverID: serverID)
+            }
+            forest.record(try await start(instance, serverID: serverID, previous: previous[serverID]))
+            try save(forest)
+        }
+        // Schema, access rules and the base tree on the first provider (with the replication identity when
+        // replicated); the others get the schema and fill themselves from a peer.
+        var replicatorHash: String?
+        if count > 1 {
+            if !FileManager.default.fileExists(atPath: forest.replicationPasswordFile) {
+                try PrivateFiles.write(forest.replicationPasswordFile, Self.randomPassword())
+            }
+            replicatorHash = try await first.passwordHash(of: forest.replicationPasswordFile)
+        }
+        try await first.provision(baseTree: true, replicatorHash: replicatorHash)
+        for server in forest.servers.dropFirst() {
+            try await instance(for: name, serverID: server.serverID, tools: tools).provision(baseTree: false)
+        }
+        if count > 1 {
+            guard let password = try? String(contentsOfFile: forest.replicationPasswordFile, encoding: .utf8) else {
+                throw LabError("cannot read \(forest.replicationPasswordFile)")
+            }
+            for server in forest.servers {
+                let peers = forest.servers.filter { $0.serverID != server.serverID }.map { ($0.serverID, $0.uri) }
+                try await instance(for: name, serverID: server.serverID, tools: tools).configureReplication(
+                    ReplicationSettings(serverID: server.serverID, peers: peers, password: password)
+                )
+            }
+        }
+        return forest
+    }
+
+    /// Starts one provider on its previous port when it is free, else on a new one.
+    private func start(
+        _ instance: SlapdInstance,
+        serverID: Int,
+        previous: LabServer?
+    ) async throws(LabError)
+        -> LabServer
+    {
+        var server = LabServer(
+            serverID: serverID,
             uri: "",
             ldapiURI: instance.ldapiURI.string,
             port: previous?.port ?? 0,
             pid: nil,
-            folder: folder
+            folder: instance.folder
         )
-        if !instance.isInitialized { try await instance.initialize(password: Self.randomPassword()) }
-        if let pid = previous?.pid, ProcessControl.isSlapd(pid, servingConfig: forest.configFolder) {
+        if let pid = previous?.pid, ProcessControl.isSlapd(pid, servingConfig: server.configFolder) {
             await ProcessControl.stop(pid)
         }
         for attempt in 1...5 {
-            if forest.port == 0 || attempt > 1 { forest.port = try ProcessControl.freeLoopbackPort() }
-            forest.uri = "ldap://127.0.0.1:\(forest.port)"
-            let pid = try instance.start(listeners: [forest.uri])
-            forest.pid = pid
+            if server.port == 0 || attempt > 1 { server.port = try ProcessControl.freeLoopbackPort() }
+            server.uri = "ldap://127.0.0.1:\(server.port)"
+            let pid = try instance.start(listeners: [server.uri])
+            server.pid = pid
             if try await instance.waitUntilAnswering(pid: pid) {
                 logger.info(
                     "lab directory up",
-                    metadata: ["forest": "\(name)", "ldap.uri": "\(forest.uri)", "pid": "\(pid)"]
+                    metadata: [
+                        "forest": "\(instance.layout.forest)", "ldap.uri": "\(server.uri)", "pid": "\(pid)",
+                        "server": "\(serverID)",
+                    ]
                 )
-                try await instance.provision()
-                return forest
+                return server
             }
             guard instance.lastLog.contains("errno=98") else { break }  // someone took the port in between
         }
         throw LabError(
-            "slapd for forest \(name) did not start. The end of its log (\(forest.logFile)):\n\(instance.lastLog)"
+            "slapd for forest \(instance.layout.forest) did not start. The end of its log (\(instance.logFile)):\n"
+                + instance.lastLog
         )
     }
 
-    private func instance(for name: ForestName, tools: SlapdTools) -> SlapdInstance {
-        let folder = directory.path + "/" + name.rawValue
+    /// Provider 1 lives in `<lab>/<forest>`, provider k in `<lab>/<forest>@k` (`@` is in no forest name).
+    private func instance(for name: ForestName, serverID: Int = 1, tools: SlapdTools) -> SlapdInstance {
+        let folder = directory.path + "/" + name.rawValue + (serverID == 1 ? "" : "@\(serverID)")
         return SlapdInstance(
             layout: DirectoryLayout(forest: name),
             folder: folder,
@@ -153,10 +338,28 @@ public struct Lab: Sendable {
     /// The lab's forests and whether each is running and answering; empty when there is no lab in the folder.
     public func status() async -> [LabForestStatus] {
         var results: [LabForestStatus] = []
+        let tools = try? SlapdTools.locate()
         for forest in loadState() {
-            let running = forest.pid.map { ProcessControl.isSlapd($0, servingConfig: forest.configFolder) } ?? false
-            let answering = running ? await answers(forest) : false
-            results.append(LabForestStatus(forest: forest, running: running, answering: answering, reused: false))
+            var servers: [LabServerStatus] = []
+            for server in forest.servers {
+                let running = server.pid.map { ProcessControl.isSlapd($0, servingConfig: server.configFolder) } ?? false
+                let answering = running ? await answers(server.uri) : false
+                var contextCSN: [String] = []
+                if answering, let tools {
+                    contextCSN = await instance(for: forest.name, serverID: server.serverID, tools: tools).contextCSN()
+                }
+                servers.append(
+                    LabServerStatus(server: server, running: running, answering: answering, contextCSN: contextCSN)
+                )
+            }
+            var result = LabForestStatus(
+                forest: forest,
+                running: servers[0].running,
+                answering: servers[0].answering,
+                reused: false
+            )
+            result.servers = servers
+            results.append(result)
         }
         return results
     }
@@ -170,14 +373,25 @@ public struct Lab: Sendable {
         defer { Glibc.close(lock) }
         var state = loadState()
         let stopped = state.filter { forest in
-            forest.pid.map { ProcessControl.isSlapd($0, servingConfig: forest.configFolder) } ?? false
+            forest.servers.contains { server in
+                server.pid.map { ProcessControl.isSlapd($0, servingConfig: server.configFolder) } ?? false
+            }
         }
+        let pids = stopped.flatMap(\.servers).filter { server in
+            server.pid.map { ProcessControl.isSlapd($0, servingConfig: server.configFolder) } ?? false
+        }.compactMap(\.pid)
         await withTaskGroup(of: Void.self) { group in
-            for pid in stopped.compactMap(\.pid) {
+            for pid in pids {
                 group.addTask { await ProcessControl.stop(pid) }
             }
         }
-        for index in state.indices { state[index].pid = nil }
+        for index in state.indices {
+            for server in state[index].servers {
+                var stoppedServer = server
+                stoppedServer.pid = nil
+                state[index].record(stoppedServer)
+            }
+        }
         try saveState(state)
         await downFileShares()
         return stopped
@@ -197,11 +411,14 @@ public struct Lab: Sendable {
         do {
             switch identity {
             case .anonymous:
-                return LDAPConnectionConfiguration(uris: [try LDAPURI(forest.uri)], connectTimeout: timeout)
+                return LDAPConnectionConfiguration(
+                    uris: try forest.uris.map { try LDAPURI($0) },
+                    connectTimeout: timeout
+                )
             case .admin:
                 let password = try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
                 return LDAPConnectionConfiguration(
-                    uris: [try LDAPURI(forest.uri)],
+                    uris: try forest.uris.map { try LDAPURI($0) },
                     connectTimeout: timeout,
                     authentication: .simple(dn: try DistinguishedName(parsing: forest.adminDN), password: password)
                 )
@@ -227,9 +444,12 @@ public struct Lab: Sendable {
         return try await LDAPConnection.connect(try configuration(for: forest, as: identity), logger: logger)
     }
 
-    private func answers(_ forest: LabForest, timeout: Duration = .seconds(1)) async -> Bool {
-        guard let configuration = try? configuration(for: forest, as: .anonymous, timeout: timeout),
-            let connection = try? await LDAPConnection.connect(configuration, logger: logger)
+    private func answers(_ uri: String, timeout: Duration = .seconds(1)) async -> Bool {
+        guard let uri = try? LDAPURI(uri),
+            let connection = try? await LDAPConnection.connect(
+                LDAPConnectionConfiguration(uris: [uri], connectTimeout: timeout),
+                logger: logger
+            )
         else { return false }
         await connection.close()
         return true

@@ -20,7 +20,7 @@ extension Lab {
         if !override.isEmpty { return override }
         do {
             if !forest.directory.isEmpty { return try forest.directory.map { try LDAPURI($0) } }
-            return try forests().filter { $0.name == forest.name }.map { try LDAPURI($0.uri) }
+            return try forests().filter { $0.name == forest.name }.flatMap(\.uris).map { try LDAPURI($0) }
         } catch {
             throw LabError("forest \(forest.name): \(error)")
         }
@@ -76,8 +76,8 @@ extension Lab {
     /// Running it again brings the directories to what the file now says. The lab's smbd (one SMS_<CODE> share
     /// per site server inbox) starts too.
     @discardableResult
-    public func up(hierarchy: Hierarchy) async throws(LabError) -> [LabForestStatus] {
-        let statuses = try await up(forests: hierarchy.forests.map(\.name))
+    public func up(hierarchy: Hierarchy, replicas: Int? = nil) async throws(LabError) -> [LabForestStatus] {
+        let statuses = try await up(forests: hierarchy.forests.map(\.name), replicas: replicas)
         let tools = try SlapdTools.locate()
         for forest in hierarchy.forests {
             guard let directory = forests().first(where: { $0.name == forest.name }) else { continue }

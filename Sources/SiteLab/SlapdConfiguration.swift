@@ -7,13 +7,16 @@ struct SlapdConfiguration {
     let layout: DirectoryLayout
     let folder: String
     let passwordHash: String
+    /// This provider's number among its forest's (1 when there is one): changes made here carry it.
+    let serverID: Int
     /// The identity SASL EXTERNAL gives to this user's processes over ldapi (slapd runs as the same user).
     let localOwner: String
 
-    init(layout: DirectoryLayout, folder: String, passwordHash: String, uid: UInt32, gid: UInt32) {
+    init(layout: DirectoryLayout, folder: String, passwordHash: String, serverID: Int, uid: UInt32, gid: UInt32) {
         self.layout = layout
         self.folder = folder
         self.passwordHash = passwordHash
+        self.serverID = serverID
         localOwner = "gidNumber=\(gid)+uidNumber=\(uid),cn=peercred,cn=external,cn=auth"
     }
 
@@ -28,6 +31,7 @@ struct SlapdConfiguration {
             olcPidFile: \(folder)/slapd.pid
             olcArgsFile: \(folder)/slapd.args
             olcLogLevel: none
+            olcServerID: \(serverID)
 
             dn: cn=module{0},cn=config
             objectClass: olcModuleList

@@ -24,7 +24,7 @@ struct SlapdInstance {
     var isInitialized: Bool { FileManager.default.fileExists(atPath: configFolder + "/cn=config.ldif") }
 
     /// Builds the folder: the admin password (0600), cn=config with the schema via `slapadd -n0`, the database.
-    func initialize(password: String) async throws(LabError) {
+    func initialize(password: String, serverID: Int = 1) async throws(LabError) {
         try PrivateFiles.createFolder(folder)
         try PrivateFiles.createFolder(configFolder)
         try PrivateFiles.createFolder(folder + "/db")
@@ -34,6 +34,7 @@ struct SlapdInstance {
             layout: layout,
             folder: folder,
             passwordHash: try await passwordHash(),
+            serverID: serverID,
             uid: getuid(),
             gid: getgid()
         )
@@ -44,8 +45,8 @@ struct SlapdInstance {
     }
 
     /// The `{SSHA}` hash of the password file; `-T` reads the file, so the password never is on a command line.
-    func passwordHash() async throws(LabError) -> String {
-        try await ProcessControl.run(tools.slappasswd, ["-n", "-T", passwordFile])
+    func passwordHash(of file: String? = nil) async throws(LabError) -> String {
+        try await ProcessControl.run(tools.slappasswd, ["-n", "-T", file ?? passwordFile])
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -90,17 +91,36 @@ struct SlapdInstance {
     var lastLog: String { ProcessControl.tail(logFile, after: Self.startMarker) }
 
     /// Brings the schema and indexes up to date (as the local owner, over ldapi) and adds the base tree that is
-    /// missing (as the admin).
+    /// missing (as the admin), with the replication identity when its password hash is given. A replica that
+    /// fills itself from a peer adds no entry (`baseTree` false): entries made on two providers independently
+    /// would collide when they meet.
     @discardableResult
-    func provision() async throws(LabError) -> SchemaInstallation.Outcome {
+    func provision(
+        baseTree: Bool = true,
+        replicatorHash: String? = nil
+    ) async throws(LabError)
+        -> SchemaInstallation.Outcome
+    {
         do {
             let owner = try await connect(as: .localOwner)
             let outcome = try await SchemaInstallation.install(on: owner, logger: logger)
             try await enforceAccessControl(owner)
             await owner.close()
+            guard baseTree else { return outcome }
             let admin = try await connect(as: .admin)
             for entry in layout.baseTree {
                 try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
+            }
+            if let replicatorHash {
+                try await Self.addIfAbsent(
+                    ReplicationSettings.identity(layout),
+                    [
+                        LDAPAttribute(SchemaAttribute.objectClass, ["organizationalRole", "simpleSecurityObject"]),
+                        LDAPAttribute(SchemaAttribute.cn, "replicator"),
+                        LDAPAttribute("userPassword", replicatorHash),
+                    ],
+                    on: admin
+                )
             }
             await admin.close()
             return outcome

@@ -31,6 +31,13 @@ struct LabCommand: AsyncParsableCommand {
         @Option(help: "A hierarchy file: its forests, with trusts, functional levels and site-server identities.")
         var hierarchy: String?
 
+        @Option(
+            help: """
+                Directory servers per forest: N multi-provider slapd that replicate each other (docs/replication.md).                 Without it a forest keeps the number it has (one when new); a forest never shrinks.
+                """
+        )
+        var replicas: Int?
+
         @OptionGroup var lab: LabDirectoryOption
 
         @Flag(help: "Print the result as JSON.")
@@ -39,6 +46,9 @@ struct LabCommand: AsyncParsableCommand {
         func validate() throws {
             for forest in forests {
                 do { _ = try ForestName(forest) } catch { throw ValidationError(error.description) }
+            }
+            if let replicas, !(1...9).contains(replicas) {
+                throw ValidationError("--replicas must be a number from 1 to 9, not \(replicas)")
             }
         }
 
@@ -49,8 +59,8 @@ struct LabCommand: AsyncParsableCommand {
                 let model = try loadHierarchy(hierarchy)
                 let results: [LabForestStatus]
                 do {
-                    results = try await labFolder.up(hierarchy: model)
-                    if !names.isEmpty { _ = try await labFolder.up(forests: names) }
+                    results = try await labFolder.up(hierarchy: model, replicas: replicas)
+                    if !names.isEmpty { _ = try await labFolder.up(forests: names, replicas: replicas) }
                 } catch {
                     throw CommandFailure.unavailable(error.description)
                 }
@@ -70,7 +80,7 @@ struct LabCommand: AsyncParsableCommand {
             }
             let results: [LabForestStatus]
             do {
-                results = try await labFolder.up(forests: names)
+                results = try await labFolder.up(forests: names, replicas: replicas)
             } catch {
                 throw CommandFailure.unavailable(error.description)
             }
@@ -84,7 +94,10 @@ struct LabCommand: AsyncParsableCommand {
                 print(
                     "\(forest.name)  \(result.reused ? "already up" : "started")  pid \(forest.pid.map(String.init) ?? "-")"
                 )
-                print("  uri     \(forest.uri)")
+                for server in forest.servers {
+                    let label = forest.servers.count > 1 ? "uri \(server.serverID)  " : "uri     "
+                    print("  \(label)\(server.uri)  pid \(server.pid.map(String.init) ?? "-")")
+                }
                 print("  ldapi   \(forest.ldapiURI)")
                 print("  suffix  \(forest.suffix)")
                 print("  admin   \(forest.adminDN)  (password in \(forest.passwordFile))")
@@ -122,10 +135,21 @@ struct LabCommand: AsyncParsableCommand {
                 return
             }
             for result in results {
-                let state = result.answering ? "up" : result.running ? "running, not answering" : "down"
-                print(
-                    "\(result.forest.name)  \(state)  \(result.forest.uri)  pid \(result.forest.pid.map(String.init) ?? "-")"
-                )
+                let replicated = result.servers.count > 1
+                if replicated {
+                    print("\(result.forest.name)  \(result.inSync ? "in sync" : "not in sync")")
+                }
+                for server in result.servers {
+                    let state = server.answering ? "up" : server.running ? "running, not answering" : "down"
+                    print(
+                        (replicated ? "  \(server.server.serverID)  " : "\(result.forest.name)  ")
+                            + "\(state)  \(server.server.uri)  pid \(server.running ? server.server.pid.map(String.init) ?? "-" : "-")"
+                            + (replicated ? "  contextCSN \(server.contextCSN.joined(separator: " "))" : "")
+                    )
+                }
+                if replicated && !result.inSync, let lag = result.lag {
+                    print("  behind by \(lag)")
+                }
             }
             if let shares = labFolder.fileShares() {
                 let running = labFolder.fileSharesRunning()
@@ -192,6 +216,20 @@ struct LabForestReport: Encodable {
     let pid: Int32?
     let running: Bool
     let answering: Bool
+    let servers: [Server]
+    let inSync: Bool
+    /// While not in sync: how far the furthest-behind provider's newest change trails the newest anywhere.
+    let lag: String?
+
+    struct Server: Encodable {
+        let serverID: Int
+        let uri: String
+        let ldapiURI: String
+        let pid: Int32?
+        let running: Bool
+        let answering: Bool
+        let contextCSN: [String]
+    }
 
     init(_ status: LabForestStatus) {
         forest = status.forest.name.rawValue
@@ -203,5 +241,18 @@ struct LabForestReport: Encodable {
         pid = status.running ? status.forest.pid : nil
         running = status.running
         answering = status.answering
+        servers = status.servers.map {
+            Server(
+                serverID: $0.server.serverID,
+                uri: $0.server.uri,
+                ldapiURI: $0.server.ldapiURI,
+                pid: $0.running ? $0.server.pid : nil,
+                running: $0.running,
+                answering: $0.answering,
+                contextCSN: $0.contextCSN
+            )
+        }
+        inSync = status.inSync
+        lag = status.inSync ? nil : status.lag
     }
 }
