@@ -122,7 +122,7 @@ public struct LabForestStatus: Sendable {
                 }
             }
         }
-        return missing.isEmpty ? String(format: "%.3f s", worst) : missing.joined(separator: "; ")
+        return missing.isEmpty ? String(format: "behind by %.3f s", worst) : missing.joined(separator: "; ")
     }
 
     /// Seconds since 1970 of a CSN time (`yyyyMMddHHmmss.ffffffZ`, UTC).

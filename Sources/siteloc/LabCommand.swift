@@ -148,7 +148,7 @@ struct LabCommand: AsyncParsableCommand {
                     )
                 }
                 if replicated && !result.inSync, let lag = result.lag {
-                    print("  behind by \(lag)")
+                    print("  \(lag)")
                 }
             }
             if let shares = labFolder.fileShares() {
