@@ -40,7 +40,8 @@ public enum Publisher {
         )
     }
 
-    /// Publishes (or, with `unpublish`, removes) each site, `concurrency` sites at a time. `publicKey` gives a
+    /// Publishes (or, with `unpublish`, removes) each site, `concurrency` sites at a time; a site whose directory
+    /// server goes away mid-way is published again through a new connection, up to `attempts` times. `publicKey` gives a
     /// site's signing key (`ed25519:…`) for `serviceBindingInformation`; a site without one keeps what is there. With `dryRun` nothing
     /// is written and the reports carry the changes that would be made.
     public static func run(
@@ -49,6 +50,7 @@ public enum Publisher {
         unpublish: Bool = false,
         dryRun: Bool = false,
         concurrency: Int = 8,
+        attempts: Int = 3,
         connect: @escaping Connector,
         publicKey: @escaping @Sendable (SiteCode) -> String? = { _ in nil },
         progress: (@Sendable (Int) -> Void)? = nil
@@ -62,15 +64,24 @@ public enum Publisher {
                 group.addTask {
                     let key = publicKey(site.code)
                     let wanted = unpublish ? [] : SitePublication.entries(for: site, in: hierarchy, publicKey: key)
-                    let connection = try await connect(site)
-                    do {
-                        let changes = try await plan(site, wanted: wanted, publicKey: key, on: connection)
-                        if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
-                        await connection.close()
-                        return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)
-                    } catch {
-                        await connection.close()
-                        throw error
+                    // A provider that dies mid-site is left for the next one that answers, and the site is planned
+                    // and applied again there: a diff, so what already arrived is not done twice
+                    // (docs/replication.md, "Writes").
+                    var attempt = 1
+                    while true {
+                        let connection = try await connect(site)
+                        do {
+                            let changes = try await plan(site, wanted: wanted, publicKey: key, on: connection)
+                            if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
+                            await connection.close()
+                            return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)
+                        } catch let error as LDAPError where error.code.isTransportFailure && attempt < attempts {
+                            await connection.close()
+                            attempt += 1
+                        } catch {
+                            await connection.close()
+                            throw error
+                        }
                     }
                 }
             }

@@ -40,28 +40,46 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
             )
     }
 
+    /// A server that goes away mid-conversation (killed, restarted) is left for the others: the conversation
+    /// starts again on the next that answers, within the same overall timeout.
     private func converse(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer
     {
         let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let layout = layout
-        do {
-            // The whole conversation runs on the connection's thread right after the bind: one hand-off there and
-            // one back, instead of one per question.
-            return try await LDAPConnection.withSession(configuration, logger: logger) { session in
-                let others = session.attempts.filter { $0.uri != session.server }
-                trace(
-                    "asked the directory at \(session.server)"
-                        + (others.isEmpty ? "" : " (\(others.map(\.description).joined(separator: ", ")))")
-                )
-                do {
-                    return try Self.converse(client, in: session, layout: layout, trace: trace)
-                } catch {
-                    return .unreachable("the directory at \(session.server) stopped answering: \(error)")
+        var lost: [String] = []
+        while !Task.isCancelled {
+            do {
+                // The whole conversation runs on the connection's thread right after the bind: one hand-off there
+                // and one back, instead of one per question.
+                return try await LDAPConnection.withSession(configuration, logger: logger) { session in
+                    let others = session.attempts.filter { $0.uri != session.server }
+                    trace(
+                        "asked the directory at \(session.server)"
+                            + (others.isEmpty ? "" : " (\(others.map(\.description).joined(separator: ", ")))")
+                    )
+                    do {
+                        return try Self.converse(client, in: session, layout: layout, trace: trace)
+                    } catch let error as LDAPError where error.code.isTransportFailure && error.code != .timeout {
+                        throw ServerLost(server: session.server, error: error)
+                    } catch {
+                        return .unreachable("the directory at \(session.server) stopped answering: \(error)")
+                    }
                 }
+            } catch let lostServer as ServerLost {
+                trace("the directory at \(lostServer.server) went away (\(lostServer.error.code)): asking the others")
+                lost.append(lostServer.server.description)
+                // The same server twice means every one that answers goes away: stop.
+                if Set(lost).count < lost.count { return .unreachable("the directory keeps going away: \(lost)") }
+            } catch {
+                return .unreachable("no directory answered: \(error)")
             }
-        } catch {
-            return .unreachable("no directory answered: \(error)")
         }
+        return .unreachable("the directory did not answer within \(timeout)")
+    }
+
+    private struct ServerLost: Error {
+        var server: LDAPURI
+        var error: LDAPError
     }
 
     private static func converse(

@@ -2,7 +2,10 @@ import Foundation
 import Glibc
 import LDAPKit
 import SiteDirectory
+import SiteLocation
 import SiteModel
+import SiteTestKit
+import Synchronization
 import Testing
 
 @testable import SiteLab
@@ -57,6 +60,87 @@ import Testing
         let stopped = try await lab.down()
         #expect(stopped.count == 1)
         for server in restarted.servers { #expect(!ProcessControl.isAlive(server.pid ?? 0)) }
+    }
+
+    /// Provider 1 (where every write goes first) killed with -9 during a publish of 200 sites while clients keep
+    /// locating: the publish completes through provider 2, every client gets the global answer, and once `lab up`
+    /// starts provider 1 again both hold the same entries and the same contextCSN.
+    @Test func aProviderKilledDuringAPublishLosesNothingAndNoClientIsMisled() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-replication-kill-\(UUID().uuidString)"
+        )
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            try await Self.killDuringPublish(lab)
+            _ = try await lab.down()
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+    }
+
+    static func killDuringPublish(_ lab: Lab) async throws {
+        let model = HierarchyGenerator.hierarchy(sites: 200, boundariesPerSite: 2, forest: TestLab.forest)
+        try await lab.up(hierarchy: model, replicas: 2)
+        let forest = try #require(lab.forests().first { $0.name == TestLab.forest })
+        let connector = try lab.siteConnector(for: model, timeout: .seconds(2))
+        let looked = model.sites[3]
+        _ = try await Publisher.run(Array(model.sites.prefix(10)), in: model, connect: connector)
+        try await waitUntilInSync(lab)
+
+        // Clients locate an address of a site published before, over both URIs, all through the publish.
+        let uris = try forest.uris.map { try LDAPURI($0) }
+        guard case .subnet(let subnet) = looked.boundaries[0].value else { return }
+        let client = ClientProfile(
+            address: try ClientAddress("\(subnet.address)/\(subnet.prefixLength)"),
+            assignedSite: model.sites[0].code,
+            membership: .forest(TestLab.forest.rawValue)
+        )
+        let directory = LDAPSiteDirectoryClient(
+            uris: uris,
+            timeout: .seconds(2),
+            layout: TestLab.layout,
+            logger: TestLab.logger
+        )
+        let loop = ClientLoop()
+        let killed = try #require(forest.servers[0].pid)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while loop.publishing.load(ordering: .relaxed) {
+                    let answer = await directory.ask(client) { _ in }
+                    let summary: String
+                    switch answer {
+                    case .answered(let matches, _): summary = matches.map(\.site.rawValue).joined(separator: ",")
+                    case .unreachable(let why): summary = "unreachable: \(why)"
+                    case .schemaNotExtended: summary = "schema not extended"
+                    }
+                    loop.answers.withLock { $0.append(summary) }
+                }
+            }
+            let reports = try await Publisher.run(
+                Array(model.sites.dropFirst(10)),
+                in: model,
+                concurrency: 4,
+                connect: connector,
+                progress: { done in if done == 30 { kill(killed, SIGKILL) } }
+            )
+            loop.publishing.store(false, ordering: .relaxed)
+            try await group.waitForAll()
+            #expect(reports.count == model.sites.count - 10)
+        }
+        #expect(!ProcessControl.isAlive(killed))
+        let seen = loop.answers.withLock { $0 }
+        #expect(seen.count > 10, "clients asked throughout")
+        #expect(seen.allSatisfy { $0 == looked.code.rawValue }, "\(Set(seen))")
+
+        // Every site is in provider 2; provider 1 started again catches up to the same content.
+        let restarted = try #require(try await lab.up(forests: []).first { $0.forest.name == TestLab.forest }?.forest)
+        try await waitUntilInSync(lab)
+        let dumps = try await restarted.servers.asyncMap { try await dump($0, of: forest) }
+        #expect(dumps[0] == dumps[1])
+        let published = dumps[1].filter { $0.hasPrefix("cn=sms-site-") }
+        #expect(published.count == model.sites.count, "every site's entry is there")
     }
 
     static func connection(_ server: LabServer, of forest: LabForest) async throws -> LDAPConnection {
@@ -121,6 +205,12 @@ import Testing
             return "\(entry.dn.lowercased()) \(attributes.joined(separator: " "))"
         }.sorted()
     }
+}
+
+/// What the clients of a test saw while a publish ran.
+final class ClientLoop: Sendable {
+    let publishing = Atomic<Bool>(true)
+    let answers = Mutex<[String]>([])
 }
 
 extension Array {
