@@ -8,14 +8,14 @@ import SiteModel
 import SiteTestKit
 
 /// A fresh lab in a temporary folder, provisioned from `hierarchy`, brought down and removed afterwards.
-func withBenchLab<T>(_ hierarchy: Hierarchy, _ body: (Lab) async throws -> T) async throws -> T {
+func withBenchLab<T>(_ hierarchy: Hierarchy, replicas: Int = 1, _ body: (Lab) async throws -> T) async throws -> T {
     var logger = Logger(label: "siteloc-bench")
     logger.logLevel = .warning
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-\(UUID().uuidString)")
         .path
     let lab = Lab(directory: folder, logger: logger)
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    try await lab.up(hierarchy: hierarchy)
+    try await lab.up(hierarchy: hierarchy, replicas: replicas)
     do {
         let result = try await body(lab)
         try await lab.down()

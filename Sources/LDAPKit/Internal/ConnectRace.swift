@@ -74,6 +74,8 @@ final class ConnectRace: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             if let outcome = decide(started: started) { return outcome }
+            // Every attempt so far failed (refused): the next starts now, not at its stagger.
+            if started < count && results.count == started { return .pending }
             let now = ContinuousClock.now
             if now >= deadline || aborted {
                 endLocked()
