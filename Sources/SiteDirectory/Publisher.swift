@@ -41,7 +41,8 @@ public enum Publisher {
     }
 
     /// Publishes (or, with `unpublish`, removes) each site, `concurrency` sites at a time; a site whose directory
-    /// server goes away mid-way is published again through a new connection, up to `attempts` times. `publicKey` gives a
+    /// server goes away mid-way (the connection drops) is published again through a new connection, up to
+    /// `attempts` times. `publicKey` gives a
     /// site's signing key (`ed25519:…`) for `serviceBindingInformation`; a site without one keeps what is there. With `dryRun` nothing
     /// is written and the reports carry the changes that would be made.
     public static func run(
@@ -75,7 +76,10 @@ public enum Publisher {
                             if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
                             await connection.close()
                             return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)
-                        } catch let error as LDAPError where error.code.isTransportFailure && attempt < attempts {
+                        } catch let error as LDAPError
+                            where [.serverDown, .connectError].contains(error.code) && attempt < attempts
+                        {
+                            // Gone, not slow: a server that stalls would only cost its timeout again.
                             await connection.close()
                             attempt += 1
                         } catch {

@@ -283,7 +283,8 @@ final class SessionLoop: @unchecked Sendable {
             switch race.wait(until: started < uris.count ? nextStart : nil, started: started) {
             case .pending:
                 continue
-            case .won(let handle, let index):
+            case .won(let transferred, let index):
+                let handle = transferred.handle
                 logger.debug(
                     "connected",
                     metadata: ["ldap.uri": "\(uris[index])", "ldap.auth": "\(configuration.authentication)"]
