@@ -8,6 +8,7 @@
 #include <sasl/sasl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 // Helpers for the parts of libldap that Swift cannot call directly. Each one says why it exists.
@@ -105,6 +106,16 @@ static inline void cldap_watch_destroy(cldap_watch *watch) {
     if (watch->fd >= 0) close(watch->fd);
     pthread_mutex_destroy(&watch->lock);
     free(watch);
+}
+
+// A timeval made in C: Swift sees `struct timeval` from whichever module loaded <sys/time.h> first (Glibc or
+// CDispatch, depending on the order a build happens to load them), and with MemberImportVisibility its initializer
+// and fields are then unavailable in a file that did not import that module.
+static inline struct timeval cldap_timeval(long seconds, long microseconds) {
+    struct timeval value;
+    value.tv_sec = seconds;
+    value.tv_usec = microseconds;
+    return value;
 }
 
 #endif

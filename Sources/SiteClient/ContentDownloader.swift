@@ -367,12 +367,11 @@ final class PartialFile: Sendable {
     init(_ url: URL, keeping: Int64) throws {
         let descriptor = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw ClientError.state(String(cString: strerror(errno))) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard let size = regularFileSize(descriptor) else {
             close(descriptor)
             throw ClientError.state("not a regular file")
         }
-        let length = min(Int64(status.st_size), keeping)
+        let length = min(size, keeping)
         guard ftruncate(descriptor, off_t(length)) == 0 else {
             close(descriptor)
             throw ClientError.state(String(cString: strerror(errno)))

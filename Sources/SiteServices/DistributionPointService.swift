@@ -120,13 +120,12 @@ final class ContentFile: Sendable {
     init?(opening url: URL) {
         let descriptor = Glibc.open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard let size = regularFileSize(descriptor) else {
             close(descriptor)
             return nil
         }
         self.descriptor = descriptor
-        size = Int64(status.st_size)
+        self.size = size
     }
 
     deinit { close(descriptor) }

@@ -143,6 +143,44 @@ import Testing
         #expect(published.count == model.sites.count, "every site's entry is there")
     }
 
+    /// Two halves of a hierarchy published at once, one through each provider: nothing lost, the same content.
+    @Test func publishingThroughBothProvidersAtOnceLosesNoWrite() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "siteloc-replication-both-\(UUID().uuidString)"
+        )
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            try await Self.publishThroughBoth(lab)
+            _ = try await lab.down()
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+    }
+
+    static func publishThroughBoth(_ lab: Lab) async throws {
+        let model = HierarchyGenerator.hierarchy(sites: 60, boundariesPerSite: 4, forest: TestLab.forest)
+        try await lab.up(hierarchy: model, replicas: 2)
+        let forest = try #require(lab.forests().first { $0.name == TestLab.forest })
+        let halves = [Array(model.sites.prefix(30)), Array(model.sites.dropFirst(30))]
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for (half, server) in zip(halves, forest.servers) {
+                let connector = try lab.siteConnector(for: model, directories: [try LDAPURI(server.uri)])
+                group.addTask { try await Publisher.run(half, in: model, connect: connector).count }
+            }
+            var published = 0
+            for try await count in group { published += count }
+            #expect(published == model.sites.count)
+        }
+        try await waitUntilInSync(lab)
+        let dumps = try await forest.servers.asyncMap { try await dump($0, of: forest) }
+        #expect(dumps[0] == dumps[1])
+        #expect(dumps[0].filter { $0.hasPrefix("cn=sms-site-") }.count == model.sites.count)
+        let objects = model.sites.reduce(0) { $0 + SitePublication.entries(for: $1, in: model).count }
+        #expect(dumps[0].filter { $0.contains("cn=system management") }.count >= objects)
+    }
+
     static func connection(_ server: LabServer, of forest: LabForest) async throws -> LDAPConnection {
         try await LDAPConnection.connect(
             LDAPConnectionConfiguration(

@@ -261,7 +261,7 @@ final class LDAPHandle {
     /// The next complete message for any request, without waiting (`ldap_result` with a zero timeout and
     /// `LDAP_MSG_ONE`); nil when none is ready.
     func nextMessage() throws(LDAPError) -> LDAPMessageBox? {
-        var noWait = timeval(tv_sec: 0, tv_usec: 0)
+        var noWait = cldap_timeval(0, 0)
         var message: OpaquePointer?
         let rc = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &noWait, &message)
         if rc == 0 { return nil }
@@ -515,6 +515,6 @@ private func withCModifications<R>(
 extension timeval {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        self = cldap_timeval(Int(seconds), Int(attoseconds / 1_000_000_000_000))
     }
 }
