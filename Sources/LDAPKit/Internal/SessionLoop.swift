@@ -264,6 +264,7 @@ final class SessionLoop: @unchecked Sendable {
     /// would refuse the credentials too).
     private func establish() -> Result<(LDAPHandle, [LDAPConnectAttempt]), LDAPError> {
         let uris = configuration.uris
+        if uris.count == 1 { return establishOne(uris[0]) }
         let race = ConnectRace(count: uris.count, deadline: ContinuousClock.now + configuration.connectTimeout)
         shared.withLock { $0.race = race }
         defer { shared.withLock { $0.race = nil } }
@@ -295,6 +296,29 @@ final class SessionLoop: @unchecked Sendable {
                 if let fatal = failures.first(where: { !$0.code.isTransportFailure }) { return .failure(fatal) }
                 return .failure(LDAPError(code: failures.last!.code, operation: .connect, attempts: failures))
             }
+        }
+    }
+
+    /// A single URI needs no race: it is tried on this thread, with the whole timeout (no thread to start, which
+    /// on a loaded machine took a good part of a short timeout).
+    private func establishOne(_ uri: LDAPURI) -> Result<(LDAPHandle, [LDAPConnectAttempt]), LDAPError> {
+        do {
+            let candidate = try LDAPHandle(uri: uri)
+            let aborted = shared.withLock { state in
+                state.watch = candidate.watch
+                return state.aborted
+            }
+            if aborted { candidate.watch.fire() }
+            let deadline = candidate.watch.deadline(after: configuration.connectTimeout)
+            defer { deadline.cancel() }
+            try open(candidate, timeout: configuration.connectTimeout)
+            logger.debug("connected", metadata: ["ldap.uri": "\(uri)", "ldap.auth": "\(configuration.authentication)"])
+            return .success((candidate, [LDAPConnectAttempt(uri: uri, outcome: .answered)]))
+        } catch {
+            var failure = error
+            failure.server = uri
+            logger.debug("cannot use directory server", metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"])
+            return .failure(failure)
         }
     }
 
