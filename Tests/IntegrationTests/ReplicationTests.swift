@@ -15,17 +15,7 @@ import Testing
 /// other is written to catches up when `lab up` starts it again, to identical content and equal contextCSN.
 @Suite(.timeLimit(.minutes(3))) struct Replication {
     @Test func twoProvidersReplicateBothWaysAndAKilledOneCatchesUp() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-replication-\(UUID().uuidString)"
-        )
-        let lab = Lab(directory: folder.path, logger: TestLab.logger)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        do {
-            try await Self.replicateBothWaysAndCatchUp(lab)
-        } catch {
-            _ = try? await lab.down()
-            throw error
-        }
+        try await Self.withLab(Self.replicateBothWaysAndCatchUp)
     }
 
     static func replicateBothWaysAndCatchUp(_ lab: Lab) async throws {
@@ -66,18 +56,7 @@ import Testing
     /// locating: the publish completes through provider 2, every client gets the global answer, and once `lab up`
     /// starts provider 1 again both hold the same entries and the same contextCSN.
     @Test func aProviderKilledDuringAPublishLosesNothingAndNoClientIsMisled() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-replication-kill-\(UUID().uuidString)"
-        )
-        let lab = Lab(directory: folder.path, logger: TestLab.logger)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        do {
-            try await Self.killDuringPublish(lab)
-            _ = try await lab.down()
-        } catch {
-            _ = try? await lab.down()
-            throw error
-        }
+        try await Self.withLab(Self.killDuringPublish)
     }
 
     static func killDuringPublish(_ lab: Lab) async throws {
@@ -145,18 +124,7 @@ import Testing
 
     /// Two halves of a hierarchy published at once, one through each provider: nothing lost, the same content.
     @Test func publishingThroughBothProvidersAtOnceLosesNoWrite() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "siteloc-replication-both-\(UUID().uuidString)"
-        )
-        let lab = Lab(directory: folder.path, logger: TestLab.logger)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        do {
-            try await Self.publishThroughBoth(lab)
-            _ = try await lab.down()
-        } catch {
-            _ = try? await lab.down()
-            throw error
-        }
+        try await Self.withLab(Self.publishThroughBoth)
     }
 
     static func publishThroughBoth(_ lab: Lab) async throws {
@@ -179,6 +147,20 @@ import Testing
         #expect(dumps[0].filter { $0.hasPrefix("cn=sms-site-") }.count == model.sites.count)
         let objects = model.sites.reduce(0) { $0 + SitePublication.entries(for: $1, in: model).count }
         #expect(dumps[0].filter { $0.contains("cn=system management") }.count >= objects)
+    }
+
+    /// A lab in a folder of its own, brought down (every provider) and removed whatever `body` does.
+    static func withLab(_ body: (Lab) async throws -> Void) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-replication-\(UUID())")
+        let lab = Lab(directory: folder.path, logger: TestLab.logger)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            try await body(lab)
+        } catch {
+            _ = try? await lab.down()
+            throw error
+        }
+        _ = try await lab.down()
     }
 
     static func connection(_ server: LabServer, of forest: LabForest) async throws -> LDAPConnection {
