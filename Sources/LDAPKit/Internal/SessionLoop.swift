@@ -202,13 +202,7 @@ final class SessionLoop: @unchecked Sendable {
     // MARK: The loop thread
 
     private func run(connected: @Sendable (Result<Connected, LDAPError>) -> Void) {
-        // libldap writes to its socket with write(2): to a server that has gone away that raises SIGPIPE, which
-        // would end the whole process. Blocked on this thread (the only one that touches the handle), the write
-        // fails with EPIPE instead and libldap reports the server as down; a pending SIGPIPE dies with the thread.
-        var pipeSignal = sigset_t()
-        sigemptyset(&pipeSignal)
-        sigaddset(&pipeSignal, SIGPIPE)
-        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+        Self.blockPipeSignal()
         switch establish() {
         case .success(let (established, attempts)):
             shared.withLock { $0.watch = established.watch }
@@ -285,15 +279,10 @@ final class SessionLoop: @unchecked Sendable {
             case .pending:
                 continue
             case .won(let transferred, let index):
-                let handle = transferred.handle
-                logger.debug(
-                    "connected",
-                    metadata: ["ldap.uri": "\(uris[index])", "ldap.auth": "\(configuration.authentication)"]
-                )
-                return .success((handle, race.report(uris: uris, winner: index, started: started)))
+                return .success((transferred.handle, race.report(uris: uris, winner: index, started: started)))
             case .failed(let failures):
+                // A failure that ends the race (a refused bind) comes alone.
                 if failures.count == 1 { return .failure(failures[0]) }
-                if let fatal = failures.first(where: { !$0.code.isTransportFailure }) { return .failure(fatal) }
                 return .failure(LDAPError(code: failures.last!.code, operation: .connect, attempts: failures))
             }
         }
@@ -302,18 +291,41 @@ final class SessionLoop: @unchecked Sendable {
     /// A single URI needs no race: it is tried on this thread, with the whole timeout (no thread to start, which
     /// on a loaded machine took a good part of a short timeout).
     private func establishOne(_ uri: LDAPURI) -> Result<(LDAPHandle, [LDAPConnectAttempt]), LDAPError> {
-        do {
-            let candidate = try LDAPHandle(uri: uri)
+        let result = connect(uri, until: ContinuousClock.now + configuration.connectTimeout) { watch in
             let aborted = shared.withLock { state in
-                state.watch = candidate.watch
+                state.watch = watch
                 return state.aborted
             }
-            if aborted { candidate.watch.fire() }
-            let deadline = candidate.watch.deadline(after: configuration.connectTimeout)
-            defer { deadline.cancel() }
-            try open(candidate, timeout: configuration.connectTimeout)
+            return !aborted
+        }
+        return result.map { ($0, [LDAPConnectAttempt(uri: uri, outcome: .answered)]) }
+    }
+
+    /// One URI's attempt in a race, on a thread of its own: it reports to the race, which keeps the handle if it
+    /// won.
+    private func attempt(_ uri: LDAPURI, index: Int, in race: ConnectRace) {
+        Self.blockPipeSignal()
+        race.finish(index, connect(uri, until: race.deadline, register: race.register))
+    }
+
+    /// Connects to one URI by `deadline`, when its socket watch shuts the connection down; `register` hands the
+    /// watch to whoever may end the attempt sooner (an abort, a race's winner) and says whether it may go on.
+    private func connect(
+        _ uri: LDAPURI,
+        until deadline: ContinuousClock.Instant,
+        register: (SocketWatch) -> Bool
+    ) -> Result<LDAPHandle, LDAPError> {
+        do {
+            let candidate = try LDAPHandle(uri: uri)
+            guard register(candidate.watch) else {
+                return .failure(LDAPError(code: .userCancelled, operation: .connect, server: uri))
+            }
+            let remaining = max(.zero, deadline - ContinuousClock.now)
+            let timer = candidate.watch.deadline(after: remaining)
+            defer { timer.cancel() }
+            try open(candidate, timeout: remaining)
             logger.debug("connected", metadata: ["ldap.uri": "\(uri)", "ldap.auth": "\(configuration.authentication)"])
-            return .success((candidate, [LDAPConnectAttempt(uri: uri, outcome: .answered)]))
+            return .success(candidate)
         } catch {
             var failure = error
             failure.server = uri
@@ -322,30 +334,14 @@ final class SessionLoop: @unchecked Sendable {
         }
     }
 
-    /// One URI's attempt, on a thread of its own: it reports to the race, which keeps the handle if it won.
-    private func attempt(_ uri: LDAPURI, index: Int, in race: ConnectRace) {
+    /// libldap writes to its socket with write(2): to a server that has gone away that raises SIGPIPE, which would
+    /// end the whole process. Blocked on the threads that use a handle, the write fails with EPIPE instead and
+    /// libldap reports the server as down; a pending SIGPIPE dies with the thread.
+    private static func blockPipeSignal() {
         var pipeSignal = sigset_t()
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
-        do {
-            let candidate = try LDAPHandle(uri: uri)
-            // Shut down at the race's deadline, or at once when the race is already over.
-            guard race.register(candidate.watch) else {
-                race.finish(index, .failure(LDAPError(code: .userCancelled, operation: .connect, server: uri)))
-                return
-            }
-            let remaining = max(.zero, race.deadline - ContinuousClock.now)
-            let deadline = candidate.watch.deadline(after: remaining)
-            defer { deadline.cancel() }
-            try open(candidate, timeout: remaining)
-            race.finish(index, .success(candidate))
-        } catch {
-            var failure = error
-            failure.server = uri
-            logger.debug("cannot use directory server", metadata: ["ldap.uri": "\(uri)", "ldap.error": "\(failure)"])
-            race.finish(index, .failure(failure))
-        }
     }
 
     /// Connects, upgrades to TLS where asked and authenticates. A failure after the watch fired is the timeout (or
