@@ -137,20 +137,8 @@ final class DelayProbe: Sendable {
     func run(from a: LabServer, to b: LabServer, forest: LabForest, layout: DirectoryLayout) async throws {
         var logger = Logger(label: "siteloc-bench")
         logger.logLevel = .error
-        let admin = try await LDAPConnection.connect(
-            LDAPConnectionConfiguration(
-                uris: [try LDAPURI(a.uri)],
-                authentication: .simple(
-                    dn: try DistinguishedName(parsing: forest.adminDN),
-                    password: try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
-                )
-            ),
-            logger: logger
-        )
-        let reader = try await LDAPConnection.connect(
-            LDAPConnectionConfiguration(uris: [try LDAPURI(b.uri)]),
-            logger: logger
-        )
+        let admin = try await LDAPConnection.connect(forest.configuration(server: a, as: .admin), logger: logger)
+        let reader = try await LDAPConnection.connect(forest.configuration(server: b, as: .anonymous), logger: logger)
         var number = 0
         while running.load(ordering: .relaxed) {
             number += 1

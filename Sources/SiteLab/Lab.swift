@@ -37,6 +37,36 @@ public struct LabForest: Codable, Sendable, Hashable {
     /// The forest's URIs, in order: what clients and site servers try.
     public var uris: [String] { servers.map(\.uri) }
 
+    /// A connection configuration for this forest: all its providers in order, or only `server`.
+    public func configuration(
+        server: LabServer? = nil,
+        as identity: LabIdentity,
+        timeout: Duration = .seconds(2)
+    ) throws(LabError) -> LDAPConnectionConfiguration {
+        do {
+            let targets = try (server.map { [$0.uri] } ?? self.uris).map { try LDAPURI($0) }
+            switch identity {
+            case .anonymous:
+                return LDAPConnectionConfiguration(uris: targets, connectTimeout: timeout)
+            case .admin:
+                let password = try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
+                return LDAPConnectionConfiguration(
+                    uris: targets,
+                    connectTimeout: timeout,
+                    authentication: .simple(dn: try DistinguishedName(parsing: adminDN), password: password)
+                )
+            case .localOwner:
+                return LDAPConnectionConfiguration(
+                    uris: [try LDAPURI(server?.ldapiURI ?? ldapiURI)],
+                    connectTimeout: timeout,
+                    authentication: .external
+                )
+            }
+        } catch {
+            throw LabError("lab state for forest \(name) is unusable: \(error)")
+        }
+    }
+
     mutating func record(_ server: LabServer) {
         if server.serverID == 1 {
             (uri, ldapiURI, port, pid, folder) = (server.uri, server.ldapiURI, server.port, server.pid, server.folder)
@@ -98,28 +128,27 @@ public struct LabForestStatus: Sendable {
         guard !inSync, !answering.isEmpty else { return nil }
         let silent = servers.filter { !$0.answering }.map { "server \($0.server.serverID) does not answer" }
         if !silent.isEmpty { return silent.joined(separator: "; ") }
-        // contextCSN: `20261201220000.123456Z#000000#001#000000`, the third field the provider's server ID.
-        var newest: [String: String] = [:]
-        for csn in answering.flatMap(\.contextCSN) {
-            let parts = csn.split(separator: "#")
-            guard parts.count == 4 else { continue }
-            newest[String(parts[2])] = max(newest[String(parts[2])] ?? "", String(parts[0]))
+        // contextCSN: `20261201220000.123456Z#000000#001#000000`, the third field the provider's server ID. The
+        // times are fixed-width, so they compare as text.
+        let seen = answering.map { server in
+            Dictionary(
+                server.contextCSN.compactMap { csn -> (String, String)? in
+                    let parts = csn.split(separator: "#")
+                    return parts.count == 4 ? (String(parts[2]), String(parts[0])) : nil
+                },
+                uniquingKeysWith: max
+            )
         }
         var worst: Double = 0
         var missing: [String] = []
-        for (provider, time) in newest {
-            for server in answering {
-                guard
-                    let seen = server.contextCSN.first(where: {
-                        $0.split(separator: "#").dropFirst(2).first == Substring(provider)
-                    })
-                else {
+        for provider in Set(seen.flatMap(\.keys)).sorted() {
+            let newest = seen.compactMap { $0[provider] }.max()!
+            for (server, times) in zip(answering, seen) {
+                guard let time = times[provider] else {
                     missing.append("server \(server.server.serverID) has no change of server \(Int(provider) ?? 0)")
                     continue
                 }
-                if let behind = Self.seconds(time), let at = Self.seconds(String(seen.split(separator: "#")[0])) {
-                    worst = max(worst, behind - at)
-                }
+                if let ahead = Self.seconds(newest), let at = Self.seconds(time) { worst = max(worst, ahead - at) }
             }
         }
         return missing.isEmpty ? String(format: "behind by %.3f s", worst) : missing.joined(separator: "; ")
@@ -402,36 +431,13 @@ public struct Lab: Sendable {
     /// The forests recorded in the lab.
     public func forests() -> [LabForest] { loadState() }
 
-    /// A connection configuration for a lab forest.
+    /// A connection configuration for a lab forest (``LabForest/configuration(server:as:timeout:)``).
     public func configuration(
         for forest: LabForest,
         as identity: LabIdentity,
         timeout: Duration = .seconds(2)
     ) throws(LabError) -> LDAPConnectionConfiguration {
-        do {
-            switch identity {
-            case .anonymous:
-                return LDAPConnectionConfiguration(
-                    uris: try forest.uris.map { try LDAPURI($0) },
-                    connectTimeout: timeout
-                )
-            case .admin:
-                let password = try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
-                return LDAPConnectionConfiguration(
-                    uris: try forest.uris.map { try LDAPURI($0) },
-                    connectTimeout: timeout,
-                    authentication: .simple(dn: try DistinguishedName(parsing: forest.adminDN), password: password)
-                )
-            case .localOwner:
-                return LDAPConnectionConfiguration(
-                    uris: [try LDAPURI(forest.ldapiURI)],
-                    connectTimeout: timeout,
-                    authentication: .external
-                )
-            }
-        } catch {
-            throw LabError("lab state for forest \(forest.name) is unusable: \(error)")
-        }
+        try forest.configuration(as: identity, timeout: timeout)
     }
 
     /// Connects to a forest of a running lab.

@@ -8,7 +8,7 @@ import SiteDirectory
 /// every second for ever), `olcMultiProvider`, `entryCSN`/`entryUUID` indexed (without them `contextCSN` is only
 /// written at a clean shutdown), and unlimited searches for the replication identity, which reads everything and
 /// writes nothing.
-struct ReplicationSettings: Sendable, Equatable {
+struct ReplicationSettings: Sendable {
     /// 1…4095, unique in the forest.
     var serverID: Int
     /// The other providers: server ID and URL, exactly as each listens (a URL that matches none of slapd's
@@ -16,11 +16,6 @@ struct ReplicationSettings: Sendable, Equatable {
     var peers: [(serverID: Int, url: String)]
     /// The replication identity's password (the same at every provider of the forest).
     var password: String
-
-    static func == (left: ReplicationSettings, right: ReplicationSettings) -> Bool {
-        left.serverID == right.serverID && left.password == right.password
-            && left.peers.map { "\($0.serverID) \($0.url)" } == right.peers.map { "\($0.serverID) \($0.url)" }
-    }
 
     /// `cn=replicator,<suffix>`: reads the whole database, nothing else.
     static func identity(_ layout: DirectoryLayout) -> DistinguishedName {

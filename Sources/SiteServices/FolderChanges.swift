@@ -64,20 +64,26 @@ final class FolderChanges: Sendable {
         }
     }
 
+    /// Reads every pending event (asked on every request: the buffer is on the stack, and with nothing pending
+    /// this is one `read` that returns EAGAIN).
     private func drain(_ state: inout State) {
-        let size = 4096
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: MemoryLayout<inotify_event>.alignment)
-        defer { buffer.deallocate() }
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: MemoryLayout<inotify_event>.alignment) { buffer in
+            drain(&state, into: buffer)
+        }
+    }
+
+    private func drain(_ state: inout State, into buffer: UnsafeMutableRawBufferPointer) {
+        guard let start = buffer.baseAddress else { return }
         while true {
-            let count = read(descriptor, buffer, size)
+            let count = read(descriptor, start, buffer.count)
             guard count > 0 else { return }
             var offset = 0
             while offset + MemoryLayout<inotify_event>.size <= count {
-                let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
+                let event = start.load(fromByteOffset: offset, as: inotify_event.self)
                 let nameStart = offset + MemoryLayout<inotify_event>.size
                 let name =
                     event.len > 0
-                    ? String(cString: buffer.advanced(by: nameStart).assumingMemoryBound(to: CChar.self)) : ""
+                    ? String(cString: start.advanced(by: nameStart).assumingMemoryBound(to: CChar.self)) : ""
                 offset = nameStart + Int(event.len)
                 if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
                     state.overflows &+= 1

@@ -164,16 +164,7 @@ import Testing
     }
 
     static func connection(_ server: LabServer, of forest: LabForest) async throws -> LDAPConnection {
-        try await LDAPConnection.connect(
-            LDAPConnectionConfiguration(
-                uris: [try LDAPURI(server.uri)],
-                authentication: .simple(
-                    dn: try DistinguishedName(parsing: forest.adminDN),
-                    password: try Secret(contentsOf: URL(fileURLWithPath: forest.passwordFile))
-                )
-            ),
-            logger: TestLab.logger
-        )
+        try await LDAPConnection.connect(forest.configuration(server: server, as: .admin), logger: TestLab.logger)
     }
 
     static func addMarker(_ name: String, at server: LabServer, of forest: LabForest) async throws {
