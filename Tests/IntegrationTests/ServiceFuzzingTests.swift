@@ -27,12 +27,18 @@ import Testing
         try await fixture.serving {
             // s01-mp is both roles on one listener.
             let url = try fixture.url("s01-mp.corp.contoso.com").absoluteString
+            // Run from a folder of its own: schemathesis and hypothesis write caches into the working directory,
+            // which is the repository.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-fuzz-\(UUID())")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: scratch) }
             let output: String
             do {
                 output = try await ProcessControl.run(
-                    program,
+                    "/usr/bin/env",
                     [
-                        "run", document, "--url", url, "--checks", "all", "--exclude-checks",
+                        "-C", scratch.path, program, "run", document, "--url", url, "--checks", "all",
+                        "--exclude-checks",
                         "positive_data_acceptance", "--max-time", "20", "--workers", "2", "--request-timeout", "5",
                         "--no-color",
                     ]
