@@ -87,14 +87,10 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
         let bytes = Double(megabytes << 20)
 
         // The distribution point: `siteloc site run` for P01 (its MP and DPs) in a process of its own.
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: executable)
-        server.arguments = [
-            "site", "run", "--hierarchy", hierarchyFile, "--site", "P01", "--dir", lab.path, "--transport", "folder",
-        ]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try Self.start(
+            executable,
+            ["site", "run", "--hierarchy", hierarchyFile, "--site", "P01", "--dir", lab.path, "--transport", "folder"]
+        )
         defer {
             kill(server.processIdentifier, SIGTERM)
             server.waitUntilExit()
@@ -113,7 +109,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             at: nginxFolder.appendingPathComponent("logs"),
             withIntermediateDirectories: true
         )
-        let port = try Self.freePort()
+        let port = try SilentListener.closedPort()
         let contentFolder = p01.package("CEN00001").path
         try """
         daemon off;
@@ -127,12 +123,10 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             server { listen 127.0.0.1:\(port); root \(contentFolder); }
         }
         """.write(to: nginxFolder.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        nginx.arguments = ["-p", nginxFolder.path, "-c", nginxFolder.appendingPathComponent("nginx.conf").path]
-        nginx.standardOutput = FileHandle.nullDevice
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
+        let nginx = try Self.start(
+            "/usr/sbin/nginx",
+            ["-p", nginxFolder.path, "-c", nginxFolder.appendingPathComponent("nginx.conf").path]
+        )
         defer {
             kill(nginx.processIdentifier, SIGTERM)
             nginx.waitUntilExit()
@@ -213,11 +207,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             let before = Self.residentKB(pid)
             var downloads: [Process] = []
             for _ in 0..<concurrent {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-                process.arguments = ["-sf", "-o", "/dev/null", url]
-                try process.run()
-                downloads.append(process)
+                downloads.append(try Self.start("/usr/bin/curl", ["-sf", "-o", "/dev/null", url]))
             }
             var peak = before
             let started = ContinuousClock.now
@@ -396,23 +386,15 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
         return children.split(separator: " ").compactMap { Int32($0) }.reduce(0) { $0 + residentKB($1) }
     }
 
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: bound.sin_port))
+    /// Starts a process with its output discarded.
+    static func start(_ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 }
 
