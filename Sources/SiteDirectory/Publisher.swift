@@ -68,24 +68,12 @@ public enum Publisher {
                     // A provider that dies mid-site is left for the next one that answers, and the site is planned
                     // and applied again there: a diff, so what already arrived is not done twice
                     // (docs/replication.md, "Writes").
-                    var attempt = 1
-                    while true {
-                        let connection = try await connect(site)
-                        do {
-                            let changes = try await plan(site, wanted: wanted, publicKey: key, on: connection)
-                            if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
-                            await connection.close()
-                            return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)
-                        } catch let error as LDAPError
-                            where [.serverDown, .connectError].contains(error.code) && attempt < attempts
-                        {
-                            // Gone, not slow: a server that stalls would only cost its timeout again.
-                            await connection.close()
-                            attempt += 1
-                        } catch {
-                            await connection.close()
-                            throw error
-                        }
+                    let connectSite = { try await connect(site) }
+                    return try await LDAPConnection.withFailover(attempts: attempts, connect: connectSite) {
+                        connection in
+                        let changes = try await plan(site, wanted: wanted, publicKey: key, on: connection)
+                        if !dryRun { try await ChangeApplier.apply(changes, on: connection) }
+                        return SiteReport(site: site.code, publishes: site.publish && !unpublish, changes: changes)
                     }
                 }
             }

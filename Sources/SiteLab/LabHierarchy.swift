@@ -99,14 +99,12 @@ extension Lab {
         directory: LabForest,
         tools: SlapdTools
     ) async throws {
-        let admin = try await LDAPConnection.connect(try configuration(for: directory, as: .admin), logger: logger)
-        do {
+        // Provisioning is a diff too: a provider that goes away mid-way is left for the next one.
+        let configuration = try configuration(for: directory, as: .admin)
+        let connect = { try await LDAPConnection.connect(configuration, logger: logger) }
+        try await LDAPConnection.withFailover(connect: connect) { admin in
             try await provision(forest, in: hierarchy, directory: directory, tools: tools, admin: admin)
-        } catch {
-            await admin.close()
-            throw error
         }
-        await admin.close()
     }
 
     private func provision(
@@ -169,9 +167,9 @@ extension Lab {
     private func canBind(_ identity: (dn: DistinguishedName, passwordFile: String), directory: LabForest) async -> Bool
     {
         guard let password = try? Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile)),
-            let uri = try? LDAPURI(directory.uri),
+            let uris = try? directory.uris.map({ try LDAPURI($0) }),
             let connection = try? await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: [uri], authentication: .simple(dn: identity.dn, password: password)),
+                LDAPConnectionConfiguration(uris: uris, authentication: .simple(dn: identity.dn, password: password)),
                 logger: logger
             )
         else { return false }
