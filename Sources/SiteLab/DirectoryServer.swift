@@ -32,6 +32,8 @@ public struct DirectoryServer: Sendable {
         public var tlsKeyFile: String?
         /// The open-files limit to run slapd with (slapd sizes its tables by it).
         public var openFiles: Int?
+        /// Multi-provider replication with the forest's other servers; nil for a server on its own.
+        public var replication: Replication?
 
         public init(
             forest: ForestName,
@@ -42,7 +44,8 @@ public struct DirectoryServer: Sendable {
             listeners: [String] = ["ldap:///"],
             tlsCertificateFile: String? = nil,
             tlsKeyFile: String? = nil,
-            openFiles: Int? = nil
+            openFiles: Int? = nil,
+            replication: Replication? = nil
         ) {
             self.forest = forest
             self.dataFolder = dataFolder
@@ -53,6 +56,7 @@ public struct DirectoryServer: Sendable {
             self.tlsCertificateFile = tlsCertificateFile
             self.tlsKeyFile = tlsKeyFile
             self.openFiles = openFiles
+            self.replication = replication
         }
     }
 
@@ -91,7 +95,10 @@ public struct DirectoryServer: Sendable {
         let password = settings.adminPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
         if !instance.isInitialized {
             logger.notice("first start: creating the directory", metadata: ["forest": "\(settings.forest)"])
-            try await instance.initialize(password: password ?? Lab.randomPassword())
+            try await instance.initialize(
+                password: password ?? Lab.randomPassword(),
+                serverID: settings.replication?.serverID ?? 1
+            )
             changes.append("created the directory for \(settings.forest) in \(settings.dataFolder)")
             if password == nil { changes.append("generated an admin password: \(instance.passwordFile)") }
         } else if let password {
@@ -104,12 +111,17 @@ public struct DirectoryServer: Sendable {
         }
         do {
             changes += try await configure(instance)
-            switch try await instance.provision() {
+            changes += try await replicate(instance)
+            let tree = try await baseTree(instance)
+            changes += tree.changes
+            switch try await instance.provision(baseTree: tree.make, replicatorHash: tree.replicatorHash) {
             case .installed: changes.append("installed the siteloc schema, version \(DirectorySchema.version)")
             case .updated: changes.append("updated the siteloc schema to version \(DirectorySchema.version)")
             case .alreadyCurrent: break
             }
-            changes += try await loadLDIF(instance, tools: tools)
+            if tree.decided { try PrivateFiles.write(seedDecisionFile, "") }
+            changes += try await replicatorPassword(instance)
+            changes += try await loadLDIF(instance, tools: tools, recordOnly: tree.filledFromPeer)
         } catch {
             await ProcessControl.stop(pid)
             throw error
@@ -189,8 +201,16 @@ public struct DirectoryServer: Sendable {
     }
 
     /// Loads each `*.ldif` of the folder that has not been loaded before, in name order, and records it.
-    private func loadLDIF(_ instance: SlapdInstance, tools: SlapdTools) async throws(LabError) -> [String] {
+    ///
+    /// In a replicated forest only the seed (the lowest server ID) loads them; the others get the entries by
+    /// replication, and a seed that filled itself from a peer only records the files as loaded (`recordOnly`).
+    private func loadLDIF(
+        _ instance: SlapdInstance,
+        tools: SlapdTools,
+        recordOnly: Bool
+    ) async throws(LabError) -> [String] {
         guard let folder = settings.ldifFolder, FileManager.default.fileExists(atPath: folder) else { return [] }
+        if let replication = settings.replication, !replication.isSeed { return [] }
         var changes: [String] = []
         let record = settings.dataFolder + "/loaded-ldif"
         var loaded = Set(
@@ -198,6 +218,10 @@ public struct DirectoryServer: Sendable {
         )
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasSuffix(".ldif") }.sorted()
+        if recordOnly {
+            for file in files where !loaded.contains(file) { PrivateFiles.append(record, file) }
+            return files.isEmpty ? [] : ["the peer's copy holds what \(folder) loaded: recorded as loaded"]
+        }
         for file in files where !loaded.contains(file) {
             do {
                 _ = try await ProcessControl.run(

@@ -33,15 +33,18 @@ struct ReplicationSettings: Sendable {
 
 extension SlapdInstance {
     /// Brings cn=config to `settings` (as the local owner over ldapi), changing only what differs: a changed
-    /// consumer restarts, an unchanged one keeps replicating.
-    func configureReplication(_ settings: ReplicationSettings) async throws(LabError) {
+    /// consumer restarts, an unchanged one keeps replicating. True when something changed.
+    @discardableResult
+    func configureReplication(_ settings: ReplicationSettings) async throws(LabError) -> Bool {
         do {
             // Dropping the connection on an error unbinds it.
             let owner = try await connect(as: .localOwner)
             let config = try DistinguishedName(parsing: "cn=config")
+            var changedServerID = false
             let global = try await owner.search(base: config, scope: .base, attributes: ["olcServerID"]).first
             if global?.first("olcServerID").map(SchemaInstallation.stripOrdinal) != String(settings.serverID) {
                 try await owner.modify(config, [.replace("olcServerID", [String(settings.serverID)])])
+                changedServerID = true
             }
             guard
                 let database = try await owner.search(
@@ -72,6 +75,7 @@ extension SlapdInstance {
             }
             if !changes.isEmpty { try await owner.modify(try database.distinguishedName, changes) }
             await owner.close()
+            return changedServerID || !changes.isEmpty
         } catch let error as LabError {
             throw error
         } catch {

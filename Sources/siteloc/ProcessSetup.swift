@@ -9,7 +9,7 @@ import Glibc
 /// Passwords given through the environment, taken out of it when the process starts: no child (slapd, slapadd,
 /// smbd, pdbedit) and not the slapd that `siteloc serve` becomes ever inherits them.
 enum EnvironmentSecrets {
-    static let names = ["SITELOC_ADMIN_PASSWORD", "SITELOC_BIND_PASSWORD"]
+    static let names = ["SITELOC_ADMIN_PASSWORD", "SITELOC_BIND_PASSWORD", "SITELOC_REPLICATION_PASSWORD"]
 
     static let values: [String: Secret] = {
         var values: [String: Secret] = [:]

@@ -47,6 +47,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The open-files limit for slapd. [SITELOC_OPEN_FILES, default 8192]")
     var openFiles: Int?
 
+    @Option(help: "This server's ID in a replicated forest, 1-4095. [SITELOC_SERVER_ID]")
+    var serverID: Int?
+
+    @Option(
+        name: .customLong("peer"),
+        help:
+            "Another server of the forest as ID=URL, e.g. 2=ldap://corp2/ (repeatable). [SITELOC_PEERS, space-separated]"
+    )
+    var peers: [String] = []
+
+    @Option(
+        help:
+            "A file holding the replication identity's password, the same at every server of the forest. [SITELOC_REPLICATION_PASSWORD_FILE, or SITELOC_REPLICATION_PASSWORD]"
+    )
+    var replicationPasswordFile: String?
+
     func run() async throws {
         let setting = optionOrEnvironment
         guard let forestText = setting(forest, "SITELOC_FOREST") else {
@@ -82,6 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
             password = EnvironmentSecrets.values["SITELOC_ADMIN_PASSWORD"]
         }
 
+        let replication = try replicationSettings()
         let settings = DirectoryServer.Settings(
             forest: forestName,
             dataFolder: setting(data, "SITELOC_DATA") ?? "/var/lib/siteloc",
@@ -91,7 +108,8 @@ struct ServeCommand: AsyncParsableCommand {
             listeners: listeners,
             tlsCertificateFile: certificate,
             tlsKeyFile: key,
-            openFiles: openFilesLimit
+            openFiles: openFilesLimit,
+            replication: replication
         )
         let preparation: DirectoryServer.Preparation
         do {
@@ -103,5 +121,51 @@ struct ServeCommand: AsyncParsableCommand {
         report += "siteloc: \(forestName) ready; running \(preparation.command.joined(separator: " "))\n"
         FileHandle.standardError.write(Data(report.utf8))
         DirectoryServer.exec(preparation.command)
+    }
+
+    /// Replication with the forest's other servers when peers are named (docs/replication.md, "The container
+    /// image"): the server ID and the replication password are then required.
+    private func replicationSettings() throws -> DirectoryServer.Replication? {
+        let setting = optionOrEnvironment
+        let peerText = peers.isEmpty ? (setting(nil, "SITELOC_PEERS") ?? "") : peers.joined(separator: " ")
+        let idText = setting(serverID.map(String.init), "SITELOC_SERVER_ID")
+        let passwordFile = setting(replicationPasswordFile, "SITELOC_REPLICATION_PASSWORD_FILE")
+        let environmentPassword = EnvironmentSecrets.values["SITELOC_REPLICATION_PASSWORD"]
+        guard !peerText.trimmingCharacters(in: .whitespaces).isEmpty else {
+            if idText != nil || passwordFile != nil || environmentPassword != nil {
+                throw CommandFailure.badInput(
+                    "a server ID or replication password without peers: name the forest's other servers with "
+                        + "--peer ID=URL or SITELOC_PEERS=\"2=ldap://corp2/\""
+                )
+            }
+            return nil
+        }
+        guard let idText, let id = Int(idText) else {
+            throw CommandFailure.badInput(
+                "a replicated server needs its ID: --server-id N or SITELOC_SERVER_ID=N (1-4095, unique in the forest)"
+            )
+        }
+        let password: Secret
+        if let passwordFile {
+            do { password = try Secret(contentsOf: URL(fileURLWithPath: passwordFile)) } catch {
+                throw CommandFailure.badInput(error.description)
+            }
+        } else if let environmentPassword {
+            password = environmentPassword
+        } else {
+            throw CommandFailure.badInput(
+                "a replicated server needs the replication password: --replication-password-file FILE or "
+                    + "SITELOC_REPLICATION_PASSWORD_FILE (the same at every server of the forest)"
+            )
+        }
+        do {
+            return try DirectoryServer.Replication(
+                serverID: id,
+                peers: try DirectoryServer.Replication.peers(from: peerText),
+                password: password
+            )
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
     }
 }
