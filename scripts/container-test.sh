@@ -94,6 +94,10 @@ wait_ready() {  # name
 count() {  # base, filter: how many entries
     ldapsearch -x -LLL -H "$URI" -b "$1" "$2" 1.1 2>/dev/null | grep -c '^dn:' || true
 }
+count_at() {  # port, filter: how many corp.contoso.com entries the admin finds there
+    ldapsearch -x -LLL -H "ldap://127.0.0.1:$1" -D "cn=admin,$SUFFIX" -y "$WORK/compose/secrets/corp.contoso.com.password" \
+        -b "$SUFFIX" "$2" 1.1 2>/dev/null | grep -c '^dn:' || true
+}
 schema_has() {  # a name in the subschema
     ldapsearch -x -LLL -o ldif-wrap=no -H "$URI" -b cn=subschema -s base objectClasses attributeTypes \
         | grep "NAME '$1'" >/dev/null
@@ -170,7 +174,7 @@ LDAPTLS_CACERT="$WORK/secrets/tls.crt" ldapsearch -ZZ -x -LLL -H "$URI" -b "" -s
     && ok "StartTLS on 389" || fail "StartTLS"
 "${PODMAN[@]}" stop -t 10 "$NAME-tls" >/dev/null && ok "the container stops on SIGTERM"
 
-echo "== two forests side by side (Docker/compose.yaml with podman-compose)"
+echo "== two forests side by side, corp.contoso.com on two replicating servers (Docker/compose.yaml, podman-compose)"
 mkdir -p "$WORK/compose/secrets"
 cp Docker/compose.yaml "$WORK/compose/"
 cp -r Docker/ldif "$WORK/compose/"
@@ -180,12 +184,19 @@ for name in corp.contoso.com fabrikam.com; do
     "$SITELOC" forest ldif --hierarchy examples/contoso.yaml --forest "$name" > "$WORK/compose/ldif/$name/10-forest.ldif"
 done
 printf '%s' corp-password > "$WORK/compose/secrets/corp.contoso.com.password"
+printf '%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$WORK/compose/secrets/corp.contoso.com.replication.password"
 printf '%s' fabrikam-password > "$WORK/compose/secrets/fabrikam.com.password"
+chmod 600 "$WORK"/compose/secrets/*
 CORP_PORT=$(free_port)
+CORP2_PORT=$(free_port)
 FABRIKAM_PORT=$(free_port)
-(cd "$WORK/compose" && SITELOC_IMAGE="$IMAGE" SITELOC_CORP_PORT=$CORP_PORT SITELOC_FABRIKAM_PORT=$FABRIKAM_PORT \
-    "$TOOLS/bin/podman-compose" -p "$NAME" up -d >/dev/null 2>&1) || fail "podman-compose up"
-for forest in "corp.contoso.com $CORP_PORT dc=corp,dc=contoso,dc=com" "fabrikam.com $FABRIKAM_PORT dc=fabrikam,dc=com"; do
+compose() {
+    (cd "$WORK/compose" && SITELOC_IMAGE="$IMAGE" SITELOC_CORP_PORT=$CORP_PORT SITELOC_CORP2_PORT=$CORP2_PORT \
+        SITELOC_FABRIKAM_PORT=$FABRIKAM_PORT "$TOOLS/bin/podman-compose" -p "$NAME" "$@" >/dev/null 2>&1)
+}
+compose up -d || fail "podman-compose up"
+for forest in "corp.contoso.com $CORP_PORT $SUFFIX" "corp.contoso.com $CORP2_PORT $SUFFIX" \
+    "fabrikam.com $FABRIKAM_PORT dc=fabrikam,dc=com"; do
     read -r name port suffix <<<"$forest"
     for _ in $(seq 1 300); do
         ldapwhoami -x -H "ldap://127.0.0.1:$port" -D "cn=admin,$suffix" -y "$WORK/compose/secrets/$name.password" \
@@ -198,9 +209,66 @@ for forest in "corp.contoso.com $CORP_PORT dc=corp,dc=contoso,dc=com" "fabrikam.
         || fail "compose: $name"
 done
 
-echo "== the cross-forest rules against the two containers"
+echo "== corp.contoso.com's two containers replicate"
+CORP_SECRET=$WORK/compose/secrets/corp.contoso.com.password
+container_of() { podman ps -a --filter "label=com.docker.compose.project=$NAME" \
+    --filter "label=com.docker.compose.service=$1" --format '{{.Names}}'; }
+corp_admin() { echo -x -H "ldap://127.0.0.1:$1" -D "cn=admin,$SUFFIX" -y "$CORP_SECRET"; }
+dump() {  # port: every entry with its user attributes and entryUUID, sorted (what two providers must hold alike)
+    # shellcheck disable=SC2046
+    ldapsearch $(corp_admin "$1") -LLL -o ldif-wrap=no -b "$SUFFIX" '(objectClass=*)' '*' entryUUID 2>/dev/null | sort
+}
+context_csn() {  # port
+    # shellcheck disable=SC2046
+    ldapsearch $(corp_admin "$1") -LLL -o ldif-wrap=no -b "$SUFFIX" -s base contextCSN 2>/dev/null \
+        | grep '^contextCSN' | sort || true
+}
+converged() {
+    local one two
+    one=$(dump "$CORP_PORT") two=$(dump "$CORP2_PORT")
+    [ -n "$one" ] && [ "$one" = "$two" ] && [ -n "$(context_csn "$CORP_PORT")" ] \
+        && [ "$(context_csn "$CORP_PORT")" = "$(context_csn "$CORP2_PORT")" ]
+}
+wait_converged() { for _ in $(seq 1 300); do converged && return 0; sleep 0.2; done; return 1; }
+wait_answers() {  # port
+    for _ in $(seq 1 300); do
+        # shellcheck disable=SC2046
+        ldapwhoami $(corp_admin "$1") >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+add_role() {  # port, cn
+    # shellcheck disable=SC2046
+    printf 'dn: cn=%s,%s\nobjectClass: organizationalRole\ncn: %s\n' "$2" "$SUFFIX" "$2" \
+        | ldapadd $(corp_admin "$1") >/dev/null
+}
+wait_converged && [ "$(count_at "$CORP2_PORT" '(objectClass=trustedDomain)')" != 0 ] \
+    && ok "compose: corp and corp2 hold the same entries and contextCSN; corp2 has the forest LDIF only corp loaded" \
+    || fail "compose: corp and corp2 did not converge"
+add_role "$CORP2_PORT" written-at-corp2
+wait_converged && [ "$(count_at "$CORP_PORT" '(cn=written-at-corp2)')" = 1 ] \
+    && ok "compose: a write at corp2 is read back at corp" || fail "compose: a write at corp2 did not reach corp"
+CORP_CONTAINER=$(container_of corp)
+# Without systemd podman complains that it cannot manage health-check timers; that is all it says on stderr here.
+"${PODMAN[@]}" stop -t 10 "$CORP_CONTAINER" >/dev/null 2>&1
+add_role "$CORP2_PORT" written-while-corp-stopped
+"${PODMAN[@]}" start "$CORP_CONTAINER" >/dev/null 2>&1
+wait_answers "$CORP_PORT" && wait_converged && [ "$(count_at "$CORP_PORT" '(cn=written-while-corp-stopped)')" = 1 ] \
+    && ok "compose: corp, stopped while corp2 was written to and started again, catches up" \
+    || fail "compose: corp did not catch up after a restart"
+CORP2_CONTAINER=$(container_of corp2)
+"${PODMAN[@]}" rm -f -t 10 "$CORP2_CONTAINER" >/dev/null 2>&1
+"${PODMAN[@]}" volume rm "$("${PODMAN[@]}" volume ls --filter "label=com.docker.compose.project=$NAME" \
+    --format '{{.Name}}' | grep 'corp2-data$')" >/dev/null
+compose up -d corp2 || fail "podman-compose up corp2"
+wait_answers "$CORP2_PORT" && wait_converged \
+    && ok "compose: corp2 recreated empty fills itself from corp, to the same entries and entryUUIDs" \
+    || fail "compose: an empty corp2 did not fill itself"
+
+echo "== the cross-forest rules against the containers"
 HIERARCHY="$WORK/compose/contoso.yaml"
-sed -e "s|^  - name: corp.contoso.com$|&\n    directory: [ldap://127.0.0.1:$CORP_PORT]|" \
+sed -e "s|^  - name: corp.contoso.com$|&\n    directory: [ldap://127.0.0.1:$CORP_PORT, ldap://127.0.0.1:$CORP2_PORT]|" \
     -e "s|^  - name: fabrikam.com$|&\n    directory: [ldap://127.0.0.1:$FABRIKAM_PORT]|" examples/contoso.yaml > "$HIERARCHY"
 [ "$(grep -c 'directory: \[ldap://127.0.0.1' "$HIERARCHY")" = 2 ] || fail "could not point the hierarchy at the containers"
 "$SITELOC" trust check --from-directory --hierarchy "$HIERARCHY" --json > "$WORK/trust.json" \

@@ -5,7 +5,10 @@ set -euo pipefail
 # python3-venv: a test reads the published directory with the Python ldap3 client, installed into a venv.
 packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config python3-venv
     libsqlite3-dev sqlite3)
-if [ "${1:-}" = container ]; then packages+=(podman runc mmdebstrap uidmap); fi
+# The dnsname plugin lets compose services find each other by name on podman's CNI networks (replication needs it).
+if [ "${1:-}" = container ]; then
+    packages+=(podman runc mmdebstrap uidmap golang-github-containernetworking-plugin-dnsname)
+fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -418,7 +418,12 @@ extension CommandLine {
             "serve", "--forest", "serve.example.com", "--data", folder.path, "--listen", "ldap://127.0.0.1:\(port)/",
         ]
         let secret = "pw-\(UUID().uuidString)"
-        process.environment = ProcessInfo.processInfo.environment.merging(["SITELOC_ADMIN_PASSWORD": secret]) { $1 }
+        let replicationSecret = "rp-\(UUID().uuidString)"
+        let peer = try SilentListener.closedPort()
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "SITELOC_ADMIN_PASSWORD": secret, "SITELOC_REPLICATION_PASSWORD": replicationSecret,
+            "SITELOC_SERVER_ID": "1", "SITELOC_PEERS": "2=ldap://127.0.0.1:\(peer)/",
+        ]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -438,6 +443,50 @@ extension CommandLine {
         let environment = try Data(contentsOf: URL(fileURLWithPath: proc + "/environ"))
         #expect(!String(decoding: environment, as: UTF8.self).contains("SITELOC_ADMIN_PASSWORD"))
         #expect(!String(decoding: environment, as: UTF8.self).contains(secret))
+        #expect(!String(decoding: environment, as: UTF8.self).contains("SITELOC_REPLICATION_PASSWORD"))
+        #expect(!String(decoding: environment, as: UTF8.self).contains(replicationSecret))
+    }
+
+    /// Replication settings come from the environment of a container: each wrong one is named with the form
+    /// expected, exit status 2, and nothing is created. A peer's URL and the password end up in slapd's
+    /// configuration, so what could break out of a value there is refused.
+    @Test(arguments: [
+        (["--peer", "2=ldap://corp2/"], "needs its ID: --server-id N"),
+        (["--server-id", "1"], "without peers"),
+        (["--server-id", "1", "--peer", "2=ldap://corp2/", "--replication-password-file", "none"], "none"),
+        (["--server-id", "1", "--peer", "2=ldap://corp2/"], "needs the replication password"),
+        (["--server-id", "5000", "--peer", "2=ldap://corp2/", "--password"], "from 1 to 4095, not 5000"),
+        (["--server-id", "1", "--peer", "1=ldap://corp2/", "--password"], "its own ID from 1 to 4095"),
+        (["--server-id", "1", "--peer", "2", "--password"], "not of the form ID=URL"),
+        (["--server-id", "1", "--peer", "2=ldapi://%2Frun%2Fs", "--password"], "not an ldap:// or ldaps:// URL"),
+        (["--server-id", "1", "--peer", "2=ldap://corp2\"x", "--password"], "not an ldap:// or ldaps:// URL"),
+        (
+            ["--server-id", "1", "--peer", "2=ldap://corp2/ credentials=x", "--password"],
+            "'credentials=x' is not of the form ID=URL"
+        ),
+        (["--server-id", "1", "--peer", "2=ldap://corp2/", "--weak-password"], "at least 8 printable characters"),
+    ])
+    func serveRefusesBadReplicationSettings(_ arguments: [String], expected: String) async throws {
+        try await Self.withFolder { folder in
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: folder + "/strong", contents: Data("a-long-secret".utf8))
+            _ = FileManager.default.createFile(atPath: folder + "/weak", contents: Data("has space".utf8))
+            let options = arguments.flatMap { argument -> [String] in
+                switch argument {
+                case "--password": ["--replication-password-file", folder + "/strong"]
+                case "--weak-password": ["--replication-password-file", folder + "/weak"]
+                default: [argument]
+                }
+            }
+            let data = folder + "/data"
+            let run = try await Self.siteloc(
+                ["serve", "--forest", "corp.contoso.com", "--data", data, "--admin-password-file", folder + "/strong"]
+                    + options
+            )
+            #expect(run.status == 2, "\(arguments): \(run.error)")
+            #expect(run.error.contains(expected), "\(arguments): \(run.error)")
+            #expect(!FileManager.default.fileExists(atPath: data), "\(arguments) created \(data)")
+        }
     }
 }
 
