@@ -131,10 +131,12 @@ public struct Deployment: Sendable {
     /// The HTTP services of the site systems of `sites` with a management point or distribution point role, each
     /// on its own listener (`address`, a free port); `onListening` learns where each listens.
     /// A native-mode site's systems serve HTTPS only, with their certificate from ``serverIdentity``, and require a
-    /// client certificate from the same authority; a mixed-mode site's serve HTTP.
+    /// client certificate from the same authority; a mixed-mode site's serve HTTP. With `metrics`, each also serves
+    /// the process's metrics at `/metrics`.
     public func siteSystemServers(
         _ sites: [SiteCode],
         address: String = "127.0.0.1",
+        metrics: MetricsExposition? = nil,
         onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void = { _, _, _ in }
     ) throws(DeploymentError) -> [SiteSystemServer] {
         var servers: [SiteSystemServer] = []
@@ -163,6 +165,7 @@ public struct Deployment: Sendable {
                             systemURLs: systemURLs,
                             address: address,
                             tls: identity,
+                            metrics: metrics,
                             logger: logger
                         ) { port in
                             guard let url = URL(string: "\(scheme)://\(address):\(port)") else { return }

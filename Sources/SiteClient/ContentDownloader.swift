@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BlockingWork
 import Crypto
 import Foundation
+import Metrics
 import NIOCore
 import NIOHTTP1
 import SiteLocation
@@ -81,6 +82,7 @@ struct ContentDownloader: Sendable {
         let resumedFrom = record.done
         if resumedFrom > 0 {
             trace.append("resuming \(package) at byte \(resumedFrom) of \(record.size)")
+            Counter(label: "siteloc_client_resumes_total").increment()
         }
         var sources: [DownloadSource] = []
         let etag = "\"\(version)\""
@@ -106,6 +108,8 @@ struct ContentDownloader: Sendable {
                 host: offer.host
             )
             sources.append(DownloadSource(host: offer.host, from: from, to: record.done, result: result))
+            Counter(label: "siteloc_client_downloaded_bytes_total", dimensions: [("host", offer.host)])
+                .increment(by: record.done - from)
             let reached = record
             try? await withBlockingWork {
                 try file.flush()

@@ -66,6 +66,7 @@ public final class SiteServer: Service {
     private let key: SiteSigningKey
     private let planner: RoutePlanner
     private let events: EventLog
+    private let metrics: SiteServerMetrics
     private let logger: Logger
     /// Jobs being delivered right now, by job id, with their next hop.
     private let running = Mutex<[String: SiteCode]>([:])
@@ -102,7 +103,8 @@ public final class SiteServer: Service {
         }
         self.database = database
         planner = RoutePlanner(hierarchy: settings.hierarchy, calendar: settings.calendar)
-        events = EventLog(file: folders.events)
+        metrics = SiteServerMetrics(site: site.code.rawValue)
+        events = EventLog(file: folders.events, metrics: metrics)
         lockDescriptor = open(folders.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = SiteServerState.read(folders)?.pid
@@ -218,7 +220,9 @@ public final class SiteServer: Service {
         await withBlockingWork {
             // What an earlier pass took and did not finish (a kill, a shutdown), then what arrived since.
             let unfinished = folders.files(in: folders.work, suffix: JobFile.suffix)
-            for file in unfinished + claimInbox() {
+            let claimed = claimInbox()
+            for _ in claimed { metrics.received() }
+            for file in unfinished + claimed {
                 do {
                     try await process(file)
                 } catch {
@@ -450,6 +454,7 @@ public final class SiteServer: Service {
             throw SiteServerError("cannot move a rejected job to \(folders.rejected.path)")
         }
         let header = try? JobFile.read(target).header
+        metrics.rejected(rejection.code)
         events.record("rejected", job: header, detail: rejection.description, file: file.lastPathComponent)
         logger.warning(
             "job rejected",
@@ -730,6 +735,7 @@ public final class SiteServer: Service {
             unlink(job.url.path)
             if onward != nil { try? database.removeForwardedHeader(header.id) }
             OutboxState.remove(folders, header.id)
+            metrics.delivery(to: next, sender: address.sender, outcome: "delivered", bytes: sending.totalBytes)
             events.record("delivered", job: header, detail: "to \(next) by \(address.sender.rawValue) into \(target)")
             logger.info("job delivered", metadata: ["job": "\(header.id)", "to": "\(next)"])
         } catch is CancellationError {
@@ -740,6 +746,7 @@ public final class SiteServer: Service {
             }
         } catch {
             let failure = error as? DeliveryFailure
+            metrics.delivery(to: next, sender: address.sender, outcome: "failed", bytes: nil)
             state.lastError = "\(error)"
             if failure?.kind == .senderNotInstalled {
                 state.failedAddresses.append(address.priority)
@@ -748,6 +755,7 @@ public final class SiteServer: Service {
                 state.status = "sender-not-installed for \(address.sender.rawValue); trying the next address"
             } else if state.attempts < site.senderSettings.retries {
                 state.attempts += 1
+                metrics.retry(to: next, sender: address.sender)
                 state.nextAttempt = Date().addingTimeInterval(retryDelaySeconds)
                 state.status = "delivery failed; retry \(state.attempts) of \(site.senderSettings.retries)"
             } else {

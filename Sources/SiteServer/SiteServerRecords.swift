@@ -103,10 +103,13 @@ enum InternetDate {
 }
 
 /// `events.log`: one JSON object per line, appended with O_APPEND so lines from a dying process never interleave.
+/// Each line is also counted (``SiteServerMetrics/event(_:)``).
 struct EventLog: Sendable {
     let file: URL
+    let metrics: SiteServerMetrics
 
     func record(_ event: String, job: JobHeader? = nil, detail: String? = nil, file name: String? = nil) {
+        metrics.event(event)
         var entry: [String: String] = ["at": RecordCoding.string(Date()), "event": event]
         if let job {
             entry["job"] = job.id

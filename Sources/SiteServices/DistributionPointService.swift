@@ -38,6 +38,7 @@ public struct DistributionPointService: Sendable {
         guard let package = context.parameters.get("package"), Self.isPackageID(package),
             let content = try await withBlockingWork({ try open(package) })
         else {
+            ServiceMetrics.contentRequest(host: host, answer: "not-found")
             return Problems.response(.init(status: 404, title: "Not Found", detail: "no such package on \(host)"))
         }
         let etag = "\"\(content.version)\""
@@ -57,10 +58,13 @@ public struct DistributionPointService: Sendable {
         switch answer {
         case .whole:
             (status, lower, count) = (.ok, 0, content.size)
+            ServiceMetrics.contentRequest(host: host, answer: "whole")
         case .part(let first, let last):
             (status, lower, count) = (.partialContent, first, last - first + 1)
             headers[.contentRange] = "bytes \(first)-\(last)/\(content.size)"
+            ServiceMetrics.contentRequest(host: host, answer: "range")
         case .unsatisfiable:
+            ServiceMetrics.contentRequest(host: host, answer: "unsatisfiable")
             headers[.contentRange] = "bytes */\(content.size)"
             headers[.contentLength] = "0"
             return Response(status: .rangeNotSatisfiable, headers: headers, body: ResponseBody())
@@ -68,6 +72,7 @@ public struct DistributionPointService: Sendable {
         headers[.contentLength] = String(count)
         guard body else { return Response(status: status, headers: headers, body: ResponseBody()) }
         let file = content.file
+        let served = ServiceMetrics.servedBytes(host: host)
         return Response(
             status: status,
             headers: headers,
@@ -79,6 +84,7 @@ public struct DistributionPointService: Sendable {
                     let want = Int(min(Int64(ContentChunks.bytes), end - offset))
                     let chunk = try await lane.read(file, at: offset, count: want)
                     try await writer.write(chunk)
+                    served(chunk.readableBytes)
                     offset += Int64(chunk.readableBytes)
                 }
                 try await writer.finish(nil)

@@ -38,7 +38,9 @@ public struct ManagementPointService: Sendable {
             self.advertisement(context.parameters.get("id") ?? "")
         }
         router.post(RouterPath(ContentService.contentLocationPath)) { request, context in
-            try await self.contentLocation(request, context)
+            let response = try await self.contentLocation(request, context)
+            ServiceMetrics.location(host: self.host, status: response.status)
+            return response
         }
     }
 

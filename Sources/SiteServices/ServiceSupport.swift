@@ -64,6 +64,7 @@ enum JSONAnswer {
     static func encode(_ value: some Encodable) -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return ByteBuffer(bytes: (try? encoder.encode(value)) ?? Data())
     }
 

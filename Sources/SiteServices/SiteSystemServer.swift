@@ -26,6 +26,7 @@ public struct SiteSystemServer: Service {
         address: String = "127.0.0.1",
         port: Int = 0,
         tls identity: TLSIdentity? = nil,
+        metrics: MetricsExposition? = nil,
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
@@ -37,16 +38,28 @@ public struct SiteSystemServer: Service {
             methods += [
                 (["SMS_MP", ".sms_aut"], [.get, .head]), (["siteloc", "v1", "site"], [.get, .head]),
                 (["siteloc", "v1", "advertisements", "*"], [.get, .head]),
-                (["siteloc", "v1", "content-location"], [.post]),
+                (["siteloc", "v1", "content-location"], [.post]), (["siteloc", "status"], [.get, .head]),
+                (["siteloc", "v1", "status"], [.get, .head]),
             ]
         }
         if system.roles.contains(.distributionPoint) { methods.append((["SMS_DP_SMSPKG$", "*"], [.get, .head])) }
         methods.append((["siteloc", "v1", "health"], [.get, .head]))
+        if metrics != nil { methods.append((["metrics"], [.get, .head])) }
         router.add(middleware: ProblemMiddleware(methods: methods))
         // Whether the host answers at all: a fixed answer, also the ceiling the benchmarks compare routes with.
         let health = ByteBuffer(string: #"{"host":"\#(system.host)","status":"ok"}"#)
         router.get("/siteloc/v1/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: health))
+        }
+        if let metrics {
+            // Prometheus's text exposition format, version 0.0.4.
+            router.get("/metrics") { _, _ in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render()))
+                )
+            }
         }
         if system.roles.contains(.managementPoint) {
             ManagementPointService(
@@ -56,6 +69,7 @@ public struct SiteSystemServer: Service {
                 folders: folders,
                 systemURLs: systemURLs
             ).addRoutes(to: router)
+            StatusService(hierarchy: hierarchy, folders: folders).addRoutes(to: router)
         }
         if system.roles.contains(.distributionPoint) {
             DistributionPointService(host: system.host, folders: folders).addRoutes(to: router)

@@ -172,6 +172,9 @@ struct SiteRunCommand: AsyncParsableCommand {
             }
             let roles = system.roles.filter { $0 == .managementPoint || $0 == .distributionPoint }.map(\.rawValue)
             print("\(system.host) (\(site.code) \(roles.joined(separator: ", "))) listening at \(url)")
+            if system.roles.contains(.managementPoint) {
+                print("status page of \(site.code): \(url.appendingPathComponent("siteloc/status").absoluteString)")
+            }
             // Said at once even into a pipe or a file: whoever started the server waits for it.
             fflush(nil)
         }
@@ -319,7 +322,7 @@ func siteSystemServers(
     onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void
 ) throws -> [SiteSystemServer] {
     do {
-        return try deployment.siteSystemServers(sites, onListening: onListening)
+        return try deployment.siteSystemServers(sites, metrics: ProcessMetrics.exposition, onListening: onListening)
     } catch {
         throw CommandFailure.unavailable(error.description)
     }

@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import LDAPKit
 import Logging
+import Metrics
+import Prometheus
 import SiteLab
+import SiteServices
 
 @main
 struct Siteloc: AsyncParsableCommand {
@@ -28,6 +31,7 @@ struct Siteloc: AsyncParsableCommand {
     /// would be 64), a directory that cannot be used is 3.
     static func main() async {
         _ = EnvironmentSecrets.values
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: ProcessMetrics.registry))
         LoggingSystem.bootstrap { label in
             var handler = ControlEscapingLogHandler(inner: StreamLogHandler.standardError(label: label))
             handler.logLevel =
@@ -95,4 +99,12 @@ func printJSON(_ value: some Encodable) throws {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// The process's metrics (docs/operations.md, "Metrics"): the libraries emit through swift-metrics; `main`
+/// bootstraps it once with this Prometheus registry, which every site system's `/metrics` shows.
+enum ProcessMetrics {
+    static let registry = PrometheusCollectorRegistry()
+
+    static let exposition = MetricsExposition { registry.emitToString() }
 }

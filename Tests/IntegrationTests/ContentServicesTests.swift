@@ -109,7 +109,10 @@ struct ServicesFixture {
 
     /// Runs every site system's services while `body` runs.
     func serving<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code)) { [urls] system, _, url in
+        // The command line serves its Prometheus registry's text; the services only pass on what they are given.
+        let metrics = MetricsExposition { "# TYPE siteloc_fixture_total counter\nsiteloc_fixture_total 1\n" }
+        let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code), metrics: metrics) {
+            [urls] system, _, url in
             urls.set(system.host, url)
         }
         return try await withServices(servers, logger: Logger(label: "test")) {

@@ -94,6 +94,7 @@ import Yams
             let checks: [(RawHTTP.Answer, String, String, String)] = [
                 (try await get("/siteloc/v1/site"), "/siteloc/v1/site", "get", "200"),
                 (try await get("/siteloc/v1/health"), "/siteloc/v1/health", "get", "200"),
+                (try await get("/siteloc/v1/status"), "/siteloc/v1/status", "get", "200"),
                 (
                     try await get("/siteloc/v1/advertisements/CEN20002"), "/siteloc/v1/advertisements/{id}", "get",
                     "200"
@@ -120,6 +121,8 @@ import Yams
             }
             // The MPLIST and the DP's paths answer as listed.
             #expect(try await get("/SMS_MP/.sms_aut?MPLIST").status == 200)
+            #expect(try await get("/siteloc/status").status == 200)
+            #expect(try await get("/metrics").status == 200)
             let dp = try #require(try fixture.url("p01-dp.corp.contoso.com").port)
             for method in ["GET", "HEAD"] {
                 let answer = try await RawHTTP.send(
@@ -132,7 +135,8 @@ import Yams
             #expect(
                 Set(paths.keys) == [
                     "/SMS_MP/.sms_aut", "/siteloc/v1/site", "/siteloc/v1/health", "/siteloc/v1/advertisements/{id}",
-                    "/siteloc/v1/content-location", "/SMS_DP_SMSPKG$/{package}/",
+                    "/siteloc/v1/content-location", "/SMS_DP_SMSPKG$/{package}/", "/siteloc/status",
+                    "/siteloc/v1/status", "/metrics",
                 ]
             )
         }

@@ -1,0 +1,42 @@
+import SiteModel
+import Testing
+
+@testable import SiteServices
+
+/// What the status page renders from values it does not control, and how it reads a schedule.
+@Suite struct StatusPageRenderingTests {
+    /// Interpolated text is escaped, nested fragments are not escaped twice.
+    @Test func interpolatedTextIsEscapedOnce() {
+        let hostile = #"<script>alert("x")</script> & 'q'"#
+        let inner: HTML = "<em>\(hostile)</em>"
+        let page: HTML = "<p>\(inner)</p>"
+        #expect(
+            page.text
+                == "<p><em>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;</em></p>"
+        )
+    }
+
+    /// Today's hours come in runs of one allowance: the first entry covering an hour decides, uncovered hours admit
+    /// every priority, and a range past midnight starts the next day.
+    @Test func todaysScheduleIsReadAsRoutePlanningReadsIt() throws {
+        let address = Address(
+            to: try SiteCode("P01"),
+            sender: .standard,
+            priority: 1,
+            schedule: [
+                ScheduleEntry(days: [.mon], startHour: 8, endHour: 18, allow: .highOnly),
+                ScheduleEntry(days: [.mon], startHour: 12, endHour: 14, allow: .closed),
+                ScheduleEntry(days: [.sun], startHour: 22, endHour: 2, allow: .closed),
+            ]
+        )
+        let monday = SiteOverview.runs(of: address, weekday: 1)
+        #expect(
+            monday == [
+                .init(startHour: 0, endHour: 2, allow: "closed"), .init(startHour: 2, endHour: 8, allow: "all"),
+                .init(startHour: 8, endHour: 18, allow: "highOnly"), .init(startHour: 18, endHour: 24, allow: "all"),
+            ]
+        )
+        #expect(SiteOverview.allowance(of: address, hourOfWeek: 24 + 13) == "highOnly")
+        #expect(SiteOverview.runs(of: address, weekday: 3) == [.init(startHour: 0, endHour: 24, allow: "all")])
+    }
+}
