@@ -241,6 +241,23 @@ struct DemoCommand: AsyncParsableCommand {
             try await sendAndFollow(model: model, lab: lab, locator: deployment.locator())
             step(9, "A roaming client downloads over HTTP and resumes from another distribution point")
             try await roamingDownload(model: model, lab: lab, deployment: deployment)
+            try await showStatusPage(lab: lab)
+        }
+    }
+
+    /// CEN's status page while its management point serves it, and a screenshot of it left in the lab folder.
+    private func showStatusPage(lab: Lab) async throws {
+        guard let mp = lab.systems().first(where: { $0.site == "CEN" && $0.roles.contains("managementPoint") }),
+            let url = URL(string: mp.url)?.appendingPathComponent("siteloc/status")
+        else { return }
+        say("CEN's status page (sites, package status, outbox, rejected jobs, links): \(url.absoluteString)")
+        say("and its metrics for Prometheus: \(mp.url)/metrics")
+        let screenshot = lab.directory.appendingPathComponent("status-CEN.png").path
+        do {
+            try await LabBrowser.screenshot(of: url, to: screenshot)
+            say("a screenshot of it (headless chromium): \(screenshot)")
+        } catch {
+            say("no screenshot: \(error)")
         }
     }
 
