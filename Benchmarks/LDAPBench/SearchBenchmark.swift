@@ -17,7 +17,7 @@ struct SitelocBench: AsyncParsableCommand {
         subcommands: [
             SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self, LocateBenchmark.self,
             SMBHopBenchmark.self,
-            FanOutBenchmark.self, ContentServicesBenchmark.self, ReplicationBenchmark.self,
+            FanOutBenchmark.self, ContentServicesBenchmark.self, ReplicationBenchmark.self, StatusPageBenchmark.self,
         ],
         defaultSubcommand: SearchBenchmark.self
     )

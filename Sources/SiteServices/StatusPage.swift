@@ -40,10 +40,10 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
 
 /// The status page (docs/operations.md): server-rendered, readable without JavaScript, styled inline so it asks
 /// nothing from anywhere else, and reloading itself every `refreshSeconds`.
-enum StatusPage {
+public enum StatusPage {
     static let refreshSeconds = 10
 
-    static func render(_ overview: SiteOverview) -> String {
+    public static func render(_ overview: SiteOverview) -> String {
         let page: HTML = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
