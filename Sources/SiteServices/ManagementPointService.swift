@@ -70,7 +70,7 @@ public struct ManagementPointService: Sendable {
         }
         let entries = site.managementPoints.map { system in
             let name = ASCII.uppercased(String(system.host.split(separator: ".").first ?? ""))
-            return "<MP Name=\"\(XMLText.escape(name))\" FQDN=\"\(XMLText.escape(system.host))\">"
+            return "<MP Name=\"\(HTML.escape(name))\" FQDN=\"\(HTML.escape(system.host))\">"
                 + "<Version>\(Self.productVersion)</Version></MP>"
         }
         return Response(
@@ -206,24 +206,6 @@ public struct ManagementPointService: Sendable {
         @unknown default:
             return (nil, "the body is not a JSON content location request")
         }
-    }
-}
-
-/// Text for XML attributes and elements.
-enum XMLText {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import SiteServer
 
 /// HTML in which every interpolated value is escaped unless it is itself ``HTML``: a site's name, a job's file
-/// name or a peer's error message can never become markup.
+/// name or a peer's error message can never become markup. ``escape(_:)`` also serves XML (the MPLIST).
 struct HTML: ExpressibleByStringInterpolation, Sendable {
     private(set) var text: String
 
