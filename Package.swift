@@ -50,7 +50,7 @@ let package = Package(
             ]
         ),
         // Layer 1: the libsmbclient wrapper. The only module that imports CSMBClient.
-        .target(name: "SMBKit", dependencies: ["CSMBClient"]),
+        .target(name: "SMBKit", dependencies: ["CSMBClient", "BlockingWork"]),
         // Layer 1: the threads blocking work runs on, away from Swift's cooperative pool.
         .target(name: "BlockingWork"),
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.

@@ -24,6 +24,16 @@ struct SMBHopBenchmark: AsyncParsableCommand {
     @Option(help: "Measurements of each kind; the median is reported.")
     var rounds = 3
 
+    @Option(help: "Parts sent at once by helper processes (the siteloc executable beside this one); 1: one stream.")
+    var streams = 4
+
+    @Flag(
+        help: """
+            Through an emulated WAN link: a relay (Benchmarks/wan/delay-relay.py) that holds every byte 10 ms each             way and paces each direction to 1 Gbit/s, since tc netem is not available here.
+            """
+    )
+    var wan = false
+
     static let yaml = """
         version: 1
         forests: [{name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}]
@@ -70,6 +80,9 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             attributes: [.posixPermissions: 0o600]
         )
         let p01Inbox = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory).inbox
+        let relay = wan ? try Self.startRelay(to: shares.port) : nil
+        defer { if let relay { kill(relay.process.processIdentifier, SIGKILL) } }
+        let port = relay?.port ?? shares.port
         var settings = SiteServerSettings(
             site: try SiteCode("CEN"),
             hierarchy: model,
@@ -77,13 +90,22 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             resolveInbox: { site, _ in
                 .smb(
                     host: "127.0.0.1",
-                    port: shares.port,
+                    port: port,
                     share: LabFileShares.share(of: site),
                     credentials: credentials
                 )
             }
         )
         settings.pollInterval = .milliseconds(5)
+        if streams > 1 {
+            // siteloc-bench is built beside siteloc (swift build --product siteloc as well).
+            let siteloc = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("siteloc")
+            guard FileManager.default.isExecutableFile(atPath: siteloc.path) else {
+                throw ValidationError("no \(siteloc.path): build it first (swift build -c release --product siteloc)")
+            }
+            settings.smbHelper = SMBHelper(executable: siteloc, arguments: ["smb-part"], streams: streams)
+        }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let server = try SiteServer(settings: settings, logger: logger)
@@ -116,7 +138,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let put = Process()
             put.executableURL = URL(fileURLWithPath: "/usr/bin/smbclient")
             put.arguments = [
-                "//127.0.0.1/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(shares.port)", "-A", auth.path,
+                "//127.0.0.1/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(port)", "-A", auth.path,
                 "-c", "put \(copy.path) baseline.job",
             ]
             put.standardOutput = FileHandle.nullDevice
@@ -141,15 +163,44 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         let baselineMedian = baseline.sorted()[baseline.count / 2]
         print(
             String(
-                format: "%d MB job over one standard-sender hop: %.0f MB/s; smbclient put of the same file: %.0f MB/s;"
-                    + " ratio %.2f (median of %d)",
+                format: "%d MB job over one standard-sender hop (%@, %d stream%@): %.0f MB/s; smbclient put of the"
+                    + " same file: %.0f MB/s; ratio %.2f (median of %d)",
                 jobBytes / 1_000_000,
+                wan ? "emulated WAN, 10 ms each way, 1 Gbit/s" : "loopback",
+                streams,
+                streams == 1 ? "" : "s",
                 senderMedian,
                 baselineMedian,
                 senderMedian / baselineMedian,
                 rounds
             )
         )
+    }
+
+    /// The delay relay in front of smbd, and the port it listens on.
+    static func startRelay(to port: Int) throws -> (process: Process, port: Int) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("wan/delay-relay.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            script.path, "0", "127.0.0.1", String(port), "--delay-ms", "10", "--rate-mbit",
+            ProcessInfo.processInfo.environment["WAN_RATE"] ?? "1000",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        // The relay ends when this pipe closes, as it does when the benchmark ends however it ends.
+        process.standardInput = Pipe()
+        try process.run()
+        var line = Data()
+        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+            line += byte
+        }
+        guard let relayPort = Int(String(decoding: line, as: UTF8.self)) else {
+            process.terminate()
+            throw ValidationError("the delay relay did not start")
+        }
+        return (process, relayPort)
     }
 
     static func empty(_ folder: URL) throws {

@@ -36,6 +36,7 @@ struct JobCarrier: Sendable {
     let folders: SiteFolders
     let resolveInbox: InboxResolver
     let calendar: Calendar
+    var smbHelper: SMBHelper?
 
     /// The name the job gets in the next inbox: unique per delivery, since renaming onto an existing SMB name is
     /// not atomic and a redelivery after a crash must not collide with the first copy.
@@ -83,17 +84,35 @@ struct JobCarrier: Sendable {
             case .smb(let host, let port, let share, let credentials):
                 do {
                     let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
-                    try await connection.upload(
-                        job.url,
-                        from: section.offset,
-                        after: section.prefix,
-                        as: name,
-                        temporaryName: Self.temporaryName(job.header),
-                        blockSize: limiter.blockSize
-                    ) { sent, took in
-                        progress(sent)
-                        // No pause after the last block: the limit paces the link, not the end of the job.
-                        if sent < total { try await Self.pace(limiter, blockTook: took) }
+                    // Parts at once only where nothing paces the link and the job is worth several processes.
+                    if let smbHelper, case .unlimited = address.rateLimit,
+                        total >= 2 * SMBParallelUpload.minimumPart
+                    {
+                        try await SMBParallelUpload.upload(
+                            job.url,
+                            from: section.offset,
+                            after: section.prefix,
+                            to: connection,
+                            credentials: credentials,
+                            as: name,
+                            temporaryName: Self.temporaryName(job.header),
+                            helper: smbHelper,
+                            blockSize: limiter.blockSize,
+                            progress: progress
+                        )
+                    } else {
+                        try await connection.upload(
+                            job.url,
+                            from: section.offset,
+                            after: section.prefix,
+                            as: name,
+                            temporaryName: Self.temporaryName(job.header),
+                            blockSize: limiter.blockSize
+                        ) { sent, took in
+                            progress(sent)
+                            // No pause after the last block: the limit paces the link, not the end of the job.
+                            if sent < total { try await Self.pace(limiter, blockTook: took) }
+                        }
                     }
                 } catch let error as SMBError {
                     throw DeliveryFailure(kind: .transport, description: error.description)

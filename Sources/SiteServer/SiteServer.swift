@@ -1,6 +1,7 @@
 import BlockingWork
 public import Foundation
 public import Logging
+public import SMBKit
 public import ServiceLifecycle
 public import SiteDatabase
 public import SiteModel
@@ -39,6 +40,9 @@ public struct SiteServerSettings: Sendable {
     /// Secure key exchange: on by default; off accepts unsigned jobs and logs a warning for each.
     public var secureKeyExchange = true
     public var calendar: Calendar = .current
+    /// With a helper, the standard sender copies a large job over SMB as several parts at once, each from a helper
+    /// process of its own (``SMBParallelUpload``), on addresses without a rate limit; without one, as one stream.
+    public var smbHelper: SMBHelper?
 
     public init(
         site: SiteCode,
@@ -713,7 +717,8 @@ public final class SiteServer: Service {
             sending: site.code,
             folders: folders,
             resolveInbox: settings.resolveInbox,
-            calendar: settings.calendar
+            calendar: settings.calendar,
+            smbHelper: settings.smbHelper
         )
         let progressFolders = folders
         let lastWrite = Mutex(ContinuousClock.now - .milliseconds(400))

@@ -335,8 +335,37 @@ func siteServers(
     configure: (inout SiteServerSettings) -> Void = { _ in }
 ) throws -> [SiteServer] {
     do {
-        return try deployment.siteServers(sites.map(\.code), configure: configure)
+        return try deployment.siteServers(sites.map(\.code)) { settings in
+            settings.smbHelper = SMBPartCommand.helper
+            configure(&settings)
+        }
     } catch {
         throw CommandFailure.badInput(error.description)
+    }
+}
+
+/// The helper behind the standard sender's parallel parts: this executable, run as `siteloc smb-part` with its
+/// order on standard input (docs/site-communication.md, "Senders"). Not for people.
+struct SMBPartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smb-part",
+        abstract: "Write one part of a parallel SMB upload (used by site servers; the order comes on stdin).",
+        shouldDisplay: false
+    )
+
+    /// Four parts at once: `smbclient put` keeps many writes in flight; four connections came close to it.
+    static let helper: SMBHelper? = {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return nil
+        }
+        return SMBHelper(executable: URL(fileURLWithPath: path), arguments: ["smb-part"], streams: 4)
+    }()
+
+    func run() async throws {
+        do {
+            try await SMBParallelUpload.writeOrderedPart()
+        } catch {
+            throw CommandFailure.unavailable("\(error)")
+        }
     }
 }
