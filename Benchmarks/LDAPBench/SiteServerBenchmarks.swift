@@ -184,8 +184,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
-            script.path, "0", "127.0.0.1", String(port), "--delay-ms", "10", "--rate-mbit",
-            ProcessInfo.processInfo.environment["WAN_RATE"] ?? "1000",
+            script.path, "0", "127.0.0.1", String(port), "--delay-ms", "10", "--rate-mbit", "1000",
         ]
         let output = Pipe()
         process.standardOutput = output
