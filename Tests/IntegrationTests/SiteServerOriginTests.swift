@@ -20,8 +20,16 @@ import Testing
 
     /// Runs one pass of `site`'s server over its inbox and returns the reasons of what it refused, by job id.
     static func refusals(at site: String, _ sites: SiteFolderFixture) async throws -> [String: String] {
-        let server = try SiteServerRefusal.server(site, sites)
-        await server.processInbox()
+        do {
+            let server = try SiteServerRefusal.server(site, sites)
+            await server.processInbox()
+        }
+        // The next server of this site needs the lock this one held: a child process forked by another test at the
+        // moment it closed may hold it until that child execs.
+        let folders = try sites.folders(site)
+        try await SiteServerRefusal.waitUntil("\(site)'s server has let go of its lock", timeout: .seconds(10)) {
+            !SiteServerState.isRunning(folders)
+        }
         var found: [String: String] = [:]
         for rejected in SiteStatus(folders: try sites.folders(site)).rejected {
             found[String(rejected.file.prefix { $0 != "." })] = rejected.code

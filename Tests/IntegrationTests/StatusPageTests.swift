@@ -110,10 +110,16 @@ extension CommandLine {
         throw StatusPageFailure("no \(what) within \(seconds) s")
     }
 
+    /// A GET over a socket of this process: no child process per request (a fork while another test's site server
+    /// holds its lock would hold that lock too, until the child execs).
     static func fetch(_ url: URL) async throws -> String {
-        try await withBlockingWork {
-            try runProgram("/usr/bin/curl", ["-sS", "--max-time", "10", "--fail", url.absoluteString])
-        }
+        let port = try #require(url.port)
+        let answer = try await RawHTTP.send(
+            port: port,
+            "GET \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        guard answer.status == 200 else { throw StatusPageFailure("GET \(url.path): \(answer.status)") }
+        return String(decoding: answer.body, as: UTF8.self)
     }
 
     /// The samples of Prometheus text as parsed by `prometheus_client` (Debian's python3-prometheus-client): each
