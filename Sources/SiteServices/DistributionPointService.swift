@@ -18,6 +18,7 @@ import Glibc
 /// request: a package id is eight characters A–Z 0–9 or the answer is 404.
 public struct DistributionPointService: Sendable {
     public let host: String
+    private let metrics: ContentMetrics
     let folders: SiteFolders
     let database: SiteDatabaseReader
 
@@ -25,6 +26,7 @@ public struct DistributionPointService: Sendable {
         self.host = host.lowercased()
         self.folders = folders
         database = SiteDatabaseReader(folders: folders)
+        metrics = ContentMetrics(host: self.host)
     }
 
     public func addRoutes(to router: Router<SiteRequestContext>) {
@@ -38,7 +40,7 @@ public struct DistributionPointService: Sendable {
         guard let package = context.parameters.get("package"), Self.isPackageID(package),
             let content = try await withBlockingWork({ try open(package) })
         else {
-            ServiceMetrics.contentRequest(host: host, answer: "not-found")
+            metrics.request(.notFound)
             return Problems.response(.init(status: 404, title: "Not Found", detail: "no such package on \(host)"))
         }
         let etag = "\"\(content.version)\""
@@ -58,13 +60,13 @@ public struct DistributionPointService: Sendable {
         switch answer {
         case .whole:
             (status, lower, count) = (.ok, 0, content.size)
-            ServiceMetrics.contentRequest(host: host, answer: "whole")
+            metrics.request(.whole)
         case .part(let first, let last):
             (status, lower, count) = (.partialContent, first, last - first + 1)
             headers[.contentRange] = "bytes \(first)-\(last)/\(content.size)"
-            ServiceMetrics.contentRequest(host: host, answer: "range")
+            metrics.request(.range)
         case .unsatisfiable:
-            ServiceMetrics.contentRequest(host: host, answer: "unsatisfiable")
+            metrics.request(.unsatisfiable)
             headers[.contentRange] = "bytes */\(content.size)"
             headers[.contentLength] = "0"
             return Response(status: .rangeNotSatisfiable, headers: headers, body: ResponseBody())
@@ -72,7 +74,7 @@ public struct DistributionPointService: Sendable {
         headers[.contentLength] = String(count)
         guard body else { return Response(status: status, headers: headers, body: ResponseBody()) }
         let file = content.file
-        let served = ServiceMetrics.servedBytes(host: host)
+        let metrics = metrics
         return Response(
             status: status,
             headers: headers,
@@ -84,7 +86,7 @@ public struct DistributionPointService: Sendable {
                     let want = Int(min(Int64(ContentChunks.bytes), end - offset))
                     let chunk = try await lane.read(file, at: offset, count: want)
                     try await writer.write(chunk)
-                    served(chunk.readableBytes)
+                    metrics.served(chunk.readableBytes)
                     offset += Int64(chunk.readableBytes)
                 }
                 try await writer.finish(nil)

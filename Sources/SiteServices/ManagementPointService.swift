@@ -13,6 +13,7 @@ import Synchronization
 /// requests by the rules of docs/roaming-and-content.md, step 3.
 public struct ManagementPointService: Sendable {
     public let host: String
+    private let metrics: LocationMetrics
     public let site: Site
     let hierarchy: Hierarchy
     let knowledge: ContentKnowledgeCache
@@ -29,6 +30,7 @@ public struct ManagementPointService: Sendable {
         knowledge = ContentKnowledgeCache(database: SiteDatabaseReader(folders: folders), folders: folders)
         self.systemURLs = systemURLs
         point = SiteDatabaseManagementPoint(site: site.code, host: host.lowercased(), hierarchy: hierarchy)
+        metrics = LocationMetrics(host: self.host)
     }
 
     public func addRoutes(to router: Router<SiteRequestContext>) {
@@ -39,7 +41,7 @@ public struct ManagementPointService: Sendable {
         }
         router.post(RouterPath(ContentService.contentLocationPath)) { request, context in
             let response = try await self.contentLocation(request, context)
-            ServiceMetrics.location(host: self.host, status: response.status)
+            self.metrics.record(response.status)
             return response
         }
     }

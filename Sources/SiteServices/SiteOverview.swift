@@ -63,7 +63,9 @@ public struct SiteOverview: Sendable, Encodable {
             lastReport[report.site] = max(lastReport[report.site] ?? time, time)
         }
         var nodes: [SiteNode] = []
+        var subtree: [Site] = []
         func visit(_ site: Site, depth: Int) {
+            subtree.append(site)
             nodes.append(
                 SiteNode(
                     site: site.code.rawValue,
@@ -87,21 +89,20 @@ public struct SiteOverview: Sendable, Encodable {
         rejected = status.rejected
         let weekday = calendar.component(.weekday, from: now) - 1  // 0 = Sunday, as hours of the week count
         let hour = calendar.component(.hour, from: now)
-        links = nodes.compactMap { node in (try? SiteCode(exactly: node.site)).flatMap(hierarchy.site) }
-            .flatMap { site in
-                site.addresses.sorted { ($0.to.rawValue, $0.priority) < ($1.to.rawValue, $1.priority) }.map {
-                    address in
-                    Link(
-                        from: site.code.rawValue,
-                        to: address.to.rawValue,
-                        sender: address.sender.rawValue,
-                        priority: address.priority,
-                        destination: address.destination,
-                        today: Self.runs(of: address, weekday: weekday),
-                        now: Self.allowance(of: address, hourOfWeek: weekday * 24 + hour)
-                    )
-                }
+        links = subtree.flatMap { site in
+            site.addresses.sorted { ($0.to.rawValue, $0.priority) < ($1.to.rawValue, $1.priority) }.map {
+                address in
+                Link(
+                    from: site.code.rawValue,
+                    to: address.to.rawValue,
+                    sender: address.sender.rawValue,
+                    priority: address.priority,
+                    destination: address.destination,
+                    today: Self.runs(of: address, weekday: weekday),
+                    now: Self.allowance(of: address, hourOfWeek: weekday * 24 + hour)
+                )
             }
+        }
         applied = status.applied
         forwarded = status.forwarded
     }
