@@ -24,12 +24,13 @@ struct SMBHopBenchmark: AsyncParsableCommand {
     @Option(help: "Measurements of each kind; the median is reported.")
     var rounds = 3
 
-    @Option(help: "Parts sent at once by helper processes (the siteloc executable beside this one); 1: one stream.")
-    var streams = 4
+    @Flag(help: "Measure the sender without smbclient: libsmbclient alone, one write at a time.")
+    var libsmbclient = false
 
     @Flag(
         help: """
-            Through an emulated WAN link: a relay (Benchmarks/wan/delay-relay.py) that holds every byte 10 ms each             way and paces each direction to 1 Gbit/s, since tc netem is not available here.
+            Through an emulated WAN link: a relay (Benchmarks/wan/delay-relay.c, built with cc) that holds every \
+            byte 10 ms each way and paces each direction to 1 Gbit/s, since tc netem is not available here.
             """
     )
     var wan = false
@@ -47,7 +48,12 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         """
 
     func run() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-smb-\(UUID())")
+        // In memory (tmpfs) where there is one: on a disk, the writeback of the last copy's dirty pages, not the
+        // protocol, decided how fast the next copy went (loopback rounds ranged from 0.3 to 1.6 GB/s).
+        let memory = URL(fileURLWithPath: "/dev/shm")
+        let parent =
+            FileManager.default.isWritableFile(atPath: memory.path) ? memory : FileManager.default.temporaryDirectory
+        let folder = parent.appendingPathComponent("siteloc-bench-smb-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = HierarchyReader.read(Self.yaml).hierarchy
         let lab = Lab(directory: folder.path, logger: Logger(label: "bench"))
@@ -80,8 +86,8 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             attributes: [.posixPermissions: 0o600]
         )
         let p01Inbox = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory).inbox
-        let relay = wan ? try Self.startRelay(to: shares.port) : nil
-        defer { if let relay { kill(relay.process.processIdentifier, SIGKILL) } }
+        let relay = wan ? try DelayRelay(to: shares.port, in: folder) : nil
+        defer { relay?.stop() }
         let port = relay?.port ?? shares.port
         var settings = SiteServerSettings(
             site: try SiteCode("CEN"),
@@ -97,19 +103,26 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             }
         )
         settings.pollInterval = .milliseconds(5)
-        if streams > 1 {
+        if !libsmbclient {
             // siteloc-bench is built beside siteloc (swift build --product siteloc as well).
             let siteloc = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 .appendingPathComponent("siteloc")
             guard FileManager.default.isExecutableFile(atPath: siteloc.path) else {
                 throw ValidationError("no \(siteloc.path): build it first (swift build -c release --product siteloc)")
             }
-            settings.smbHelper = SMBHelper(executable: siteloc, arguments: ["smb-part"], streams: streams)
+            settings.smbHelper = SMBHelper(executable: siteloc, arguments: ["smb-put"])
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let server = try SiteServer(settings: settings, logger: logger)
         var sender: [Double] = []
+        var copyAlone: [Double] = []
+        let p01Share = try await SMBShare(
+            host: "127.0.0.1",
+            port: port,
+            share: LabFileShares.share(of: try SiteCode("P01")),
+            credentials: credentials
+        )
         var baseline: [Double] = []
         var jobBytes = 0
         for round in 1...rounds {
@@ -124,6 +137,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let jobFile = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: lab.sitesDirectory).outbox
                 .appendingPathComponent(job.id + ".job")
             jobBytes = (try FileManager.default.attributesOfItem(atPath: jobFile.path)[.size] as? Int) ?? 0
+            let sentBytes = try Data(contentsOf: jobFile)
             let started = ContinuousClock.now
             await server.runOnce()
             sender.append(Double(jobBytes) / 1e6 / (ContinuousClock.now - started).seconds)
@@ -135,6 +149,9 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let copy = folder.appendingPathComponent("copy.job")
             try? FileManager.default.removeItem(at: copy)
             try FileManager.default.moveItem(at: p01Inbox.appendingPathComponent(delivered[0]), to: copy)
+            guard try Data(contentsOf: copy) == sentBytes else {
+                throw ValidationError("the job arrived with other bytes than were sent")
+            }
             let put = Process()
             put.executableURL = URL(fileURLWithPath: "/usr/bin/smbclient")
             put.arguments = [
@@ -149,57 +166,52 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let putTook = ContinuousClock.now - putStarted
             guard put.terminationStatus == 0 else { throw ValidationError("smbclient put failed") }
             baseline.append(Double(jobBytes) / 1e6 / putTook.seconds)
+            // The copy alone, as the sender makes it (to the rename), without the site server's work on the job.
+            let copyStarted = ContinuousClock.now
+            if let helper = settings.smbHelper {
+                try await SMBClientUpload.upload(
+                    copy,
+                    from: 0,
+                    after: Data(),
+                    to: p01Share,
+                    credentials: credentials,
+                    as: "copy.job",
+                    temporaryName: ".copy.tmp",
+                    helper: helper
+                )
+            } else {
+                try await p01Share.upload(copy, as: "copy.job", temporaryName: ".copy.tmp", blockSize: 8 << 20)
+            }
+            copyAlone.append(Double(jobBytes) / 1e6 / (ContinuousClock.now - copyStarted).seconds)
             try Self.empty(p01Inbox)
             print(
                 String(
-                    format: "round %d: sender %.0f MB/s, smbclient put %.0f MB/s",
+                    format: "round %d: sender %.0f MB/s, smbclient put %.0f MB/s, the sender's copy alone %.0f MB/s",
                     round,
                     sender.last!,
-                    baseline.last!
+                    baseline.last!,
+                    copyAlone.last!
                 )
             )
         }
         let senderMedian = sender.sorted()[sender.count / 2]
         let baselineMedian = baseline.sorted()[baseline.count / 2]
+        let copyMedian = copyAlone.sorted()[copyAlone.count / 2]
         print(
             String(
-                format: "%d MB job over one standard-sender hop (%@, %d stream%@): %.0f MB/s; smbclient put of the"
-                    + " same file: %.0f MB/s; ratio %.2f (median of %d)",
+                format: "%d MB job over one standard-sender hop (%@, %@): %.0f MB/s; smbclient put of the"
+                    + " same file: %.0f MB/s; ratio %.2f (median of %d); the copy alone %.0f MB/s, ratio %.2f",
                 jobBytes / 1_000_000,
                 wan ? "emulated WAN, 10 ms each way, 1 Gbit/s" : "loopback",
-                streams,
-                streams == 1 ? "" : "s",
+                libsmbclient ? "libsmbclient alone" : "through smbclient",
                 senderMedian,
                 baselineMedian,
                 senderMedian / baselineMedian,
-                rounds
+                rounds,
+                copyMedian,
+                copyMedian / baselineMedian
             )
         )
-    }
-
-    /// The delay relay in front of smbd, and the port it listens on.
-    static func startRelay(to port: Int) throws -> (process: Process, port: Int) {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("wan/delay-relay.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [
-            script.path, "0", "127.0.0.1", String(port), "--delay-ms", "10", "--rate-mbit", "1000",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        // The relay ends when this pipe closes, as it does when the benchmark ends however it ends.
-        process.standardInput = Pipe()
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line += byte
-        }
-        guard let relayPort = Int(String(decoding: line, as: UTF8.self)) else {
-            process.terminate()
-            throw ValidationError("the delay relay did not start")
-        }
-        return (process, relayPort)
     }
 
     static func empty(_ folder: URL) throws {

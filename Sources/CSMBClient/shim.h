@@ -35,7 +35,6 @@ typedef struct {
     smbc_opendir_fn (*get_opendir)(SMBCCTX *);
     smbc_readdir_fn (*get_readdir)(SMBCCTX *);
     smbc_closedir_fn (*get_closedir)(SMBCCTX *);
-    smbc_lseek_fn (*get_lseek)(SMBCCTX *);
 } csmb_library;
 
 static inline void csmb_load(csmb_library *csmb_loaded) {
@@ -52,7 +51,6 @@ static inline void csmb_load(csmb_library *csmb_loaded) {
         (void **)&csmb_loaded->set_auth, (void **)&csmb_loaded->get_open, (void **)&csmb_loaded->get_write,
         (void **)&csmb_loaded->get_close, (void **)&csmb_loaded->get_rename, (void **)&csmb_loaded->get_unlink,
         (void **)&csmb_loaded->get_opendir, (void **)&csmb_loaded->get_readdir, (void **)&csmb_loaded->get_closedir,
-        (void **)&csmb_loaded->get_lseek,
     };
     const char *names[] = {
         "smbc_new_context", "smbc_init_context", "smbc_free_context", "smbc_setDebug", "smbc_setTimeout",
@@ -60,7 +58,7 @@ static inline void csmb_load(csmb_library *csmb_loaded) {
         "smbc_setOptionFallbackAfterKerberos", "smbc_setOptionNoAutoAnonymousLogin",
         "smbc_setFunctionAuthDataWithContext", "smbc_getFunctionOpen", "smbc_getFunctionWrite",
         "smbc_getFunctionClose", "smbc_getFunctionRename", "smbc_getFunctionUnlink", "smbc_getFunctionOpendir",
-        "smbc_getFunctionReaddir", "smbc_getFunctionClosedir", "smbc_getFunctionLseek",
+        "smbc_getFunctionReaddir", "smbc_getFunctionClosedir",
     };
     for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
         *slots[index] = dlsym(handle, names[index]);
@@ -114,8 +112,8 @@ static inline SMBCCTX *csmb_context(int timeout_ms, void *user_data, smbc_get_au
 // smbc_dirent.name is declared as `char name[1]` and read past its end by design; Swift sees a one-element tuple.
 static inline const char *csmb_dirent_name(const struct smbc_dirent *entry) { return entry->name; }
 
-// A helper that writes part of an upload dies with the process that started it (prctl is variadic: Swift cannot
-// call it).
+// The helper that becomes smbclient for an upload dies with the process that started it, also after exec (prctl is
+// variadic: Swift cannot call it).
 static inline int csmb_die_with_parent(void) { return prctl(PR_SET_PDEATHSIG, SIGKILL); }
 
 #endif

@@ -99,23 +99,14 @@ final class SMBExecutor: Sendable {
         }
     }
 
-    /// Opens `url` for writing: created empty (`truncate`), or as it is, to write parts of it at their offsets.
-    func open(_ context: Context, url: String, truncate: Bool = true) async throws(SMBError) -> RemoteFile {
+    /// Opens `url` for writing, created empty.
+    func open(_ context: Context, url: String) async throws(SMBError) -> RemoteFile {
         try await run("open", url) {
-            let flags = truncate ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY
+            let flags = O_WRONLY | O_CREAT | O_TRUNC
             guard let open = csmb_library_loaded().pointee.get_open(context.pointer),
                 let file = open(context.pointer, url, flags, 0o644)
             else { return nil }
             return RemoteFile(file)
-        }
-    }
-
-    func seek(_ context: Context, _ file: RemoteFile, to offset: Int64, target: String) async throws(SMBError) {
-        _ = try await run("seek", target) { () -> Bool? in
-            guard let lseek = csmb_library_loaded().pointee.get_lseek(context.pointer),
-                lseek(context.pointer, file.pointer, off_t(offset), SEEK_SET) == off_t(offset)
-            else { return nil }
-            return true
         }
     }
 

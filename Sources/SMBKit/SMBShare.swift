@@ -107,54 +107,6 @@ public final class SMBShare: Sendable {
         try await SMBExecutor.shared.rename(context, from: url(of: temporaryName), to: url(of: name))
     }
 
-    /// Creates `name` (replacing what is there) holding `data`: the start of a file whose parts are written later.
-    public func create(_ name: String, containing data: Data) async throws(SMBError) {
-        let remote = try await SMBExecutor.shared.open(context, url: url(of: name))
-        do {
-            if !data.isEmpty { try await SMBExecutor.shared.write(context, remote, data, target: url(of: name)) }
-        } catch {
-            try? await SMBExecutor.shared.close(context, remote, target: url(of: name))
-            throw error
-        }
-        try await SMBExecutor.shared.close(context, remote, target: url(of: name))
-    }
-
-    /// Writes `count` bytes of `file` from `localOffset` into the existing `name` at `remoteOffset`, in blocks of
-    /// `blockSize`; `afterBlock` gets the bytes of this part written so far. One part of an upload whose parts
-    /// travel at once, each over its own connection (``SMBParallelUpload``).
-    public func writePart(
-        _ file: URL,
-        from localOffset: UInt64,
-        count: Int64,
-        into name: String,
-        at remoteOffset: Int64,
-        blockSize: Int = 8 << 20,
-        afterBlock: @Sendable (_ sent: Int64) async throws -> Void = { _ in }
-    ) async throws {
-        let input = try FileHandle(forReadingFrom: file)
-        defer { try? input.close() }
-        try input.seek(toOffset: localOffset)
-        let target = url(of: name)
-        let remote = try await SMBExecutor.shared.open(context, url: target, truncate: false)
-        do {
-            try await SMBExecutor.shared.seek(context, remote, to: remoteOffset, target: target)
-            var sent: Int64 = 0
-            while sent < count {
-                let want = Int(min(Int64(blockSize), count - sent))
-                guard let block = try input.read(upToCount: want), !block.isEmpty else {
-                    throw SMBError(operation: "read", target: file.path, code: EIO, reason: "the file ended early")
-                }
-                try await SMBExecutor.shared.write(context, remote, block, target: target)
-                sent += Int64(block.count)
-                try await afterBlock(sent)
-            }
-        } catch {
-            try? await SMBExecutor.shared.close(context, remote, target: target)
-            throw error
-        }
-        try await SMBExecutor.shared.close(context, remote, target: target)
-    }
-
     /// Renames `name` to `newName` in the share; `newName` must not exist (libsmbclient replaces by unlink and
     /// rename, which is not atomic).
     public func rename(_ name: String, to newName: String) async throws(SMBError) {

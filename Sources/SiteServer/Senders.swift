@@ -84,11 +84,9 @@ struct JobCarrier: Sendable {
             case .smb(let host, let port, let share, let credentials):
                 do {
                     let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
-                    // Parts at once only where nothing paces the link and the job is worth several processes.
-                    if let smbHelper, case .unlimited = address.rateLimit,
-                        total >= 2 * SMBParallelUpload.minimumPart
-                    {
-                        try await SMBParallelUpload.upload(
+                    // smbclient where nothing paces the link and the job is more than one block.
+                    if let smbHelper, case .unlimited = address.rateLimit, total >= SMBClientUpload.minimumSize {
+                        try await SMBClientUpload.upload(
                             job.url,
                             from: section.offset,
                             after: section.prefix,
@@ -97,7 +95,6 @@ struct JobCarrier: Sendable {
                             as: name,
                             temporaryName: Self.temporaryName(job.header),
                             helper: smbHelper,
-                            blockSize: limiter.blockSize,
                             progress: progress
                         )
                     } else {

@@ -40,8 +40,9 @@ public struct SiteServerSettings: Sendable {
     /// Secure key exchange: on by default; off accepts unsigned jobs and logs a warning for each.
     public var secureKeyExchange = true
     public var calendar: Calendar = .current
-    /// With a helper, the standard sender copies a large job over SMB as several parts at once, each from a helper
-    /// process of its own (``SMBParallelUpload``), on addresses without a rate limit; without one, as one stream.
+    /// With a helper, the standard sender copies a job of 8 MiB or more with Samba's `smbclient put`, which keeps
+    /// many writes in flight (``SMBClientUpload``), on addresses without a rate limit; without one, and on paced
+    /// addresses, over libsmbclient, one write at a time.
     public var smbHelper: SMBHelper?
 
     public init(

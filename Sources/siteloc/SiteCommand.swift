@@ -336,7 +336,7 @@ func siteServers(
 ) throws -> [SiteServer] {
     do {
         return try deployment.siteServers(sites.map(\.code)) { settings in
-            settings.smbHelper = SMBPartCommand.helper
+            settings.smbHelper = SMBPutCommand.helper
             configure(&settings)
         }
     } catch {
@@ -344,26 +344,27 @@ func siteServers(
     }
 }
 
-/// The helper behind the standard sender's parallel parts: this executable, run as `siteloc smb-part` with its
-/// order on standard input (docs/site-communication.md, "Senders"). Not for people.
-struct SMBPartCommand: AsyncParsableCommand {
+/// The helper behind the standard sender's large copies: this executable, run as `siteloc smb-put` with its order
+/// on standard input, becomes Samba's smbclient (docs/site-communication.md, "Senders"). Not for people.
+struct SMBPutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "smb-part",
-        abstract: "Write one part of a parallel SMB upload (used by site servers; the order comes on stdin).",
+        commandName: "smb-put",
+        abstract: "Become smbclient for one upload (used by site servers; the order comes on stdin).",
         shouldDisplay: false
     )
 
-    /// Four parts at once: `smbclient put` keeps many writes in flight; four connections came close to it.
     static let helper: SMBHelper? = {
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
-            return nil
-        }
-        return SMBHelper(executable: URL(fileURLWithPath: path), arguments: ["smb-part"], streams: 4)
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/smbclient")
+        else { return nil }
+        return SMBHelper(executable: URL(fileURLWithPath: path), arguments: ["smb-put"])
     }()
 
     func run() async throws {
         do {
-            try await SMBParallelUpload.writeOrderedPart()
+            try SMBClientUpload.becomeSMBClient()
+        } catch let error as SMBError where error.code == EINVAL {
+            throw CommandFailure.badInput("\(error)")
         } catch {
             throw CommandFailure.unavailable("\(error)")
         }

@@ -1,6 +1,12 @@
+import BlockingWork
 import Foundation
+import HierarchyFile
+import Logging
+import SMBKit
+import SiteLab
 import SiteModel
 import SiteServer
+import SiteTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -8,7 +14,7 @@ import Glibc
 #endif
 
 extension SiteCommunication {
-    static let parallelYAML = """
+    static let smbclientYAML = """
         version: 1
         forests: [{name: corp.contoso.com, functionalLevel: windows2003, serverOS: windows2003}]
         sites:
@@ -20,15 +26,16 @@ extension SiteCommunication {
         packages: [{id: CEN00001, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com]}]
         """
 
-    /// A 200 MB job over the lab's smbd goes as parts at once, each from a `siteloc smb-part` helper of the
-    /// sending site server. Killed (SIGKILL) while its helpers write, the server takes them with it (no writer is
-    /// left on the share); started again, it delivers the job whole, and P01 applies it exactly once.
-    @Test func aLargeJobTravelsInPartsAtOnceAndArrivesOnceThroughAKill() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-parts-\(UUID().uuidString)")
+    /// A 200 MB job over the lab's smbd goes through `smbclient put`, which the sending site server's
+    /// `siteloc smb-put` helper becomes; the lab's SMB password is on neither its command line nor in its
+    /// environment. Killed (SIGKILL) while smbclient writes, the server takes it along (no writer is left on the
+    /// share); started again, it delivers the job whole, and P01 applies it exactly once.
+    @Test func aLargeJobTravelsThroughSmbclientAndArrivesOnceThroughAKill() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-put-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let lab = folder.appendingPathComponent("lab").path
         let hierarchy = folder.appendingPathComponent("hierarchy.yaml").path
-        try Self.parallelYAML.write(toFile: hierarchy, atomically: true, encoding: .utf8)
+        try Self.smbclientYAML.write(toFile: hierarchy, atomically: true, encoding: .utf8)
         var servers: [String: ServerProcess] = [:]
         defer {
             for server in servers.values { server.stop() }
@@ -64,17 +71,28 @@ extension SiteCommunication {
         ])
 
         let cen = try #require(servers["CEN"]).process.processIdentifier
-        // Looked for every 5 ms: on a fast machine the parts are written within a fraction of a second.
-        var helpers: [pid_t] = []
+        // Looked for every 5 ms: on a fast machine the job is written within a fraction of a second.
+        var writers: [pid_t] = []
         let deadline = ContinuousClock.now + .seconds(60)
-        while helpers.count < 2 {
-            guard ContinuousClock.now < deadline else { throw TimeoutError(what: "CEN's helpers write parts at once") }
+        while writers.isEmpty {
+            guard ContinuousClock.now < deadline else { throw TimeoutError(what: "CEN's smbclient writes the job") }
             try await Task.sleep(for: .milliseconds(5))
-            helpers = Self.children(of: cen, running: "smb-part")
+            writers = Self.children(of: cen, named: "smbclient")
+        }
+        let password = try #require(FileManager.default.contents(atPath: "\(lab)/smb/password"))
+        let secret = Data(
+            String(decoding: password, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8
+        )
+        #expect(secret.count >= 16)
+        for pid in writers {
+            for exposed in ["cmdline", "environ"] {
+                let text = FileManager.default.contents(atPath: "/proc/\(pid)/\(exposed)") ?? Data()
+                #expect(text.range(of: secret) == nil, "the SMB password is in smbclient's \(exposed)")
+            }
         }
         servers["CEN"]?.stop(signal: SIGKILL)
-        try await Self.waitUntil("the helpers die with their site server", timeout: .seconds(10)) {
-            helpers.allSatisfy { kill($0, 0) != 0 }
+        try await Self.waitUntil("smbclient dies with its site server", timeout: .seconds(10)) {
+            writers.allSatisfy { kill($0, 0) != 0 }
         }
         let inbox = try FileManager.default.contentsOfDirectory(atPath: "\(lab)/sites/P01/inbox")
         #expect(!inbox.contains { $0.hasSuffix(".job") }, "the job must not look whole before it is: \(inbox)")
@@ -98,17 +116,178 @@ extension SiteCommunication {
         #expect(delivered.count == 1, "\(delivered)")
     }
 
-    /// The live processes whose parent is `parent` and whose command line has `argument`.
-    static func children(of parent: pid_t, running argument: String) -> [pid_t] {
+    /// A 200 MB job crosses an emulated WAN link (10 ms each way, 1 Gbit/s: the delay relay in front of the
+    /// lab's smbd, since this machine's kernel has no netem) through smbclient, arrives with every byte it was
+    /// sent with, and P01 applies it.
+    @Test func aLargeJobCrossesAnEmulatedWANIntact() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-wan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = HierarchyReader.read(Self.smbclientYAML).hierarchy
+        let lab = Lab(directory: folder.appendingPathComponent("lab").path, logger: Logger(label: "test"))
+        let shares = try await lab.upFileShares(hierarchy: model)
+        do {
+            try await Self.sendAcrossTheRelay(model: model, lab: lab, shares: shares, folder: folder)
+        } catch {
+            await lab.downFileShares()
+            throw error
+        }
+        await lab.downFileShares()
+    }
+
+    private static func sendAcrossTheRelay(
+        model: Hierarchy,
+        lab: Lab,
+        shares: LabFileShares,
+        folder: URL
+    ) async throws {
+        let sites = lab.sitesDirectory
+        // No directory: P01 holds CEN's key as an imported key file.
+        let cenKey = try SiteFolders(site: try SiteCode("CEN"), sitesDirectory: sites).initialize().key
+        _ = try SiteFolders(site: try SiteCode("P01"), sitesDirectory: sites).initialize()
+        let keyFile = folder.appendingPathComponent("CEN.key")
+        try SiteKeyFile(site: try SiteCode("CEN"), forest: try ForestName("corp.contoso.com"), key: cenKey).encoded()
+            .write(to: keyFile)
+        _ = try SiteFolders(site: try SiteCode("P01"), sitesDirectory: sites).importKey(from: keyFile)
+        let content = folder.appendingPathComponent("image.wim")
+        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
+        let writer = try FileHandle(forWritingTo: content)
+        var block = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) })
+        for number in 0..<200 {
+            block.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(number).bigEndian) { Data($0) })
+            try writer.write(contentsOf: block)
+        }
+        try writer.close()
+        let relay = try DelayRelay(to: shares.port, in: folder)
+        defer { relay.stop() }
+        let credentials = try shares.credentials()
+        let relayPort = relay.port
+        var settings = SiteServerSettings(
+            site: try SiteCode("CEN"),
+            hierarchy: model,
+            sitesDirectory: sites,
+            resolveInbox: { site, _ in
+                .smb(
+                    host: "127.0.0.1",
+                    port: relayPort,
+                    share: LabFileShares.share(of: site),
+                    credentials: credentials
+                )
+            }
+        )
+        settings.smbHelper = SMBHelper(executable: CommandLine.executable, arguments: ["smb-put"])
+        let cen = try SiteServer(settings: settings, logger: Logger(label: "test"))
+        let sent = try PackageSending.send("CEN00001", hierarchy: model, sitesDirectory: sites, content: content)
+        let job = try #require(sent.jobs.first)
+        let outbox = SiteFolders(site: try SiteCode("CEN"), sitesDirectory: sites).outbox
+        let sentBytes = try Data(contentsOf: outbox.appendingPathComponent(job.id + ".job"))
+        #expect(sentBytes.count > 200 << 20)
+        await cen.runOnce()
+
+        let p01 = SiteFolders(site: try SiteCode("P01"), sitesDirectory: sites)
+        let arrived = try FileManager.default.contentsOfDirectory(atPath: p01.inbox.path).filter {
+            $0.hasSuffix(".job")
+        }
+        #expect(arrived.count == 1, "\(arrived)")
+        let name = try #require(arrived.first)
+        #expect(try Data(contentsOf: p01.inbox.appendingPathComponent(name)) == sentBytes)
+        let delivered = Self.events(lab.directory.path, "CEN").filter { $0["event"] == "delivered" }
+        #expect(delivered.count == 1 && delivered.first?["detail"]?.contains(":\(relay.port)/") == true, "\(delivered)")
+
+        var p01Settings = settings
+        p01Settings.site = try SiteCode("P01")
+        let p01Server = try SiteServer(settings: p01Settings, logger: Logger(label: "test"))
+        await p01Server.runOnce()
+        #expect(isPlaced("CEN00001", at: "P01", sitesDirectory: sites))
+    }
+
+    /// The live processes whose parent is `parent` and whose program (the first word of its command line) is
+    /// `name`.
+    static func children(of parent: pid_t, named name: String) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")"),
                 let parentField = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first,
                 Int32(parentField) == parent,
-                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                let program = command.split(separator: 0).first
             else { return false }
-            return command.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument }
+            return String(decoding: program, as: UTF8.self) == name
+        }
+    }
+}
+
+extension CommandLine {
+    /// `siteloc smb-put` takes its order from its parent, the site server; a crafted one (anything that could end
+    /// a quoted name or start a second smbclient command, a second line of its authentication file, a file that
+    /// is a link) is refused with status 2 and a message naming the problem, before smbclient runs.
+    @Test func smbPutRefusesCraftedOrders() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-order-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let job = folder.appendingPathComponent("job")
+        try Data("siteloc-job 2\n".utf8).write(to: job)
+        let link = folder.appendingPathComponent("link")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: job)
+        // smbclient stands in as a program that records that it ran: it must never run.
+        let ran = folder.appendingPathComponent("ran")
+        let fake = folder.appendingPathComponent("smbclient")
+        try "#!/bin/sh\ntouch \(ran.path)\n".write(to: fake, atomically: true, encoding: .utf8)
+        chmod(fake.path, 0o755)
+        let order: [String: Any] = [
+            "host": "127.0.0.1", "port": 445, "share": "SMS_P01", "workgroup": "WORKGROUP", "user": "siteloc",
+            "password": Array("correct horse battery".utf8), "temporaryName": ".CEN00001.CEN.tmp",
+            "timeoutSeconds": 10, "smbclient": fake.path, "file": job.path, "offset": 0,
+        ]
+        let crafted: [(String, String, Any)] = [
+            ("temporary name", "temporaryName", "x\"; del *; \""),
+            ("temporary name", "temporaryName", "../x"),
+            ("user", "user", "siteloc\npassword = other"),
+            ("password", "password", Array("one\ntwo".utf8)),
+            ("host", "host", "127.0.0.1 -c ls"),
+            ("share", "share", "SMS_P01/../C$"),
+            ("port", "port", 0),
+            ("smbclient path", "smbclient", "smbclient"),
+            ("regular file", "file", link.path),
+        ]
+        for (problem, field, value) in crafted {
+            var bad = order
+            bad[field] = value
+            let line = try JSONSerialization.data(withJSONObject: bad) + Data("\n".utf8)
+            let run = try await Self.smbPut(line)
+            #expect(run.status == 2, "\(field): \(run.status) \(run.error)")
+            #expect(run.error.contains(problem), "\(field): \(run.error)")
+        }
+        for garbage in [Data(), Data("not json\n".utf8), Data(repeating: UInt8(ascii: "x"), count: 70_000)] {
+            let run = try await Self.smbPut(garbage)
+            #expect(run.status == 2, "\(run.error)")
+            #expect(run.error.contains("expected one line of JSON"), "\(run.error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: ran.path), "smbclient ran on a crafted order")
+        // The order as a site server writes it does reach smbclient: the checks above are what stopped the others.
+        let good = try JSONSerialization.data(withJSONObject: order) + Data("\n".utf8)
+        _ = try await Self.smbPut(good)
+        #expect(FileManager.default.fileExists(atPath: ran.path))
+    }
+
+    /// `siteloc smb-put` with `input` on its standard input.
+    static func smbPut(_ input: Data) async throws -> Run {
+        try await withBlockingWork {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["smb-put"]
+            let stdin = Pipe()
+            let error = Pipe()
+            process.standardInput = stdin
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = error
+            try process.run()
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
+            try? stdin.fileHandleForWriting.close()
+            let said = error.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Run(status: process.terminationStatus, output: "", error: String(decoding: said, as: UTF8.self))
         }
     }
 }
