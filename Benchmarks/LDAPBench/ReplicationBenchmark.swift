@@ -91,7 +91,7 @@ struct ReplicationBenchmark: AsyncParsableCommand {
                     let started = ContinuousClock.now
                     let answer = await directory.ask(client) { _ in }
                     times.append((ContinuousClock.now - started).seconds)
-                    guard case .answered(let matches, _) = answer, !matches.isEmpty else {
+                    guard case .answered(let matches, _, _) = answer, !matches.isEmpty else {
                         throw ValidationError("no global answer with a \(name) first URI: \(answer)")
                     }
                 }

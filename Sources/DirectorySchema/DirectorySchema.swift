@@ -4,7 +4,7 @@
 /// equal.
 public enum DirectorySchema {
     /// Raised whenever a definition changes, so that installers can tell an old schema from the current one.
-    public static let version = 1
+    public static let version = 2
 
     /// The name of the schema entry: `cn=siteloc,cn=schema,cn=config` (slapd numbers it, `cn={N}siteloc`).
     public static let entryName = "siteloc"
@@ -331,6 +331,22 @@ public enum DirectorySchema {
             singleValued: true,
             origin: .activeDirectory
         ),
+        .init(
+            oid: "1.2.840.113556.1.4.512",
+            name: SchemaAttribute.siteObject,
+            summary: "Site-Object: the site a subnet belongs to",
+            syntax: .distinguishedName,
+            singleValued: true,
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.4.223",
+            name: SchemaAttribute.serverName,
+            summary: "Server-Name: in the root DSE, the DN of the directory server object under cn=Servers",
+            syntax: .directoryString,
+            singleValued: true,
+            origin: .activeDirectory
+        ),
     ]
 
     static let activeDirectoryClasses: [ObjectClassDefinition] = [
@@ -404,20 +420,106 @@ public enum DirectorySchema {
             may: ["dNSHostName", "operatingSystem", "operatingSystemVersion", "description", "userPassword"],
             origin: .activeDirectory
         ),
+        .init(
+            oid: "1.2.840.113556.1.5.107",
+            name: SchemaClass.sitesContainer,
+            summary: "Sites-Container: cn=Sites in the configuration naming context",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["description"],
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.5.31",
+            name: SchemaClass.adSite,
+            summary: "Site: an Active Directory site",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["description"],
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.5.95",
+            name: SchemaClass.subnetContainer,
+            summary: "Subnet-Container: cn=Subnets, holds every subnet object",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["description"],
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.5.96",
+            name: SchemaClass.subnet,
+            summary: "Subnet: a network (named in CIDR form) and the site its addresses belong to",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["siteObject", "description"],
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.5.7000.48",
+            name: SchemaClass.serversContainer,
+            summary: "Servers-Container: cn=Servers of a site",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["description"],
+            origin: .activeDirectory
+        ),
+        .init(
+            oid: "1.2.840.113556.1.5.17",
+            name: SchemaClass.server,
+            summary: "Server: a directory server of a site",
+            superior: "top",
+            kind: .structural,
+            must: ["cn"],
+            may: ["dNSHostName", "description"],
+            origin: .activeDirectory
+        ),
     ]
 
     // MARK: siteloc
 
-    static let sitelocAttributes: [AttributeTypeDefinition] = [
-        .init(
-            oid: "\(projectArc).1.1",
-            name: SchemaAttribute.rangeBlock,
-            summary: "siteloc: an IPv4 CIDR block (a.b.c.d/len) of the blocks that exactly tile a boundary range",
-            syntax: .ia5Exact,
-            singleValued: false,
+    static let sitelocAttributes: [AttributeTypeDefinition] =
+        [
+            .init(
+                oid: "\(projectArc).1.1",
+                name: SchemaAttribute.rangeBlock,
+                summary: "siteloc: an IPv4 CIDR block (a.b.c.d/len) of the blocks that exactly tile a boundary range",
+                syntax: .ia5Exact,
+                singleValued: false,
+                origin: .siteloc
+            )
+        ] + rootDSEAttributes
+
+    /// The root DSE attributes Active Directory's clients read first. AD constructs them in the root DSE and its
+    /// schema assigns them no OID, so they live under siteloc's arc; slapd serves them from the `olcRootDSE` file
+    /// that `siteloc lab up` and `siteloc serve` write.
+    static let rootDSEAttributes: [AttributeTypeDefinition] = [
+        (2, SchemaAttribute.defaultNamingContext, "the domain naming context", AttributeSyntax.distinguishedName),
+        (
+            3, SchemaAttribute.rootDomainNamingContext, "the naming context of the forest root domain",
+            .distinguishedName
+        ),
+        (4, SchemaAttribute.configurationNamingContext, "the configuration naming context", .distinguishedName),
+        (5, SchemaAttribute.domainFunctionality, "the domain functional level", .integer(ordered: false)),
+        (6, SchemaAttribute.forestFunctionality, "the forest functional level", .integer(ordered: false)),
+        (7, SchemaAttribute.domainControllerFunctionality, "the server functional level", .integer(ordered: false)),
+        (8, SchemaAttribute.isSynchronized, "whether the server has finished its first synchronisation", .boolean),
+    ].map { number, name, summary, syntax in
+        AttributeTypeDefinition(
+            oid: "\(projectArc).1.\(number)",
+            name: name,
+            summary: "AD root DSE: \(summary)",
+            syntax: syntax,
+            singleValued: true,
             origin: .siteloc
         )
-    ]
+    }
 
     static let sitelocClasses: [ObjectClassDefinition] = [
         .init(

@@ -34,6 +34,15 @@ public enum SchemaAttribute {
     public static let operatingSystem = "operatingSystem"
     public static let operatingSystemVersion = "operatingSystemVersion"
     public static let rangeBlock = "sitelocRangeBlock"
+    public static let siteObject = "siteObject"
+    public static let serverName = "serverName"
+    public static let defaultNamingContext = "defaultNamingContext"
+    public static let rootDomainNamingContext = "rootDomainNamingContext"
+    public static let configurationNamingContext = "configurationNamingContext"
+    public static let domainFunctionality = "domainFunctionality"
+    public static let forestFunctionality = "forestFunctionality"
+    public static let domainControllerFunctionality = "domainControllerFunctionality"
+    public static let isSynchronized = "isSynchronized"
 }
 
 /// The names of the object classes lookups and publishing use; each names a definition in ``DirectorySchema``,
@@ -53,4 +62,10 @@ public enum SchemaClass {
     public static let computer = "computer"
     public static let rangeBlocks = "sitelocRangeBlocks"
     public static let siteServer = "sitelocSiteServer"
+    public static let sitesContainer = "sitesContainer"
+    public static let adSite = "site"
+    public static let subnetContainer = "subnetContainer"
+    public static let subnet = "subnet"
+    public static let serversContainer = "serversContainer"
+    public static let server = "server"
 }

@@ -98,7 +98,7 @@ public enum HierarchyReader {
             let entries = reader.mapping(
                 node,
                 "a forest",
-                keys: ["name", "functionalLevel", "serverOS", "directory"],
+                keys: ["name", "functionalLevel", "serverOS", "directory", "adSites"],
                 required: ["name", "functionalLevel", "serverOS"]
             )
         else { return nil }
@@ -115,14 +115,37 @@ public enum HierarchyReader {
             }
             return uri
         }
+        let adSites = reader.sequence(entries["adSites"], "adSites").compactMap { readADSite($0, &reader) }
         guard let name, let level, let os else { return nil }
         return Forest(
             name: name,
             functionalLevel: level,
             serverOS: os,
             directory: directory,
+            adSites: adSites,
             location: NodeReader.location(node)
         )
+    }
+
+    private static func readADSite(_ node: Node, _ reader: inout NodeReader) -> ADSite? {
+        guard
+            let entries = reader.mapping(node, "an AD site", keys: ["name", "subnets"], required: ["name"])
+        else { return nil }
+        let name = reader.string(entries["name"], "AD site name")
+        let subnets = reader.sequence(entries["subnets"], "subnets").compactMap { node -> ADSubnet? in
+            guard let text = reader.string(node, "a subnet") else { return nil }
+            guard let subnet = ADSubnet(text) else {
+                reader.error(
+                    node,
+                    "subnet '\(text)' is not a valid subnet; expected CIDR with the host bits zero, e.g. 10.20.0.0/16"
+                        + " or 2001:db8:10::/64"
+                )
+                return nil
+            }
+            return subnet
+        }
+        guard let name else { return nil }
+        return ADSite(name: name, subnets: subnets, location: NodeReader.location(entries["name"]))
     }
 
     private static func readTrust(_ node: Node, _ reader: inout NodeReader) -> Trust? {

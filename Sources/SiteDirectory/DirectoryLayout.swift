@@ -21,6 +21,17 @@ public struct DirectoryLayout: Sendable, Hashable {
     public var configuration: DistinguishedName { suffix.child("cn", "Configuration") }
     /// `cn=Partitions,cn=Configuration,…`: holds the forest functional level (`msDS-Behavior-Version`).
     public var partitions: DistinguishedName { configuration.child("cn", "Partitions") }
+    /// `cn=Sites,cn=Configuration,…`: Active Directory's sites.
+    public var sites: DistinguishedName { configuration.child("cn", "Sites") }
+    /// `cn=Subnets,cn=Sites,cn=Configuration,…`: one subnet object per network, naming its site.
+    public var subnets: DistinguishedName { sites.child("cn", "Subnets") }
+
+    /// An AD site: `cn=<name>,cn=Sites,cn=Configuration,…`.
+    public func adSite(_ name: String) -> DistinguishedName { sites.child("cn", name) }
+
+    /// A subnet object, named by its network in CIDR form: `cn=10.20.0.0/16,cn=Subnets,…`.
+    public func subnet(_ subnet: ADSubnet) -> DistinguishedName { subnets.child("cn", subnet.description) }
+
     /// `cn=Computers,…`: one entry per site server.
     public var computers: DistinguishedName { suffix.child("cn", "Computers") }
     /// `cn=System,…`: holds the trustedDomain objects.

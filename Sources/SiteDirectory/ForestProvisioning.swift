@@ -48,11 +48,54 @@ public enum ForestProvisioning {
     }
 
     /// Everything of the above for a directory that has none of it yet, as changes (`siteloc forest ldif`): the
-    /// functional level, the trusts and the site servers' computer entries (without passwords).
+    /// functional level, the trusts, the AD sites and subnets, and the site servers' computer entries (without
+    /// passwords).
     public static func changes(for forest: Forest, in hierarchy: Hierarchy) -> [DirectoryChange] {
         let (partitions, level) = functionalLevel(of: forest)
         return [.modify(partitions, [level])] + trustedDomains(of: forest, in: hierarchy).map { .add($0) }
-            + siteServers(of: forest, in: hierarchy).map { .add($0.entry) }
+            + adSites(of: forest).map { .add($0) } + siteServers(of: forest, in: hierarchy).map { .add($0.entry) }
+    }
+
+    /// The classes of the entries ``adSites(of:)`` manages: the diff against a directory reads these under
+    /// `cn=Sites` and removes what the hierarchy no longer lists.
+    public static let adSiteClasses = [
+        SchemaClass.sitesContainer, SchemaClass.adSite, SchemaClass.subnetContainer, SchemaClass.subnet,
+    ]
+
+    /// Where Active Directory keeps sites and subnets, parents first: `cn=Sites` and `cn=Subnets`, a `site` per
+    /// AD site of the forest, a `subnet` per network naming its site in `siteObject` (docs/active-directory.md).
+    public static func adSites(of forest: Forest) -> [DesiredEntry] {
+        let layout = DirectoryLayout(forest: forest.name)
+        func entry(_ dn: DistinguishedName, _ objectClass: String, _ more: [LDAPAttribute] = []) -> DesiredEntry {
+            DesiredEntry(
+                dn,
+                [
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
+                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
+                ] + more
+            )
+        }
+        var entries = [
+            entry(layout.sites, SchemaClass.sitesContainer),
+            entry(layout.subnets, SchemaClass.subnetContainer),
+        ]
+        // The site AD starts with holds the directory servers' objects, so it stays whatever the hierarchy lists.
+        let defaultSite = "Default-First-Site-Name"
+        var names = forest.adSites.map(\.name)
+        if forest.adSite(named: defaultSite) == nil { names.insert(defaultSite, at: 0) }
+        for name in names { entries.append(entry(layout.adSite(name), SchemaClass.adSite)) }
+        for site in forest.adSites {
+            for subnet in site.subnets {
+                entries.append(
+                    entry(
+                        layout.subnet(subnet),
+                        SchemaClass.subnet,
+                        [LDAPAttribute(SchemaAttribute.siteObject, layout.adSite(site.name).description)]
+                    )
+                )
+            }
+        }
+        return entries
     }
 
     /// The computer entries of the site servers in `forest`, without their passwords.

@@ -122,6 +122,7 @@ public struct DirectoryServer: Sendable {
             if tree.decided { try PrivateFiles.write(seedDecisionFile, "") }
             changes += try await replicatorPassword(instance)
             changes += try await loadLDIF(instance, tools: tools, recordOnly: tree.filledFromPeer)
+            changes += try await rootDSE(instance, madeBaseTree: tree.make)
         } catch {
             await ProcessControl.stop(pid)
             throw error
@@ -143,6 +144,21 @@ public struct DirectoryServer: Sendable {
             Data("error: cannot start \(command[0]): \(String(cString: strerror(errno)))\n".utf8)
         )
         Glibc.exit(3)
+    }
+
+    /// The AD root DSE (docs/active-directory.md); the server that makes the base tree also makes the server
+    /// objects it names, its own and its peers'.
+    private func rootDSE(_ instance: SlapdInstance, madeBaseTree: Bool) async throws(LabError) -> [String] {
+        let serverID = settings.replication?.serverID ?? 1
+        do {
+            if madeBaseTree {
+                try await instance.addServerObjects([serverID] + (settings.replication?.peers.map(\.serverID) ?? []))
+            }
+            return try await instance.publishRootDSE(serverID: serverID)
+                ? ["answers Active Directory's root DSE as dc\(serverID).\(settings.forest)"] : []
+        } catch {
+            throw LabError("cannot write the root DSE: \(error)")
+        }
     }
 
     /// The admin password (both databases' root DN) and the TLS files, as cn=config says them.

@@ -305,7 +305,23 @@ public struct Lab: Sendable {
                 )
             }
         }
+        try await publishRootDSE(of: forest, tools: tools)
         return forest
+    }
+
+    /// Each provider's AD root DSE, and the server objects it names (made on the first provider). The functional
+    /// level is `behaviorVersion` when given, else what each provider holds.
+    func publishRootDSE(of forest: LabForest, behaviorVersion: Int? = nil, tools: SlapdTools) async throws(LabError) {
+        let ids = forest.servers.map(\.serverID)
+        do {
+            try await instance(for: forest.name, serverID: 1, tools: tools).addServerObjects(ids)
+            for id in ids {
+                _ = try await instance(for: forest.name, serverID: id, tools: tools)
+                    .publishRootDSE(serverID: id, behaviorVersion: behaviorVersion)
+            }
+        } catch {
+            throw LabError("cannot write the root DSE of \(forest.name): \(error)")
+        }
     }
 
     /// Starts one provider on its previous port when it is free, else on a new one.

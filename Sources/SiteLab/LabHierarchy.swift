@@ -83,6 +83,11 @@ extension Lab {
             guard let directory = forests().first(where: { $0.name == forest.name }) else { continue }
             do {
                 try await provision(forest, in: hierarchy, directory: directory, tools: tools)
+                try await publishRootDSE(
+                    of: directory,
+                    behaviorVersion: forest.functionalLevel.behaviorVersion,
+                    tools: tools
+                )
             } catch let error as LabError {
                 throw error
             } catch {
@@ -127,6 +132,24 @@ extension Lab {
             EntryDiff.changes(wanted: ForestProvisioning.trustedDomains(of: forest, in: hierarchy), present: trusts),
             on: admin
         )
+
+        // AD sites and subnets: cn=Sites and everything of those classes under it, as the hierarchy lists them.
+        let adSiteFilter = LDAPFilter.or(
+            ForestProvisioning.adSiteClasses.map { .equal(SchemaAttribute.objectClass, $0) }
+        )
+        let presentSites = try await admin.search(base: layout.configuration, scope: .subtree, filter: adSiteFilter)
+        let siteChanges = EntryDiff.changes(wanted: ForestProvisioning.adSites(of: forest), present: presentSites)
+        // The two containers first: changes go out many at once, and a subnet needs cn=Subnets to exist.
+        let containers: Set<String> = [layout.sites.caseInsensitiveKey, layout.subnets.caseInsensitiveKey]
+        let (first, then) = siteChanges.reduce(into: ([DirectoryChange](), [DirectoryChange]())) { waves, change in
+            if containers.contains(change.dn.caseInsensitiveKey) {
+                waves.0.append(change)
+            } else {
+                waves.1.append(change)
+            }
+        }
+        try await ChangeApplier.apply(first, on: admin)
+        try await ChangeApplier.apply(then, on: admin)
 
         var servers: [DesiredEntry] = []
         var hashes: [String: String] = [:]

@@ -162,7 +162,7 @@ struct SlapdInstance {
         )
     }
 
-    private static func addIfAbsent(
+    static func addIfAbsent(
         _ dn: DistinguishedName,
         _ attributes: [LDAPAttribute],
         on connection: LDAPConnection

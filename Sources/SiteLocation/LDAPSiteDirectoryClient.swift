@@ -91,14 +91,26 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
         guard try session.definesObjectClasses(SchemaInstallation.configurationManagerClasses) else {
             return .schemaNotExtended
         }
+        // A client that was not told its AD site learns it from the forest's subnet objects, as Windows does.
+        var learned: LearnedADSite?
+        if client.adSite == nil {
+            learned = try ADSiteLookup.site(of: client.address, in: layout, in: session)
+            trace(
+                learned.map {
+                    "AD site \($0.site), from subnet object \($0.subnetDN) (the longest subnet holding the address)"
+                }
+                    ?? "no subnet object of the forest holds \(client.address): no AD site"
+            )
+        }
+        let adSite = client.adSite ?? learned?.site
         let matches = try BoundaryLookup.matches(
             for: client.address,
-            adSite: client.adSite,
+            adSite: adSite,
             in: layout,
             in: session
         )
         trace(
-            "boundaries containing \(client.address)\(client.adSite.map { " (AD site \($0))" } ?? ""): "
+            "boundaries containing \(client.address)\(adSite.map { " (AD site \($0))" } ?? ""): "
                 + (matches.isEmpty
                     ? "none"
                     : matches.map { "\($0.kind.rawValue) \($0.value) of \($0.site)" }.joined(separator: ", "))
@@ -111,6 +123,6 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
         let residents = published.mapValues {
             ResidentManagementPoint(host: $0.host, mode: $0.https ? .native : .mixed)
         }
-        return .answered(matches, residentManagementPoints: residents)
+        return .answered(matches, residentManagementPoints: residents, learnedADSite: learned)
     }
 }

@@ -35,8 +35,13 @@ public struct ClientProfile: Sendable {
 public enum DirectoryAnswer: Sendable {
     case unreachable(String)
     case schemaNotExtended
-    /// The boundaries containing the client, and the default management points of the sites they belong to.
-    case answered([BoundaryMatch], residentManagementPoints: [SiteCode: ResidentManagementPoint])
+    /// The boundaries containing the client, the default management points of the sites they belong to, and the
+    /// AD site the client learned from the forest's subnet objects (when it was not given one).
+    case answered(
+        [BoundaryMatch],
+        residentManagementPoints: [SiteCode: ResidentManagementPoint],
+        learnedADSite: LearnedADSite? = nil
+    )
 }
 
 /// A roamed site's default management point as published: its host and the site's mode (from its URL).
@@ -75,6 +80,9 @@ public struct Location: Sendable, Codable {
     public var managementPoint: String?
     public var modeMismatch: Bool
     public var trace: [String]
+    /// The AD site the client learned from its forest's subnet objects; what it says of its AD site to its
+    /// management point (not part of `locate`'s output, whose trace names it).
+    public var adSite: String?
 
     public var isGlobal: Bool { roaming == "global" }
 
@@ -185,9 +193,10 @@ public struct Locator: Sendable {
         case .unreachable(let why): return regional("directory-unreachable", why)
         case .schemaNotExtended:
             return regional("schema-not-extended", "the directory lacks the Configuration Manager classes")
-        case .answered(let found, let published):
+        case .answered(let found, let published, let learned):
             matches = found
             residents = published
+            location.adSite = learned?.site
         }
         location.roaming = "global"
         let candidates = matches.enumerated().map { index, match in
@@ -260,7 +269,7 @@ public struct Locator: Sendable {
         let request = ContentRequest(
             package: packageID,
             address: client.address,
-            adSite: client.adSite,
+            adSite: client.adSite ?? location.adSite,
             clientMode: hierarchy.mode(of: assigned),
             allowHTTPRoaming: client.allowHTTPRoaming,
             allowFallbackToUnprotected: advertisement?.allowFallbackToUnprotected ?? false

@@ -142,6 +142,8 @@ public struct Forest: Sendable {
     public var serverOS: ServerOS
     /// LDAP URIs of the forest's directory, tried in order.
     public var directory: [String]
+    /// The forest's Active Directory sites and their subnets (`cn=Sites,cn=Configuration`).
+    public var adSites: [ADSite]
     public var location: SourceLocation
 
     public init(
@@ -149,13 +151,78 @@ public struct Forest: Sendable {
         functionalLevel: FunctionalLevel,
         serverOS: ServerOS,
         directory: [String] = [],
+        adSites: [ADSite] = [],
         location: SourceLocation = .unknown
     ) {
         self.name = name
         self.functionalLevel = functionalLevel
         self.serverOS = serverOS
         self.directory = directory
+        self.adSites = adSites
         self.location = location
+    }
+
+    /// The AD site a name stands for, matched as Active Directory matches names: without regard to case.
+    public func adSite(named name: String) -> ADSite? {
+        adSites.first { $0.name.lowercased() == name.lowercased() }
+    }
+}
+
+/// An Active Directory site of a forest, with the subnets whose addresses belong to it.
+public struct ADSite: Sendable, Hashable {
+    public var name: String
+    public var subnets: [ADSubnet]
+    public var location: SourceLocation
+
+    public init(name: String, subnets: [ADSubnet], location: SourceLocation = .unknown) {
+        self.name = name
+        self.subnets = subnets
+        self.location = location
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name && lhs.subnets == rhs.subnets }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(subnets)
+    }
+
+    /// An AD site name as Active Directory accepts one without warning: 1–63 letters, digits and hyphens, not
+    /// starting or ending with a hyphen (it is also a DNS label, in `_ldap._tcp.<site>._sites.<forest>`).
+    public static func isValidName(_ name: String) -> Bool {
+        (1...63).contains(name.count) && !name.hasPrefix("-") && !name.hasSuffix("-")
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+}
+
+/// A subnet object's network: IPv4 or IPv6, named as Active Directory names subnet objects (`10.20.0.0/16`,
+/// `2001:db8:10::/64`).
+public enum ADSubnet: Hashable, Sendable, CustomStringConvertible {
+    case ipv4(IPv4Network)
+    case ipv6(IPv6Network)
+
+    /// Parses a CIDR block with the host bits zero.
+    public init?(_ text: some StringProtocol) {
+        if let network = IPv4Network(text) {
+            self = .ipv4(network)
+        } else if let network = IPv6Network(text) {
+            self = .ipv6(network)
+        } else {
+            return nil
+        }
+    }
+
+    public var prefixLength: Int {
+        switch self {
+        case .ipv4(let network): network.prefixLength
+        case .ipv6(let network): network.prefixLength
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ipv4(let network): network.description
+        case .ipv6(let network): network.description
+        }
     }
 }
 
@@ -465,5 +532,44 @@ public struct Advertisement: Sendable {
         self.slowBoundary = slowBoundary
         self.allowFallbackToUnprotected = allowFallbackToUnprotected
         self.location = location
+    }
+}
+
+extension ADSubnet {
+    /// Whether `address` lies in this subnet (an IPv4 subnet never holds an IPv6 address, nor the other way).
+    public func contains(_ address: ClientAddress) -> Bool {
+        switch (self, address) {
+        case (.ipv4(let network), .v4(let address, _)):
+            address.masked(to: network.prefixLength) == network.address
+        case (.ipv6(let network), .v6(let address, _)):
+            address.masked(to: network.prefixLength) == network.address.masked(to: network.prefixLength)
+        default:
+            false
+        }
+    }
+
+    /// Every subnet name that can hold `address`, longest prefix first: `10.20.5.5/32` … `0.0.0.0/0` (33), or
+    /// the 129 IPv6 prefixes. A directory finds the subnet objects containing an address by these names alone.
+    public static func enclosing(_ address: ClientAddress) -> [ADSubnet] {
+        switch address {
+        case .v4(let address, _):
+            (0...32).reversed().map { .ipv4(IPv4Network(address: address.masked(to: $0), prefixLength: $0)) }
+        case .v6(let address, _):
+            (0...128).reversed().map { .ipv6(IPv6Network(address: address.masked(to: $0), prefixLength: $0)) }
+        }
+    }
+}
+
+/// Which AD site an address belongs to, decided as Windows' DC locator decides it (DsGetSiteName): the subnet
+/// object with the longest prefix that contains the address names the site; no subnet, no site.
+public enum ADSiteDecision {
+    /// The site named by the longest of `subnets` (each with the site it names) containing `address`.
+    public static func site<Site>(
+        of address: ClientAddress,
+        among subnets: [(subnet: ADSubnet, site: Site)]
+    ) -> (
+        subnet: ADSubnet, site: Site
+    )? {
+        subnets.filter { $0.subnet.contains(address) }.max { $0.subnet.prefixLength < $1.subnet.prefixLength }
     }
 }

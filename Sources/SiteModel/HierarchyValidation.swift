@@ -25,6 +25,38 @@ public enum HierarchyValidation {
                 error(trust.location, "a trust between \(trust.forests[0]) and \(trust.forests[1]) is declared twice")
             }
         }
+        // AD sites and subnets, per forest.
+        for forest in hierarchy.forests {
+            var siteNames = Set<String>()
+            var subnetOwners: [String: String] = [:]
+            for adSite in forest.adSites {
+                if !ADSite.isValidName(adSite.name) {
+                    error(
+                        adSite.location,
+                        "AD site name '\(adSite.name)' is not valid; expected 1-63 letters, digits and hyphens, not"
+                            + " starting or ending with a hyphen"
+                    )
+                }
+                if !siteNames.insert(adSite.name.lowercased()).inserted {
+                    error(
+                        adSite.location,
+                        "AD site \(adSite.name) is declared twice in forest \(forest.name) (names are compared without"
+                            + " regard to case); expected each site once"
+                    )
+                }
+                for subnet in adSite.subnets {
+                    if let owner = subnetOwners[subnet.description] {
+                        error(
+                            adSite.location,
+                            "subnet \(subnet) of AD site \(adSite.name) is already a subnet of AD site \(owner) in forest"
+                                + " \(forest.name); expected each subnet once per forest"
+                        )
+                    } else {
+                        subnetOwners[subnet.description] = adSite.name
+                    }
+                }
+            }
+        }
 
         // Sites.
         // A code used twice: the hierarchy's lookups give the first site with it, as every rule below sees it.
@@ -140,6 +172,15 @@ public enum HierarchyValidation {
             // Boundaries.
             var seenBoundaries = Set<String>()
             for boundary in site.boundaries {
+                if case .adSite(let name) = boundary.value, let forest = hierarchy.forest(site.forest),
+                    !forest.adSites.isEmpty, forest.adSite(named: name) == nil
+                {
+                    error(
+                        boundary.location,
+                        "boundary adSite: \(name) of site \(site.code) names no AD site of forest \(forest.name);"
+                            + " expected one of \(forest.adSites.map(\.name).joined(separator: ", "))"
+                    )
+                }
                 if !seenBoundaries.insert(boundary.value.comparisonKey).inserted {
                     error(boundary.location, "boundary \(boundary.value) appears twice in site \(site.code)")
                 } else {

@@ -34,6 +34,34 @@ import Testing
         #expect(oids["msDS-Behavior-Version"] == "1.2.840.113556.1.4.1459")
         #expect(oids["serviceBindingInformation"] == "1.2.840.113556.1.4.510")
         #expect(oids["trustAttributes"] == "1.2.840.113556.1.4.470")
+        // Sites and subnets where Active Directory keeps them (MS-ADSC, MS-ADA3).
+        #expect(oids["sitesContainer"] == "1.2.840.113556.1.5.107")
+        #expect(oids["site"] == "1.2.840.113556.1.5.31")
+        #expect(oids["subnetContainer"] == "1.2.840.113556.1.5.95")
+        #expect(oids["subnet"] == "1.2.840.113556.1.5.96")
+        #expect(oids["siteObject"] == "1.2.840.113556.1.4.512")
+        #expect(oids["serverName"] == "1.2.840.113556.1.4.223")
+        #expect(oids["dNSHostName"] == "1.2.840.113556.1.4.619")
+    }
+
+    /// A quote or backslash in a description ends RFC 4512's quoted string early: slapd refuses the whole schema.
+    @Test func descriptionsAreQuotableAsTheyStand() {
+        let summaries = DirectorySchema.attributeTypes.map(\.summary) + DirectorySchema.objectClasses.map(\.summary)
+        for summary in summaries {
+            #expect(!summary.contains("'") && !summary.contains("\\"), "\(summary)")
+        }
+    }
+
+    /// Microsoft assigns the root DSE attributes no OID: they are siteloc's, by the names AD's clients read.
+    @Test func theRootDSEAttributesHaveADsNamesUnderTheProjectArc() {
+        let names = [
+            "defaultNamingContext", "rootDomainNamingContext", "configurationNamingContext", "domainFunctionality",
+            "forestFunctionality", "domainControllerFunctionality", "isSynchronized",
+        ]
+        for name in names {
+            let definition = DirectorySchema.attributeTypes.first { $0.name == name }
+            #expect(definition?.origin == .siteloc && definition?.singleValued == true, "\(name)")
+        }
     }
 
     @Test func everyNameAndOIDIsUniqueAndOwnExtensionsUseTheProjectArc() {

@@ -90,7 +90,7 @@ import Testing
                     let answer = await directory.ask(client) { _ in }
                     let summary: String
                     switch answer {
-                    case .answered(let matches, _): summary = matches.map(\.site.rawValue).joined(separator: ",")
+                    case .answered(let matches, _, _): summary = matches.map(\.site.rawValue).joined(separator: ",")
                     case .unreachable(let why): summary = "unreachable: \(why)"
                     case .schemaNotExtended: summary = "schema not extended"
                     }

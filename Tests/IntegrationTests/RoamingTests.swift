@@ -96,8 +96,13 @@ extension Publishing {
             expected: "global - P01 false subnet p01-mp.corp.contoso.com"
         ),
         RoamingCase(
-            name: "the client's own prefix gives another subnet ID",
+            name: "the client's own prefix gives another subnet ID; its AD site, learned from 10.20.0.0/16, finds P01",
             client: { try client("10.20.4.4/24", assigned: "CEN") },
+            expected: "global - P01 false adSite p01-mp.corp.contoso.com"
+        ),
+        RoamingCase(
+            name: "the client's own prefix gives another subnet ID, and no subnet object holds it",
+            client: { try client("10.21.9.4/24", assigned: "CEN") },
             expected: "global - - - - cen-mp.corp.contoso.com"
         ),
         RoamingCase(

@@ -1,0 +1,50 @@
+import DirectorySchema
+import Foundation
+import LDAPKit
+import SiteDirectory
+
+extension SlapdInstance {
+    var rootDSEFile: String { folder + "/rootdse.ldif" }
+
+    /// Writes this server's root DSE file and has slapd read it; true when it changed. The functional level is
+    /// `behaviorVersion` when given, else what this server's `cn=Partitions` holds.
+    func publishRootDSE(serverID: Int, behaviorVersion: Int? = nil) async throws -> Bool {
+        var level = behaviorVersion
+        if level == nil {
+            let admin = try await connect(as: .admin)
+            let partitions = try? await admin.search(
+                base: layout.partitions,
+                scope: .base,
+                attributes: [SchemaAttribute.behaviorVersion]
+            )
+            await admin.close()
+            level = partitions?.first?.first(SchemaAttribute.behaviorVersion).flatMap { Int($0) }
+        }
+        let rootDSE = ADRootDSE(forest: layout.forest, serverID: serverID, behaviorVersion: level)
+        let owner = try await connect(as: .localOwner)
+        defer { Task { await owner.close() } }
+        let config = try DistinguishedName(parsing: "cn=config")
+        let current = try await owner.search(base: config, scope: .base, attributes: ["olcRootDSE"]).first
+        let pointed = current?.first("olcRootDSE") == rootDSEFile
+        let written = (try? String(contentsOfFile: rootDSEFile, encoding: .utf8)) == rootDSE.ldif
+        if pointed && written { return false }
+        // slapd reads the file as it runs (and at every start), so it must be readable by the slapd user.
+        try rootDSE.ldif.write(toFile: rootDSEFile, atomically: true, encoding: .utf8)
+        chmod(rootDSEFile, 0o644)
+        // A replace of olcRootDSE by its own value is refused; taking it away and giving it back rereads the file.
+        try await owner.modify(
+            config,
+            (pointed ? [LDAPModification.delete("olcRootDSE")] : []) + [.add("olcRootDSE", [rootDSEFile])]
+        )
+        return true
+    }
+
+    /// Adds the root DSE's server objects that are missing (for every server of the forest), on this server.
+    func addServerObjects(_ serverIDs: [Int]) async throws {
+        let admin = try await connect(as: .admin)
+        defer { Task { await admin.close() } }
+        for entry in ADRootDSE.serverEntries(serverIDs, in: layout) {
+            try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
+        }
+    }
+}
