@@ -115,6 +115,16 @@ podman exec "$NAME" grep -q "Max open files *8192 *8192" /proc/1/limits \
 [ "$(count "$SUFFIX" '(cn=first-start)')" = 1 ] && ok "the first-start LDIF is loaded" || fail "first-start entry missing"
 ldapwhoami -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/secrets/admin.password" >/dev/null \
     && ok "the admin password from the secret file binds" || fail "admin bind"
+root_dse() {  # URI, attribute: its value in the root DSE
+    ldapsearch -x -LLL -o ldif-wrap=no -H "$1" -b "" -s base "$2" | sed -n "s/^$2: //p"
+}
+server_dn=$(root_dse "$URI" serverName)
+[ "$(root_dse "$URI" defaultNamingContext)" = "$SUFFIX" ] \
+    && [ "$(root_dse "$URI" configurationNamingContext)" = "cn=Configuration,$SUFFIX" ] \
+    && [ "$(root_dse "$URI" dnsHostName)" = "dc1.corp.contoso.com" ] \
+    && [ "$(root_dse "$URI" isSynchronized)" = "TRUE" ] && [ "$(count "$server_dn" '(objectClass=server)')" = 1 ] \
+    && ok "the image answers AD's root DSE, and its serverName is an object of the directory" \
+    || fail "the image's root DSE: $(ldapsearch -x -LLL -H "$URI" -b "" -s base '*' 2>&1 | head -20)"
 
 echo "== the integration suite against the container"
 SITELOC_DIRECTORY_URI="$URI $LDAPI" SITELOC_BIND_DN="cn=admin,$SUFFIX" \
@@ -246,6 +256,11 @@ add_role() {  # port, cn
 wait_converged && [ "$(count_at "$CORP2_PORT" '(objectClass=trustedDomain)')" != 0 ] \
     && ok "compose: corp and corp2 hold the same entries and contextCSN; corp2 has the forest LDIF only corp loaded" \
     || fail "compose: corp and corp2 did not converge"
+corp2_server=$(root_dse "ldap://127.0.0.1:$CORP2_PORT" serverName)
+[ "$(root_dse "ldap://127.0.0.1:$CORP2_PORT" dnsHostName)" = "dc2.corp.contoso.com" ] \
+    && [ "$(count_at "$CORP2_PORT" "(objectClass=server)")" = 2 ] && [ "${corp2_server#cn=DC2,}" != "$corp2_server" ] \
+    && ok "compose: corp2 answers as dc2.corp.contoso.com; the seed made both servers' objects" \
+    || fail "compose: corp2's root DSE or server objects"
 add_role "$CORP2_PORT" written-at-corp2
 wait_converged && [ "$(count_at "$CORP_PORT" '(cn=written-at-corp2)')" = 1 ] \
     && ok "compose: a write at corp2 is read back at corp" || fail "compose: a write at corp2 did not reach corp"

@@ -16,7 +16,7 @@ struct SitelocBench: AsyncParsableCommand {
         abstract: "Benchmarks, each next to its baseline measured in the same run.",
         subcommands: [
             SearchBenchmark.self, PublishBenchmark.self, RangeBenchmark.self, LocateBenchmark.self,
-            SMBHopBenchmark.self,
+            SMBHopBenchmark.self, ADSiteBenchmark.self,
             FanOutBenchmark.self, ContentServicesBenchmark.self, ReplicationBenchmark.self, StatusPageBenchmark.self,
         ],
         defaultSubcommand: SearchBenchmark.self
