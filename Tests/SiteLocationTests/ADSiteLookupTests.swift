@@ -85,8 +85,9 @@ final class RecordingManagementPoint: ManagementPoint {
         let recorder = RecordingManagementPoint(host: "cen-mp.corp.contoso.com", site: try SiteCode("CEN"))
         let locator = Locator(
             hierarchy: LocatorTests.hierarchy,
-            managementPoints: { host in host == recorder.host ? recorder : nil }
-        ) { _ in directory }
+            managementPoints: { host in host == recorder.host ? recorder : nil },
+            directory: { _ in directory }
+        )
         _ = try await locator.content(
             ClientProfile(
                 address: try ClientAddress("10.40.7.7/24"),
