@@ -225,6 +225,38 @@ import Testing
             var expected = before
             expected["cn=10.41.0.0/16,\(layout.subnets.string.lowercased())"] = nil
             #expect(try await snapshot() == expected)
+
+            // Readable by anyone, written by the administrative identity only: not by a site server's.
+            let site = try #require(HierarchyReader.read(Self.yaml).hierarchy.site(try SiteCode("P01")))
+            let identity = lab.identity(of: site)
+            let forest = try #require(lab.forests().first { $0.name == Self.corp })
+            let p01 = try await LDAPConnection.connect(
+                LDAPConnectionConfiguration(
+                    uris: [try LDAPURI(forest.uri)],
+                    authentication: .simple(
+                        dn: identity.dn,
+                        password: try Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile))
+                    )
+                ),
+                logger: Logger(label: "test")
+            )
+            defer { Task { await p01.close() } }
+            let planted = layout.subnet(try #require(ADSubnet("10.77.0.0/16")))
+            await #expect(throws: LDAPError.self) {
+                try await p01.add(
+                    planted,
+                    attributes: [
+                        LDAPAttribute("objectClass", ["top", "subnet"]), LDAPAttribute("cn", "10.77.0.0/16"),
+                        LDAPAttribute("siteObject", layout.adSite("Lyon").string),
+                    ]
+                )
+            }
+            await #expect(throws: LDAPError.self) {
+                try await p01.modify(
+                    layout.subnet(try #require(ADSubnet("10.40.0.0/16"))),
+                    [.replace("siteObject", [layout.adSite("Lyon").string])]
+                )
+            }
         }
     }
 

@@ -56,16 +56,7 @@ extension SiteCommunication {
         servers["P01"] = try ServerProcess(site: "P01", hierarchy: hierarchy, lab: lab, logs: logs)
         servers["CEN"] = try ServerProcess(site: "CEN", hierarchy: hierarchy, lab: lab, logs: logs)
 
-        // 200 MB that no two blocks repeat: a random MiB, each copy stamped with its number.
-        let content = folder.appendingPathComponent("image.wim")
-        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
-        let writer = try FileHandle(forWritingTo: content)
-        var block = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) })
-        for number in 0..<200 {
-            block.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(number).bigEndian) { Data($0) })
-            try writer.write(contentsOf: block)
-        }
-        try writer.close()
+        let content = try Self.distinctContent(in: folder)
         try await siteloc([
             "send", "package", "CEN00001", "--hierarchy", hierarchy, "--dir", lab, "--content", content.path,
         ])
@@ -149,15 +140,7 @@ extension SiteCommunication {
         try SiteKeyFile(site: try SiteCode("CEN"), forest: try ForestName("corp.contoso.com"), key: cenKey).encoded()
             .write(to: keyFile)
         _ = try SiteFolders(site: try SiteCode("P01"), sitesDirectory: sites).importKey(from: keyFile)
-        let content = folder.appendingPathComponent("image.wim")
-        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
-        let writer = try FileHandle(forWritingTo: content)
-        var block = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) })
-        for number in 0..<200 {
-            block.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(number).bigEndian) { Data($0) })
-            try writer.write(contentsOf: block)
-        }
-        try writer.close()
+        let content = try Self.distinctContent(in: folder)
         let relay = try DelayRelay(to: shares.port, in: folder)
         defer { relay.stop() }
         let credentials = try shares.credentials()
@@ -199,6 +182,21 @@ extension SiteCommunication {
         let p01Server = try SiteServer(settings: p01Settings, logger: Logger(label: "test"))
         await p01Server.runOnce()
         #expect(isPlaced("CEN00001", at: "P01", sitesDirectory: sites))
+    }
+
+    /// `image.wim` in `folder`: 200 MB that no two blocks repeat (a random MiB, each copy stamped with its number),
+    /// so that a block written at the wrong offset cannot go unnoticed.
+    static func distinctContent(in folder: URL) throws -> URL {
+        let content = folder.appendingPathComponent("image.wim")
+        _ = FileManager.default.createFile(atPath: content.path, contents: nil)
+        let writer = try FileHandle(forWritingTo: content)
+        defer { try? writer.close() }
+        var block = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) })
+        for number in 0..<200 {
+            block.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(number).bigEndian) { Data($0) })
+            try writer.write(contentsOf: block)
+        }
+        return content
     }
 
     /// The live processes whose parent is `parent` and whose program (the first word of its command line) is
