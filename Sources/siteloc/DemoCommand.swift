@@ -114,6 +114,18 @@ struct DemoCommand: AsyncParsableCommand {
         }
         say("(a /24 client computes subnet ID 10.20.4.0, which is not published: Configuration Manager matches")
         say(" subnet IDs exactly, so it only matches the /16 boundary from a /16 address)")
+        let roamer = try ClientAddress("10.20.4.7/24")
+        if let learned = ADSiteLookup.decide(
+            roamer,
+            among: try await reader.search(ADSiteLookup.request(for: roamer, in: layout)).entries
+        ) {
+            say(
+                "A client not told its AD site learns it from the subnet objects, as Windows does: \(roamer) is in AD site"
+            )
+            say(
+                "\(learned.site) (subnet object \(learned.subnet)), so it roams into the site whose boundary is adSite: \(learned.site)"
+            )
+        }
         await reader.close()
 
         step(5, "Clients roam, and ask their management point where to get Office 2007 (package CEN00001)")
