@@ -7,9 +7,6 @@ public import SiteModel
 /// `isSynchronized`. slapd serves them from an LDIF file named by `olcRootDSE`; each server of a forest writes
 /// its own (server k is `dc<k>.<forest>`).
 public struct ADRootDSE: Sendable, Equatable {
-    /// The site AD puts its first domain controller in, and where siteloc's directory servers live.
-    public static let defaultSite = "Default-First-Site-Name"
-
     public let layout: DirectoryLayout
     public let serverID: Int
     /// The forest's `msDS-Behavior-Version`; nil while this server does not hold it yet (a replica that has not
@@ -26,7 +23,7 @@ public struct ADRootDSE: Sendable, Equatable {
 
     /// `cn=DC<k>,cn=Servers,cn=Default-First-Site-Name,cn=Sites,cn=Configuration,…`.
     public static func serverObject(_ serverID: Int, in layout: DirectoryLayout) -> DistinguishedName {
-        layout.adSite(defaultSite).child("cn", "Servers").child("cn", "DC\(serverID)")
+        layout.servers.child("cn", "DC\(serverID)")
     }
 
     /// The root DSE file's text.
@@ -51,31 +48,18 @@ public struct ADRootDSE: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The entries the root DSE names, parents first: `cn=Sites`, the default site, its `cn=Servers` and a
-    /// `server` object for each of `serverIDs`. Made by the server that makes the forest's base tree (replication
-    /// carries them to the others).
+    /// The `server` objects the root DSE names, one for each of `serverIDs`, under the base tree's `cn=Servers`.
+    /// Made by the server that makes the forest's base tree (replication carries them to the others).
     public static func serverEntries(_ serverIDs: [Int], in layout: DirectoryLayout) -> [DesiredEntry] {
-        func entry(_ dn: DistinguishedName, _ objectClass: String, _ more: [LDAPAttribute] = []) -> DesiredEntry {
+        serverIDs.map { id in
             DesiredEntry(
-                dn,
+                serverObject(id, in: layout),
                 [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
-                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
-                ] + more
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.server]),
+                    LDAPAttribute(SchemaAttribute.cn, "DC\(id)"),
+                    LDAPAttribute(SchemaAttribute.dnsHostName, "dc\(id).\(layout.forest)"),
+                ]
             )
         }
-        let site = layout.adSite(defaultSite)
-        return [
-            entry(layout.sites, SchemaClass.sitesContainer),
-            entry(site, SchemaClass.adSite),
-            entry(site.child("cn", "Servers"), SchemaClass.serversContainer),
-        ]
-            + serverIDs.map { id in
-                entry(
-                    serverObject(id, in: layout),
-                    SchemaClass.server,
-                    [LDAPAttribute(SchemaAttribute.dnsHostName, "dc\(id).\(layout.forest)")]
-                )
-            }
     }
 }

@@ -29,6 +29,11 @@ public struct DirectoryLayout: Sendable, Hashable {
     /// An AD site: `cn=<name>,cn=Sites,cn=Configuration,…`.
     public func adSite(_ name: String) -> DistinguishedName { sites.child("cn", name) }
 
+    /// The site AD starts with; its `cn=Servers` holds the directory servers' objects.
+    public static let defaultSite = "Default-First-Site-Name"
+    /// `cn=Servers,cn=Default-First-Site-Name,cn=Sites,…`.
+    public var servers: DistinguishedName { adSite(Self.defaultSite).child("cn", "Servers") }
+
     /// A subnet object, named by its network in CIDR form: `cn=10.20.0.0/16,cn=Subnets,…`.
     public func subnet(_ subnet: ADSubnet) -> DistinguishedName { subnets.child("cn", subnet.description) }
 
@@ -56,6 +61,15 @@ public struct DirectoryLayout: Sendable, Hashable {
                 ]
             )
         }
+        func typed(_ dn: DistinguishedName, _ objectClass: String) -> (DistinguishedName, [LDAPAttribute]) {
+            (
+                dn,
+                [
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
+                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
+                ]
+            )
+        }
         return [
             (
                 suffix,
@@ -72,6 +86,11 @@ public struct DirectoryLayout: Sendable, Hashable {
             container(computers),
             container(system),
             container(systemManagement),
+            // Where AD keeps sites, subnets and its directory servers (docs/active-directory.md).
+            typed(sites, SchemaClass.sitesContainer),
+            typed(adSite(Self.defaultSite), SchemaClass.adSite),
+            typed(servers, SchemaClass.serversContainer),
+            typed(subnets, SchemaClass.subnetContainer),
         ]
     }
 }

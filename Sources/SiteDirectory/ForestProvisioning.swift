@@ -52,8 +52,11 @@ public enum ForestProvisioning {
     /// passwords).
     public static func changes(for forest: Forest, in hierarchy: Hierarchy) -> [DirectoryChange] {
         let (partitions, level) = functionalLevel(of: forest)
+        // The containers and the default site are part of every directory's base tree.
+        let base = Set(DirectoryLayout(forest: forest.name).baseTree.map(\.dn.caseInsensitiveKey))
         return [.modify(partitions, [level])] + trustedDomains(of: forest, in: hierarchy).map { .add($0) }
-            + adSites(of: forest).map { .add($0) } + siteServers(of: forest, in: hierarchy).map { .add($0.entry) }
+            + adSites(of: forest).filter { !base.contains($0.dn.caseInsensitiveKey) }.map { .add($0) }
+            + siteServers(of: forest, in: hierarchy).map { .add($0.entry) }
     }
 
     /// The classes of the entries ``adSites(of:)`` manages: the diff against a directory reads these under
@@ -80,7 +83,7 @@ public enum ForestProvisioning {
             entry(layout.subnets, SchemaClass.subnetContainer),
         ]
         // The site AD starts with holds the directory servers' objects, so it stays whatever the hierarchy lists.
-        let defaultSite = "Default-First-Site-Name"
+        let defaultSite = DirectoryLayout.defaultSite
         var names = forest.adSites.map(\.name)
         if forest.adSite(named: defaultSite) == nil { names.insert(defaultSite, at: 0) }
         for name in names { entries.append(entry(layout.adSite(name), SchemaClass.adSite)) }

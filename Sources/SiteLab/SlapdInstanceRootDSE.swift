@@ -22,7 +22,17 @@ extension SlapdInstance {
         }
         let rootDSE = ADRootDSE(forest: layout.forest, serverID: serverID, behaviorVersion: level)
         let owner = try await connect(as: .localOwner)
-        defer { Task { await owner.close() } }
+        do {
+            let changed = try await pointAtRootDSE(rootDSE, owner: owner)
+            await owner.close()
+            return changed
+        } catch {
+            await owner.close()
+            throw error
+        }
+    }
+
+    private func pointAtRootDSE(_ rootDSE: ADRootDSE, owner: LDAPConnection) async throws -> Bool {
         let config = try DistinguishedName(parsing: "cn=config")
         let current = try await owner.search(base: config, scope: .base, attributes: ["olcRootDSE"]).first
         let pointed = current?.first("olcRootDSE") == rootDSEFile
@@ -42,9 +52,14 @@ extension SlapdInstance {
     /// Adds the root DSE's server objects that are missing (for every server of the forest), on this server.
     func addServerObjects(_ serverIDs: [Int]) async throws {
         let admin = try await connect(as: .admin)
-        defer { Task { await admin.close() } }
-        for entry in ADRootDSE.serverEntries(serverIDs, in: layout) {
-            try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
+        do {
+            for entry in ADRootDSE.serverEntries(serverIDs, in: layout) {
+                try await Self.addIfAbsent(entry.dn, entry.attributes, on: admin)
+            }
+        } catch {
+            await admin.close()
+            throw error
         }
+        await admin.close()
     }
 }
