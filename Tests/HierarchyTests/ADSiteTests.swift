@@ -51,12 +51,7 @@ import Testing
 
     @Test(arguments: mistakes)
     func eachMistakeIsNamedByLine(original: String, replacement: String, line: Int, words: String) {
-        #expect(Self.file.contains(original), "the case must change the file")
-        let result = HierarchyReader.read(Self.file.replacingOccurrences(of: original, with: replacement))
-        #expect(
-            result.errors.contains { $0.location.line == line && $0.message.contains(words) },
-            "expected an error at line \(line) about '\(words)', got \(result.errors)"
-        )
+        expectMistake(in: Self.file, replacing: original, with: replacement, at: line, saying: words)
     }
 
     @Test func aForestWithoutADSitesTakesAnyADSiteBoundary() {

@@ -112,12 +112,7 @@ import Testing
 
     @Test(arguments: brokenCases)
     func eachMistakeIsNamedByLine(original: String, replacement: String, line: Int, words: String) {
-        #expect(Self.base.contains(original), "the case must change the base")
-        let result = HierarchyReader.read(Self.base.replacingOccurrences(of: original, with: replacement))
-        #expect(
-            result.errors.contains { $0.location.line == line && $0.message.contains(words) },
-            "expected an error at line \(line) about '\(words)', got \(result.errors)"
-        )
+        expectMistake(in: Self.base, replacing: original, with: replacement, at: line, saying: words)
     }
 
     @Test func aBrokenCopyOfTheExampleReportsEveryMistakeAtOnce() throws {
@@ -202,4 +197,22 @@ import Testing
         #expect(client.masked(to: 24).description == "10.10.7.0")
         #expect(client.masked(to: 16).description == "10.10.0.0")
     }
+}
+
+/// Changes `original` in `file` to `replacement` and expects an error at `line` whose message holds `words`.
+func expectMistake(
+    in file: String,
+    replacing original: String,
+    with replacement: String,
+    at line: Int,
+    saying words: String,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
+    #expect(file.contains(original), "the case must change the file", sourceLocation: sourceLocation)
+    let result = HierarchyReader.read(file.replacingOccurrences(of: original, with: replacement))
+    #expect(
+        result.errors.contains { $0.location.line == line && $0.message.contains(words) },
+        "expected an error at line \(line) about '\(words)', got \(result.errors)",
+        sourceLocation: sourceLocation
+    )
 }
