@@ -116,7 +116,7 @@ podman exec "$NAME" grep -q "Max open files *8192 *8192" /proc/1/limits \
 ldapwhoami -x -H "$URI" -D "cn=admin,$SUFFIX" -y "$WORK/secrets/admin.password" >/dev/null \
     && ok "the admin password from the secret file binds" || fail "admin bind"
 root_dse() {  # URI, attribute: its value in the root DSE
-    ldapsearch -x -LLL -o ldif-wrap=no -H "$1" -b "" -s base "$2" | sed -n "s/^$2: //p"
+    ldapsearch -x -LLL -o ldif-wrap=no -H "$1" -b "" -s base "$2" | sed -n "s/^$2: //Ip"
 }
 server_dn=$(root_dse "$URI" serverName)
 [ "$(root_dse "$URI" defaultNamingContext)" = "$SUFFIX" ] \
