@@ -138,18 +138,11 @@ extension Lab {
             ForestProvisioning.adSiteClasses.map { .equal(SchemaAttribute.objectClass, $0) }
         )
         let presentSites = try await admin.search(base: layout.configuration, scope: .subtree, filter: adSiteFilter)
-        let siteChanges = EntryDiff.changes(wanted: ForestProvisioning.adSites(of: forest), present: presentSites)
-        // The two containers first: changes go out many at once, and a subnet needs cn=Subnets to exist.
-        let containers: Set<String> = [layout.sites.caseInsensitiveKey, layout.subnets.caseInsensitiveKey]
-        let (first, then) = siteChanges.reduce(into: ([DirectoryChange](), [DirectoryChange]())) { waves, change in
-            if containers.contains(change.dn.caseInsensitiveKey) {
-                waves.0.append(change)
-            } else {
-                waves.1.append(change)
-            }
-        }
-        try await ChangeApplier.apply(first, on: admin)
-        try await ChangeApplier.apply(then, on: admin)
+        // cn=Sites and cn=Subnets are base tree, made before any provisioning: sites and subnets can go at once.
+        try await ChangeApplier.apply(
+            EntryDiff.changes(wanted: ForestProvisioning.adSites(of: forest), present: presentSites),
+            on: admin
+        )
 
         var servers: [DesiredEntry] = []
         var hashes: [String: String] = [:]

@@ -9,20 +9,19 @@ extension SlapdInstance {
     /// Writes this server's root DSE file and has slapd read it; true when it changed. The functional level is
     /// `behaviorVersion` when given, else what this server's `cn=Partitions` holds.
     func publishRootDSE(serverID: Int, behaviorVersion: Int? = nil) async throws -> Bool {
-        var level = behaviorVersion
-        if level == nil {
-            let admin = try await connect(as: .admin)
-            let partitions = try? await admin.search(
-                base: layout.partitions,
-                scope: .base,
-                attributes: [SchemaAttribute.behaviorVersion]
-            )
-            await admin.close()
-            level = partitions?.first?.first(SchemaAttribute.behaviorVersion).flatMap { Int($0) }
-        }
-        let rootDSE = ADRootDSE(forest: layout.forest, serverID: serverID, behaviorVersion: level)
+        // The local owner manages cn=config and, as everyone may, reads cn=Partitions: one connection for both.
         let owner = try await connect(as: .localOwner)
         do {
+            var level = behaviorVersion
+            if level == nil {
+                let partitions = try? await owner.search(
+                    base: layout.partitions,
+                    scope: .base,
+                    attributes: [SchemaAttribute.behaviorVersion]
+                )
+                level = partitions?.first?.first(SchemaAttribute.behaviorVersion).flatMap { Int($0) }
+            }
+            let rootDSE = ADRootDSE(forest: layout.forest, serverID: serverID, behaviorVersion: level)
             let changed = try await pointAtRootDSE(rootDSE, owner: owner)
             await owner.close()
             return changed

@@ -169,7 +169,7 @@ public struct Forest: Sendable {
 }
 
 /// An Active Directory site of a forest, with the subnets whose addresses belong to it.
-public struct ADSite: Sendable, Hashable {
+public struct ADSite: Sendable {
     public var name: String
     public var subnets: [ADSubnet]
     public var location: SourceLocation
@@ -178,12 +178,6 @@ public struct ADSite: Sendable, Hashable {
         self.name = name
         self.subnets = subnets
         self.location = location
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name && lhs.subnets == rhs.subnets }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(name)
-        hasher.combine(subnets)
     }
 
     /// An AD site name as Active Directory accepts one without warning: 1–63 letters, digits and hyphens, not
@@ -552,10 +546,8 @@ extension ADSubnet {
     /// the 129 IPv6 prefixes. A directory finds the subnet objects containing an address by these names alone.
     public static func enclosing(_ address: ClientAddress) -> [ADSubnet] {
         switch address {
-        case .v4(let address, _):
-            (0...32).reversed().map { .ipv4(IPv4Network(address: address.masked(to: $0), prefixLength: $0)) }
-        case .v6(let address, _):
-            (0...128).reversed().map { .ipv6(IPv6Network(address: address.masked(to: $0), prefixLength: $0)) }
+        case .v4(let address, _): address.enclosingNetworks.map(ADSubnet.ipv4)
+        case .v6(let address, _): address.enclosingNetworks.map(ADSubnet.ipv6)
         }
     }
 }

@@ -190,6 +190,13 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension IPv6Address {
+    /// The 129 networks that contain the address, from `/128` to `/0`.
+    public var enclosingNetworks: [IPv6Network] {
+        (0...128).reversed().map { IPv6Network(address: masked(to: $0), prefixLength: $0) }
+    }
+}
+
 /// An IPv6 prefix, `2001:db8:10::/64`.
 public struct IPv6Network: Hashable, Sendable, CustomStringConvertible {
     public let address: IPv6Address
