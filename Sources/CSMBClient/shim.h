@@ -32,9 +32,7 @@ typedef struct {
     smbc_close_fn (*get_close)(SMBCCTX *);
     smbc_rename_fn (*get_rename)(SMBCCTX *);
     smbc_unlink_fn (*get_unlink)(SMBCCTX *);
-    smbc_opendir_fn (*get_opendir)(SMBCCTX *);
-    smbc_readdir_fn (*get_readdir)(SMBCCTX *);
-    smbc_closedir_fn (*get_closedir)(SMBCCTX *);
+    smbc_stat_fn (*get_stat)(SMBCCTX *);
 } csmb_library;
 
 static inline void csmb_load(csmb_library *csmb_loaded) {
@@ -50,15 +48,15 @@ static inline void csmb_load(csmb_library *csmb_loaded) {
         (void **)&csmb_loaded->set_fallback_after_kerberos, (void **)&csmb_loaded->set_no_auto_anonymous_login,
         (void **)&csmb_loaded->set_auth, (void **)&csmb_loaded->get_open, (void **)&csmb_loaded->get_write,
         (void **)&csmb_loaded->get_close, (void **)&csmb_loaded->get_rename, (void **)&csmb_loaded->get_unlink,
-        (void **)&csmb_loaded->get_opendir, (void **)&csmb_loaded->get_readdir, (void **)&csmb_loaded->get_closedir,
+        (void **)&csmb_loaded->get_stat,
     };
     const char *names[] = {
         "smbc_new_context", "smbc_init_context", "smbc_free_context", "smbc_setDebug", "smbc_setTimeout",
         "smbc_getOptionUserData", "smbc_setOptionUserData", "smbc_setOptionUseKerberos",
         "smbc_setOptionFallbackAfterKerberos", "smbc_setOptionNoAutoAnonymousLogin",
         "smbc_setFunctionAuthDataWithContext", "smbc_getFunctionOpen", "smbc_getFunctionWrite",
-        "smbc_getFunctionClose", "smbc_getFunctionRename", "smbc_getFunctionUnlink", "smbc_getFunctionOpendir",
-        "smbc_getFunctionReaddir", "smbc_getFunctionClosedir",
+        "smbc_getFunctionClose", "smbc_getFunctionRename", "smbc_getFunctionUnlink",
+        "smbc_getFunctionStat",
     };
     for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
         *slots[index] = dlsym(handle, names[index]);
@@ -108,9 +106,6 @@ static inline SMBCCTX *csmb_context(int timeout_ms, void *user_data, smbc_get_au
     }
     return context;
 }
-
-// smbc_dirent.name is declared as `char name[1]` and read past its end by design; Swift sees a one-element tuple.
-static inline const char *csmb_dirent_name(const struct smbc_dirent *entry) { return entry->name; }
 
 // The helper that becomes smbclient for an upload dies with the process that started it, also after exec (prctl is
 // variadic: Swift cannot call it).

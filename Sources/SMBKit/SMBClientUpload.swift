@@ -14,8 +14,9 @@ public struct SMBHelper: Sendable {
     public var arguments: [String]
     /// Debian's smbclient package.
     public var smbclient: String
+    public static let defaultSMBClient = "/usr/bin/smbclient"
 
-    public init(executable: URL, arguments: [String], smbclient: String = "/usr/bin/smbclient") {
+    public init(executable: URL, arguments: [String], smbclient: String = defaultSMBClient) {
         self.executable = executable
         self.arguments = arguments
         self.smbclient = smbclient
@@ -89,7 +90,7 @@ public enum SMBClientUpload {
         let client = try await ClientProcess.start(helper, order)
         try await withTaskCancellationHandler {
             // The rename needs a connection of this process: made while smbclient copies.
-            async let connected: [String]? = try? share.list()
+            async let connected: Void? = try? share.connect()
             do {
                 if order.file == nil {
                     try await client.stream(prefix, then: input, from: offset, progress: progress)
@@ -144,8 +145,7 @@ public enum SMBClientUpload {
         try check(order)
         if let file = order.file {
             let input = Glibc.open(file, O_RDONLY | O_NOFOLLOW)
-            var status = stat()
-            guard input >= 0, fstat(input, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+            guard input >= 0, regularFileSize(input) != nil,
                 lseek(input, off_t(order.offset), SEEK_SET) == off_t(order.offset),
                 dup2(input, STDIN_FILENO) == STDIN_FILENO
             else {
@@ -238,13 +238,12 @@ private struct RegularInput {
 
     init(_ file: URL) throws {
         let descriptor = Glibc.open(file.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        var status = stat()
-        guard descriptor >= 0, fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard descriptor >= 0, let size = regularFileSize(descriptor) else {
             if descriptor >= 0 { Glibc.close(descriptor) }
             throw SMBError(operation: "open", target: file.path, code: EINVAL, reason: "not a readable regular file")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        size = Int64(status.st_size)
+        self.size = size
     }
 
     func close() { try? handle.close() }
@@ -366,7 +365,9 @@ private final class ClientProcess: Sendable {
 
 /// Runs `body` with SIGPIPE blocked on this thread: a write into the pipe of an smbclient that has already ended
 /// fails with EPIPE instead of ending the whole site server. A SIGPIPE raised meanwhile is taken before the mask
-/// is restored, so it never reaches the thread's next job.
+/// is restored, so it never reaches the thread's next job. Scoped to the writes on purpose: a blocking-work thread
+/// that kept SIGPIPE blocked would hand the blocked signal to every child it starts (Foundation's Process does not
+/// reset the mask; seen with /proc/self/status).
 private func withoutBrokenPipeSignal<T>(_ body: () throws -> T) throws -> T {
     var brokenPipe = sigset_t()
     sigemptyset(&brokenPipe)

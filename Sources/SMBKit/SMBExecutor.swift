@@ -157,20 +157,13 @@ final class SMBExecutor: Sendable {
         }
     }
 
-    func list(_ context: Context, url: String) async throws(SMBError) -> [String] {
-        try await run("list", url) { () -> [String]? in
-            guard let opendir = csmb_library_loaded().pointee.get_opendir(context.pointer),
-                let readdir = csmb_library_loaded().pointee.get_readdir(context.pointer),
-                let closedir = csmb_library_loaded().pointee.get_closedir(context.pointer),
-                let directory = opendir(context.pointer, url)
-            else { return nil }
-            defer { _ = closedir(context.pointer, directory) }
-            var names: [String] = []
-            while let entry = readdir(context.pointer, directory) {
-                guard entry.pointee.smbc_type == UInt32(SMBC_FILE) else { continue }
-                names.append(String(cString: csmb_dirent_name(entry)))
-            }
-            return names
+    /// Reads the attributes of `url`, a share's root: that makes the connection (negotiate, session, tree) and
+    /// proves it usable, without listing anything.
+    func connect(_ context: Context, url: String) async throws(SMBError) {
+        _ = try await run("connect", url) { () -> Bool? in
+            guard let stat = csmb_library_loaded().pointee.get_stat(context.pointer) else { return nil }
+            var status = Glibc.stat()
+            return stat(context.pointer, url, &status) == 0 ? true : nil
         }
     }
 }

@@ -113,9 +113,10 @@ public final class SMBShare: Sendable {
         try await SMBExecutor.shared.rename(context, from: url(of: name), to: url(of: newName))
     }
 
-    /// The names of the files in the share's top folder.
-    public func list() async throws(SMBError) -> [String] {
-        try await SMBExecutor.shared.list(context, url: url)
+    /// Connects and authenticates now (libsmbclient otherwise does it on the first operation) and proves the
+    /// share usable: the later operations of this share wait no round trips for it.
+    public func connect() async throws(SMBError) {
+        try await SMBExecutor.shared.connect(context, url: url)
     }
 
     public func remove(_ name: String) async throws(SMBError) {

@@ -136,7 +136,7 @@ extension Lab {
                     credentials: credentials,
                     timeout: .seconds(2)
                 )
-                _ = try await share.list()
+                try await share.connect()
                 return
             } catch {
                 lastError = error.description

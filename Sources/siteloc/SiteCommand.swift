@@ -355,7 +355,7 @@ struct SMBPutCommand: AsyncParsableCommand {
 
     static let helper: SMBHelper? = {
         guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-            FileManager.default.isExecutableFile(atPath: "/usr/bin/smbclient")
+            FileManager.default.isExecutableFile(atPath: SMBHelper.defaultSMBClient)
         else { return nil }
         return SMBHelper(executable: URL(fileURLWithPath: path), arguments: ["smb-put"])
     }()
