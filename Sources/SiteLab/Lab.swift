@@ -214,6 +214,16 @@ public struct Lab: Sendable {
     /// its data stays on every provider it had.
     @discardableResult
     public func up(forests: [ForestName], replicas: Int? = nil) async throws(LabError) -> [LabForestStatus] {
+        try await up(forests: forests, replicas: replicas, behaviorVersions: [:])
+    }
+
+    /// As ``up(forests:replicas:)``; `behaviorVersions` gives a forest's functional level for its root DSE ahead of
+    /// provisioning (`lab up --hierarchy`), so that the root DSE is written once, with the level provisioning sets.
+    func up(
+        forests: [ForestName],
+        replicas: Int?,
+        behaviorVersions: [ForestName: Int]
+    ) async throws(LabError) -> [LabForestStatus] {
         let tools = try SlapdTools.locate()
         try PrivateFiles.createFolder(directory.path)
         let lock = try lockLab()
@@ -223,7 +233,13 @@ public struct Lab: Sendable {
         for name in Set(forests + state.map(\.name)).sorted() {
             let recorded = state.first { $0.name == name }
             let count = max(recorded?.servers.count ?? 1, forests.contains(name) ? replicas ?? 1 : 1)
-            let forest = try await up(name, servers: count, recorded: recorded, tools: tools) {
+            let forest = try await up(
+                name,
+                servers: count,
+                recorded: recorded,
+                behaviorVersion: behaviorVersions[name],
+                tools: tools
+            ) {
                 (forest: LabForest) throws(LabError) -> Void in
                 state.removeAll { $0.name == name }
                 state.append(forest)
@@ -241,6 +257,7 @@ public struct Lab: Sendable {
         _ name: ForestName,
         servers count: Int,
         recorded: LabForest?,
+        behaviorVersion: Int?,
         tools: SlapdTools,
         save: (LabForest) throws(LabError) -> Void
     ) async throws(LabError) -> LabForest {
@@ -305,13 +322,13 @@ public struct Lab: Sendable {
                 )
             }
         }
-        try await publishRootDSE(of: forest, tools: tools)
+        try await publishRootDSE(of: forest, behaviorVersion: behaviorVersion, tools: tools)
         return forest
     }
 
     /// Each provider's AD root DSE, and the server objects it names (made on the first provider). The functional
     /// level is `behaviorVersion` when given, else what each provider holds.
-    func publishRootDSE(of forest: LabForest, behaviorVersion: Int? = nil, tools: SlapdTools) async throws(LabError) {
+    private func publishRootDSE(of forest: LabForest, behaviorVersion: Int?, tools: SlapdTools) async throws(LabError) {
         let ids = forest.servers.map(\.serverID)
         do {
             try await instance(for: forest.name, serverID: 1, tools: tools).addServerObjects(ids)

@@ -77,17 +77,19 @@ extension Lab {
     /// per site server inbox) starts too.
     @discardableResult
     public func up(hierarchy: Hierarchy, replicas: Int? = nil) async throws(LabError) -> [LabForestStatus] {
-        let statuses = try await up(forests: hierarchy.forests.map(\.name), replicas: replicas)
+        let statuses = try await up(
+            forests: hierarchy.forests.map(\.name),
+            replicas: replicas,
+            behaviorVersions: Dictionary(
+                hierarchy.forests.map { ($0.name, $0.functionalLevel.behaviorVersion) },
+                uniquingKeysWith: { first, _ in first }
+            )
+        )
         let tools = try SlapdTools.locate()
         for forest in hierarchy.forests {
             guard let directory = forests().first(where: { $0.name == forest.name }) else { continue }
             do {
                 try await provision(forest, in: hierarchy, directory: directory, tools: tools)
-                try await publishRootDSE(
-                    of: directory,
-                    behaviorVersion: forest.functionalLevel.behaviorVersion,
-                    tools: tools
-                )
             } catch let error as LabError {
                 throw error
             } catch {
