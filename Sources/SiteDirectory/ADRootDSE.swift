@@ -52,13 +52,10 @@ public struct ADRootDSE: Sendable, Equatable {
     /// Made by the server that makes the forest's base tree (replication carries them to the others).
     public static func serverEntries(_ serverIDs: [Int], in layout: DirectoryLayout) -> [DesiredEntry] {
         serverIDs.map { id in
-            DesiredEntry(
+            .named(
                 serverObject(id, in: layout),
-                [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.server]),
-                    LDAPAttribute(SchemaAttribute.cn, "DC\(id)"),
-                    LDAPAttribute(SchemaAttribute.dnsHostName, "dc\(id).\(layout.forest)"),
-                ]
+                SchemaClass.server,
+                [LDAPAttribute(SchemaAttribute.dnsHostName, "dc\(id).\(layout.forest)")]
             )
         }
     }

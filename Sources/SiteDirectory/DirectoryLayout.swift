@@ -50,47 +50,25 @@ public struct DirectoryLayout: Sendable, Hashable {
     }
 
     /// The entries every forest starts with, parents before children.
-    public var baseTree: [(dn: DistinguishedName, attributes: [LDAPAttribute])] {
-        let first = forest.labels[0]
-        func container(_ dn: DistinguishedName) -> (DistinguishedName, [LDAPAttribute]) {
-            (
-                dn,
-                [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.container]),
-                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
-                ]
-            )
-        }
-        func typed(_ dn: DistinguishedName, _ objectClass: String) -> (DistinguishedName, [LDAPAttribute]) {
-            (
-                dn,
-                [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
-                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
-                ]
-            )
-        }
-        return [
-            (
+    public var baseTree: [DesiredEntry] {
+        [
+            DesiredEntry(
                 suffix,
-                [LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, "domain"]), LDAPAttribute("dc", first)]
-            ),
-            container(configuration),
-            (
-                partitions,
                 [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, SchemaClass.crossRefContainer]),
-                    LDAPAttribute(SchemaAttribute.cn, "Partitions"),
+                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, "domain"]),
+                    LDAPAttribute("dc", forest.labels[0]),
                 ]
             ),
-            container(computers),
-            container(system),
-            container(systemManagement),
+            .named(configuration, SchemaClass.container),
+            .named(partitions, SchemaClass.crossRefContainer),
+            .named(computers, SchemaClass.container),
+            .named(system, SchemaClass.container),
+            .named(systemManagement, SchemaClass.container),
             // Where AD keeps sites, subnets and its directory servers (docs/active-directory.md).
-            typed(sites, SchemaClass.sitesContainer),
-            typed(adSite(Self.defaultSite), SchemaClass.adSite),
-            typed(servers, SchemaClass.serversContainer),
-            typed(subnets, SchemaClass.subnetContainer),
+            .named(sites, SchemaClass.sitesContainer),
+            .named(adSite(Self.defaultSite), SchemaClass.adSite),
+            .named(servers, SchemaClass.serversContainer),
+            .named(subnets, SchemaClass.subnetContainer),
         ]
     }
 }

@@ -69,28 +69,19 @@ public enum ForestProvisioning {
     /// AD site of the forest, a `subnet` per network naming its site in `siteObject` (docs/active-directory.md).
     public static func adSites(of forest: Forest) -> [DesiredEntry] {
         let layout = DirectoryLayout(forest: forest.name)
-        func entry(_ dn: DistinguishedName, _ objectClass: String, _ more: [LDAPAttribute] = []) -> DesiredEntry {
-            DesiredEntry(
-                dn,
-                [
-                    LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
-                    LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
-                ] + more
-            )
-        }
         var entries = [
-            entry(layout.sites, SchemaClass.sitesContainer),
-            entry(layout.subnets, SchemaClass.subnetContainer),
+            DesiredEntry.named(layout.sites, SchemaClass.sitesContainer),
+            .named(layout.subnets, SchemaClass.subnetContainer),
         ]
         // The site AD starts with holds the directory servers' objects, so it stays whatever the hierarchy lists.
         let defaultSite = DirectoryLayout.defaultSite
         var names = forest.adSites.map(\.name)
         if forest.adSite(named: defaultSite) == nil { names.insert(defaultSite, at: 0) }
-        for name in names { entries.append(entry(layout.adSite(name), SchemaClass.adSite)) }
+        for name in names { entries.append(.named(layout.adSite(name), SchemaClass.adSite)) }
         for site in forest.adSites {
             for subnet in site.subnets {
                 entries.append(
-                    entry(
+                    .named(
                         layout.subnet(subnet),
                         SchemaClass.subnet,
                         [LDAPAttribute(SchemaAttribute.siteObject, layout.adSite(site.name).description)]

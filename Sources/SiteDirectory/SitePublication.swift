@@ -11,6 +11,21 @@ public struct DesiredEntry: Sendable, Hashable {
         self.dn = dn
         self.attributes = attributes
     }
+
+    /// An entry of `objectClass` (under `top`) whose `cn` is its name, with `more` attributes.
+    public static func named(
+        _ dn: DistinguishedName,
+        _ objectClass: String,
+        _ more: [LDAPAttribute] = []
+    ) -> DesiredEntry {
+        DesiredEntry(
+            dn,
+            [
+                LDAPAttribute(SchemaAttribute.objectClass, [SchemaClass.top, objectClass]),
+                LDAPAttribute(SchemaAttribute.cn, dn.rdns[0].value),
+            ] + more
+        )
+    }
 }
 
 extension DirectoryLayout {
