@@ -1,12 +1,12 @@
-import BlockingWork
 import Foundation
 import HierarchyFile
 import LDAPKit
 import Logging
 import SiteDirectory
-import SiteLab
 import SiteModel
 import Testing
+
+@testable import SiteLab
 
 /// The directory as Active Directory's clients see it (docs/active-directory.md): AD's root DSE, sites and
 /// subnets where AD keeps them, ldap3 finding everything without being told a base DN, and a client that learns
@@ -136,25 +136,11 @@ import Testing
                               "subnets": subnets, "sites": sites,
                               "configMgrSites": [e.mSSMSSiteCode.value for e in conn.entries]}))
             """
-        let output = try await withBlockingWork { () throws -> Data in
-            let process = Process()
-            // Debian's python3, where python3-ldap3 is installed (scripts/install-deps.sh).
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-c", script, String(port)]
-            let pipe = Pipe()
-            let errors = Pipe()
-            process.standardOutput = pipe
-            process.standardError = errors
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            let said = errors.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw ADShapeError("ldap3 failed: \(String(decoding: said, as: UTF8.self))")
-            }
-            return data
-        }
-        return try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        // Debian's python3, where python3-ldap3 is installed (scripts/install-deps.sh). The tool's output has its
+        // error stream too: the answer is the last line.
+        let output = try await ProcessControl.run("/usr/bin/python3", ["-c", script, String(port)])
+        let answer = try #require(output.split(separator: "\n").last, "ldap3 said nothing")
+        return try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
     }
 
     /// (address, --ad-site, roamed site, boundary type, words the trace must hold)
@@ -280,9 +266,4 @@ import Testing
             #expect(site.lowerBound < subnet.lowerBound)
         }
     }
-}
-
-struct ADShapeError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
