@@ -29,8 +29,9 @@ struct SMBHopBenchmark: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Through an emulated WAN link: a relay (Benchmarks/wan/delay-relay.c, built with cc) that holds every \
-            byte 10 ms each way and paces each direction to 1 Gbit/s, since tc netem is not available here.
+            Through an emulated WAN link: smbd in a network namespace of its own, joined to this one by tap \
+            devices that Benchmarks/wan/tap-link.c (built with cc) carries every packet across 10 ms late each way \
+            at 1 Gbit/s, since tc netem is not available here. Needs root.
             """
     )
     var wan = false
@@ -57,7 +58,12 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = HierarchyReader.read(Self.yaml).hierarchy
         let lab = Lab(directory: folder.path, logger: Logger(label: "bench"))
-        let shares = try await lab.upFileShares(hierarchy: model)
+        let link = wan ? try EmulatedWAN(in: folder) : nil
+        defer { link?.stop() }
+        let shares = try await lab.upFileShares(
+            hierarchy: model,
+            placement: try link.map { try LabFileShares.Placement(namespace: $0.namespace, address: $0.farAddress) }
+        )
         do {
             try await measure(model: model, lab: lab, shares: shares, folder: folder)
         } catch {
@@ -86,16 +92,14 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             attributes: [.posixPermissions: 0o600]
         )
         let p01Inbox = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory).inbox
-        let relay = wan ? try DelayRelay(to: shares.port, in: folder) : nil
-        defer { relay?.stop() }
-        let port = relay?.port ?? shares.port
+        let port = shares.port
         var settings = SiteServerSettings(
             site: try SiteCode("CEN"),
             hierarchy: model,
             sitesDirectory: lab.sitesDirectory,
             resolveInbox: { site, _ in
                 .smb(
-                    host: "127.0.0.1",
+                    host: shares.host,
                     port: port,
                     share: LabFileShares.share(of: site),
                     credentials: credentials
@@ -118,7 +122,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         var sender: [Double] = []
         var copyAlone: [Double] = []
         let p01Share = try await SMBShare(
-            host: "127.0.0.1",
+            host: shares.host,
             port: port,
             share: LabFileShares.share(of: try SiteCode("P01")),
             credentials: credentials
@@ -155,7 +159,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let put = Process()
             put.executableURL = URL(fileURLWithPath: "/usr/bin/smbclient")
             put.arguments = [
-                "//127.0.0.1/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(port)", "-A", auth.path,
+                "//\(shares.host)/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(port)", "-A", auth.path,
                 "-c", "put \(copy.path) baseline.job",
             ]
             put.standardOutput = FileHandle.nullDevice

@@ -66,7 +66,7 @@ extension Lab {
         }
         let credentials = try shares.credentials()
         return { site, _ in
-            .smb(host: "127.0.0.1", port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
+            .smb(host: shares.host, port: shares.port, share: LabFileShares.share(of: site), credentials: credentials)
         }
     }
 }

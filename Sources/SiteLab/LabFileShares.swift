@@ -15,6 +15,36 @@ public struct LabFileShares: Codable, Sendable {
     public var pid: Int32?
     public var user: String
     public var folder: String
+    /// Where smbd runs when not on this machine's loopback (absent: 127.0.0.1 here).
+    public var placement: Placement?
+
+    /// The address the shares are reached at.
+    public var host: String { placement?.address ?? "127.0.0.1" }
+
+    /// smbd in a network namespace of its own (`ip netns add`), serving on one IPv4 address of it: the far end of
+    /// an emulated WAN link for the sender's tests and benchmarks.
+    public struct Placement: Codable, Sendable, Equatable {
+        public var namespace: String
+        public var address: String
+
+        /// Both go into smbd's command line and configuration: a namespace name of `[A-Za-z0-9._-]` (no leading
+        /// dot) and a dotted IPv4 address, nothing else.
+        public init(namespace: String, address: String) throws(LabError) {
+            let plain = namespace.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
+            }
+            guard plain, !namespace.isEmpty, namespace.count <= 64, !namespace.hasPrefix(".") else {
+                throw LabError("not a network namespace name: \"\(namespace)\" (expected letters, digits, . _ -)")
+            }
+            let parts = address.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4, parts.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else {
+                throw LabError("not an IPv4 address: \"\(address)\" (expected a dotted quad such as 10.77.0.1)")
+            }
+            self.namespace = namespace
+            self.address = address
+        }
+    }
 
     public var passwordFile: String { folder + "/password" }
     public var configFile: String { folder + "/smb.conf" }
@@ -57,9 +87,12 @@ extension Lab {
     }
 
     /// Starts (or reconfigures) the lab's smbd with a share for each site of the hierarchy. Shares for sites
-    /// added since the last start are picked up by a configuration reload.
+    /// added since the last start are picked up by a configuration reload; a new `placement` restarts smbd.
     @discardableResult
-    public func upFileShares(hierarchy: Hierarchy) async throws(LabError) -> LabFileShares {
+    public func upFileShares(
+        hierarchy: Hierarchy,
+        placement: LabFileShares.Placement? = nil
+    ) async throws(LabError) -> LabFileShares {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/smbd") else {
             throw LabError("smbd is not installed (expected /usr/sbin/smbd); install it with: apt-get install samba")
         }
@@ -85,6 +118,11 @@ extension Lab {
         let passwordIsNew = !FileManager.default.fileExists(atPath: shares.passwordFile)
         if passwordIsNew { try PrivateFiles.write(shares.passwordFile, Self.randomPassword()) }
         if shares.port == 0 { shares.port = try ProcessControl.freeLoopbackPort() }
+        if shares.placement != placement, let pid = shares.pid {
+            if Self.isSmbd(pid, config: shares.configFile) { await ProcessControl.stop(pid) }
+            shares.pid = nil
+        }
+        shares.placement = placement
         try writeConfiguration(shares, sites: sites)
         if passwordIsNew || !FileManager.default.fileExists(atPath: folder + "/private/passdb.tdb") {
             try await addSMBUser(shares)
@@ -94,12 +132,15 @@ extension Lab {
         } else {
             // smbd is started in its own session, so it must not try to create one (--no-process-group); on
             // SIGTERM it signals its own process group, which is then only itself and its children.
+            let smbd = [
+                "/usr/sbin/smbd", "--foreground", "--no-process-group", "--configfile=\(shares.configFile)",
+                "--debug-stdout", "-d", "1",
+            ]
+            // `ip netns exec` enters the namespace and becomes smbd (exec, no fork): the pid is smbd's.
+            let command = placement.map { ["/usr/sbin/ip", "netns", "exec", $0.namespace] + smbd } ?? smbd
             shares.pid = try ProcessControl.spawnDetached(
-                "/usr/sbin/smbd",
-                [
-                    "--foreground", "--no-process-group", "--configfile=\(shares.configFile)", "--debug-stdout", "-d",
-                    "1",
-                ],
+                command[0],
+                Array(command.dropFirst()),
                 logFile: shares.logFile
             )
         }
@@ -130,7 +171,7 @@ extension Lab {
             }
             do {
                 let share = try await SMBShare(
-                    host: "127.0.0.1",
+                    host: shares.host,
                     port: shares.port,
                     share: LabFileShares.share(of: site),
                     credentials: credentials,
@@ -154,7 +195,7 @@ extension Lab {
                 workgroup = WORKGROUP
                 netbios name = SITELOCLAB
                 smb ports = \(shares.port)
-                interfaces = 127.0.0.1
+                interfaces = \(shares.host)
                 bind interfaces only = yes
                 disable netbios = yes
                 server min protocol = SMB2_02

@@ -107,18 +107,23 @@ extension SiteCommunication {
         #expect(delivered.count == 1, "\(delivered)")
     }
 
-    /// A 200 MB job crosses an emulated WAN link (10 ms each way, 1 Gbit/s: the delay relay in front of the
-    /// lab's smbd, since this machine's kernel has no netem) through smbclient, arrives with every byte it was
-    /// sent with, and P01 applies it.
+    /// A 200 MB job crosses an emulated WAN link (10 ms each way, 1 Gbit/s: the lab's smbd in a network
+    /// namespace of its own, joined to this one by tap-link, since this machine's kernel has no netem) through
+    /// smbclient, arrives with every byte it was sent with, and P01 applies it.
     @Test func aLargeJobCrossesAnEmulatedWANIntact() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-wan-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = HierarchyReader.read(Self.smbclientYAML).hierarchy
         let lab = Lab(directory: folder.appendingPathComponent("lab").path, logger: Logger(label: "test"))
-        let shares = try await lab.upFileShares(hierarchy: model)
+        let wan = try EmulatedWAN(in: folder)
+        defer { wan.stop() }
+        let shares = try await lab.upFileShares(
+            hierarchy: model,
+            placement: try LabFileShares.Placement(namespace: wan.namespace, address: wan.farAddress)
+        )
         do {
-            try await Self.sendAcrossTheRelay(model: model, lab: lab, shares: shares, folder: folder)
+            try await Self.sendAcrossTheLink(model: model, lab: lab, shares: shares, folder: folder)
         } catch {
             await lab.downFileShares()
             throw error
@@ -126,7 +131,7 @@ extension SiteCommunication {
         await lab.downFileShares()
     }
 
-    private static func sendAcrossTheRelay(
+    private static func sendAcrossTheLink(
         model: Hierarchy,
         lab: Lab,
         shares: LabFileShares,
@@ -141,18 +146,15 @@ extension SiteCommunication {
             .write(to: keyFile)
         _ = try SiteFolders(site: try SiteCode("P01"), sitesDirectory: sites).importKey(from: keyFile)
         let content = try Self.distinctContent(in: folder)
-        let relay = try DelayRelay(to: shares.port, in: folder)
-        defer { relay.stop() }
         let credentials = try shares.credentials()
-        let relayPort = relay.port
         var settings = SiteServerSettings(
             site: try SiteCode("CEN"),
             hierarchy: model,
             sitesDirectory: sites,
             resolveInbox: { site, _ in
                 .smb(
-                    host: "127.0.0.1",
-                    port: relayPort,
+                    host: shares.host,
+                    port: shares.port,
                     share: LabFileShares.share(of: site),
                     credentials: credentials
                 )
@@ -175,7 +177,9 @@ extension SiteCommunication {
         let name = try #require(arrived.first)
         #expect(try Data(contentsOf: p01.inbox.appendingPathComponent(name)) == sentBytes)
         let delivered = Self.events(lab.directory.path, "CEN").filter { $0["event"] == "delivered" }
-        #expect(delivered.count == 1 && delivered.first?["detail"]?.contains(":\(relay.port)/") == true, "\(delivered)")
+        // The far end of the link, reached from here only across it.
+        #expect(shares.host.hasPrefix("10.77."))
+        #expect(delivered.count == 1 && delivered.first?["detail"]?.contains("\(shares.host):") == true, "\(delivered)")
 
         var p01Settings = settings
         p01Settings.site = try SiteCode("P01")
