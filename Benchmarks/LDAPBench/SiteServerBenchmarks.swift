@@ -145,6 +145,8 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             let started = ContinuousClock.now
             await server.runOnce()
             sender.append(Double(jobBytes) / 1e6 / (ContinuousClock.now - started).seconds)
+            // The sent job's bytes are freed behind the hop: not while smbclient puts the baseline.
+            await server.settle()
             // The baseline: smbclient put of the delivered job file into the same share.
             let delivered = try FileManager.default.contentsOfDirectory(atPath: p01Inbox.path).filter {
                 $0.hasSuffix(".job")

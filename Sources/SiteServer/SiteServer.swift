@@ -75,6 +75,8 @@ public final class SiteServer: Service {
     private let logger: Logger
     /// Jobs being delivered right now, by job id, with their next hop.
     private let running = Mutex<[String: SiteCode]>([:])
+    /// Delivered jobs whose bytes are still being freed on a blocking thread (``discard(_:bytes:)``).
+    private let discarding = Mutex(0)
     /// Outbox jobs already read, by file path, with their next hop (nil: no path).
     private let outboxJobs = Mutex<[String: (job: JobFile, next: SiteCode?)]>([:])
     /// Neighbours' keys read from the directory, so a busy link does not cost a directory search per job.
@@ -138,6 +140,7 @@ public final class SiteServer: Service {
             logger.warning("secure key exchange is off: unsigned jobs are accepted", metadata: ["site": "\(site.code)"])
         }
         removeHalfStoredContent()
+        removeDiscardedJobs()
         logger.info("site server started", metadata: ["site": "\(site.code)", "folder": "\(folders.root.path)"])
         events.record("started", detail: "pid \(getpid())")
         for neighbour in settings.hierarchy.sites where settings.hierarchy.areNeighbours(neighbour.code, site.code) {
@@ -178,6 +181,43 @@ public final class SiteServer: Service {
                 unlink(folder.appendingPathComponent(name).path)
             }
         }
+    }
+
+    /// Removes delivered jobs a kill left before their bytes were freed (hidden `.sent.` files in the outbox).
+    private func removeDiscardedJobs() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folders.outbox.path)) ?? []
+        where name.hasPrefix(Self.discardedPrefix) {
+            unlink(folders.outbox.appendingPathComponent(name).path)
+        }
+    }
+
+    private static let discardedPrefix = ".sent."
+
+    /// Takes a delivered job out of the outbox. A large one is renamed away at once and unlinked on a blocking
+    /// thread: freeing a 200 MB job on tmpfs took 29 ms, a tenth of the hop it ended, and neither the record of
+    /// the delivery nor the next job need wait for it. A kill in between leaves a hidden file, removed at the next
+    /// start.
+    private func discard(_ job: URL, bytes: Int64?) {
+        guard let bytes, bytes >= SMBClientUpload.minimumSize else {
+            unlink(job.path)
+            return
+        }
+        let sent = folders.outbox.appendingPathComponent(Self.discardedPrefix + job.lastPathComponent)
+        guard rename(job.path, sent.path) == 0 else {
+            unlink(job.path)
+            return
+        }
+        discarding.withLock { $0 += 1 }
+        Task.detached {
+            await withBlockingWork { _ = unlink(sent.path) }
+            self.discarding.withLock { $0 -= 1 }
+        }
+    }
+
+    /// Waits until the bytes of every job this server delivered are freed: a benchmark's hop leaves nothing
+    /// running behind it.
+    public func settle() async {
+        while discarding.withLock({ $0 }) > 0 { try? await Task.sleep(for: .milliseconds(1)) }
     }
 
     /// Runs `servers` while `body` runs, then stops them and waits until they have: a caller's scope, not tasks left
@@ -738,7 +778,7 @@ public final class SiteServer: Service {
                     progress.write(progressFolders, header.id)
                 }
             }
-            unlink(job.url.path)
+            discard(job.url, bytes: sending.totalBytes)
             if onward != nil { try? database.removeForwardedHeader(header.id) }
             OutboxState.remove(folders, header.id)
             metrics.delivery(to: next, sender: address.sender, outcome: "delivered", bytes: sending.totalBytes)

@@ -293,3 +293,28 @@ extension CommandLine {
         }
     }
 }
+
+extension SiteCommunication {
+    /// Where the lab's smbd runs goes into its command line and smb.conf: a crafted namespace or address is
+    /// refused with what was expected, before anything starts.
+    @Test func aFileSharePlacementTakesOnlyAPlainNamespaceAndAnIPv4Address() throws {
+        for namespace in [
+            "", ".hidden", "../netns", "a/b", "ns\nname", "ns name", "ns;reboot", String(repeating: "n", count: 65),
+        ] {
+            let error = #expect(throws: LabError.self) {
+                try LabFileShares.Placement(namespace: namespace, address: "10.77.0.1")
+            }
+            #expect(error?.description.contains("letters, digits") == true, "\(String(describing: error))")
+        }
+        for address in [
+            "", "10.77.0", "10.77.0.256", "10.77.0.1\n[evil]", "::1", "10.77.0.1 ", "localhost", "1.2.3.4.5",
+        ] {
+            let error = #expect(throws: LabError.self) {
+                try LabFileShares.Placement(namespace: "siteloc-wan-1", address: address)
+            }
+            #expect(error?.description.contains("dotted quad") == true, "\(String(describing: error))")
+        }
+        let placed = try LabFileShares.Placement(namespace: "siteloc-wan-1-42", address: "10.77.0.1")
+        #expect(placed.namespace == "siteloc-wan-1-42" && placed.address == "10.77.0.1")
+    }
+}

@@ -213,3 +213,40 @@ extension SiteServerSenders {
         #expect(try FileManager.default.contentsOfDirectory(atPath: p02.inbox.path).count { $0.hasSuffix(".job") } == 1)
     }
 }
+
+extension SiteServerSenders {
+    /// A large delivered job leaves the outbox at once and its bytes are freed behind the delivery; a hidden
+    /// `.sent.` file that a kill left before they were is removed when the server starts.
+    @Test func aLargeDeliveredJobLeavesNothingInTheOutbox() async throws {
+        let yaml = Self.yaml.replacingOccurrences(
+            of: "- {to: P01, sender: asyncRas, priority: 1}\n"
+                + "      - {to: P01, sender: courier, priority: 2}\n"
+                + "      - {to: P01, sender: standard, priority: 3}",
+            with: "- {to: P01, sender: standard, priority: 1}"
+        )
+        let sites = try SiteFolderFixture(yaml)
+        defer { sites.remove() }
+        let cen = try sites.folders("CEN")
+        let p01 = try sites.folders("P01")
+        try sites.send("CEN00001", bytes: 9 << 20, byte: 9)
+        let server = try sites.server("CEN", directoryKeys: true)
+        await server.runOnce()
+        #expect(SiteStatus(folders: cen).outbox.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p01.inbox.path).count { $0.hasSuffix(".job") } == 1)
+        await server.settle()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cen.outbox.path) == [])
+
+        let leftover = cen.outbox.appendingPathComponent(".sent.CEN00001-P01-0123456789ab.job")
+        try Data(repeating: 1, count: 1000).write(to: leftover)
+        let kept = cen.outbox.appendingPathComponent(".other.tmp")
+        try Data().write(to: kept)
+        try await SiteServer.running([server]) {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while FileManager.default.fileExists(atPath: leftover.path), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        #expect(FileManager.default.fileExists(atPath: kept.path), "only what a delivery left is removed")
+    }
+}
