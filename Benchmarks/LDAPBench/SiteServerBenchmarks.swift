@@ -108,13 +108,10 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         )
         settings.pollInterval = .milliseconds(5)
         if !libsmbclient {
-            // siteloc-bench is built beside siteloc (swift build --product siteloc as well).
-            let siteloc = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-                .appendingPathComponent("siteloc")
-            guard FileManager.default.isExecutableFile(atPath: siteloc.path) else {
-                throw ValidationError("no \(siteloc.path): build it first (swift build -c release --product siteloc)")
+            guard let smbclient = SMBClientProgram.installed else {
+                throw ValidationError("no \(SMBClientProgram.debianPath): install it with apt-get install smbclient")
             }
-            settings.smbHelper = SMBHelper(executable: siteloc, arguments: ["smb-put"])
+            settings.smbclient = smbclient
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -174,7 +171,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             baseline.append(Double(jobBytes) / 1e6 / putTook.seconds)
             // The copy alone, as the sender makes it (to the rename), without the site server's work on the job.
             let copyStarted = ContinuousClock.now
-            if let helper = settings.smbHelper {
+            if let smbclient = settings.smbclient {
                 try await SMBClientUpload.upload(
                     copy,
                     from: 0,
@@ -183,7 +180,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
                     credentials: credentials,
                     as: "copy.job",
                     temporaryName: ".copy.tmp",
-                    helper: helper
+                    smbclient: smbclient
                 )
             } else {
                 try await p01Share.upload(copy, as: "copy.job", temporaryName: ".copy.tmp", blockSize: 8 << 20)

@@ -7,7 +7,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 // libsmbclient is opened the first time a share is used, not when the process starts: linking it loads about ninety
 // Samba libraries, which cost every siteloc command 50 ms before main (a C program linking it starts in 51 ms, one
@@ -107,8 +112,72 @@ static inline SMBCCTX *csmb_context(int timeout_ms, void *user_data, smbc_get_au
     return context;
 }
 
-// The helper that becomes smbclient for an upload dies with the process that started it, also after exec (prctl is
-// variadic: Swift cannot call it).
-static inline int csmb_die_with_parent(void) { return prctl(PR_SET_PDEATHSIG, SIGKILL); }
+// A pipe whose ends are closed on exec from the start: no process another thread starts meanwhile inherits them
+// (pipe2 is hidden from Swift behind _GNU_SOURCE).
+static inline int csmb_pipe(int ends[2]) { return (int)syscall(SYS_pipe2, ends, O_CLOEXEC); }
+
+// Starts `path` (smbclient) with `argv` and `envp`: `input` as its standard input, `output` as its standard output
+// and error, `authentication` as descriptor 3, every other descriptor closed, no signal blocked or ignored, and
+// SIGKILL sent to it when the calling thread ends (PR_SET_PDEATHSIG, kept across exec: the caller starts it from a
+// thread that lives as long as the process). Returns its pid, or -errno when it could not start.
+//
+// In C because the child of a multithreaded process may only make system calls until it execs, and because the
+// death signal must be set in the child before exec (posix_spawn cannot). vfork: the child borrows this thread's
+// memory until it execs, so it only makes system calls, and every signal stays blocked in it until just before
+// exec so that no handler of this process runs on the borrowed stack.
+static inline pid_t csmb_spawn_dying_with_thread(
+    const char *path, char *const argv[], char *const envp[], int input, int output, int authentication
+) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t parent = getpid();
+    volatile int failure = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+            failure = errno;
+            _exit(127);
+        }
+        if (getppid() != parent) {
+            failure = ESRCH;
+            _exit(127);
+        }
+        // Above 3 first, so that no source is overwritten by another's target.
+        int moved_input = fcntl(input, F_DUPFD, 10);
+        int moved_output = fcntl(output, F_DUPFD, 10);
+        int moved_authentication = fcntl(authentication, F_DUPFD, 10);
+        if (moved_input < 0 || moved_output < 0 || moved_authentication < 0 || dup2(moved_input, 0) < 0
+            || dup2(moved_output, 1) < 0 || dup2(moved_output, 2) < 0 || dup2(moved_authentication, 3) < 0) {
+            failure = errno;
+            _exit(127);
+        }
+        if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0) {
+            for (int descriptor = 4; descriptor < 65536; descriptor++) close(descriptor);
+        }
+        struct sigaction fallback;
+        memset(&fallback, 0, sizeof fallback);
+        fallback.sa_handler = SIG_DFL;
+        for (int signal_number = 1; signal_number < NSIG; signal_number++) {
+            if (signal_number != SIGKILL && signal_number != SIGSTOP) sigaction(signal_number, &fallback, NULL);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(path, argv, envp);
+        failure = errno;
+        _exit(127);
+    }
+    int spawn_error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (pid < 0) return -spawn_error;
+    if (failure != 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return -failure;
+    }
+    return pid;
+}
 
 #endif

@@ -7,19 +7,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// How a large upload reaches Samba's `smbclient`: `executable` with `arguments` runs
-/// ``SMBClientUpload/becomeSMBClient()``, which turns itself into `smbclient` (siteloc's is itself with `smb-put`).
-public struct SMBHelper: Sendable {
-    public var executable: URL
-    public var arguments: [String]
+/// Samba's `smbclient`, which the standard sender's large copies go through.
+public struct SMBClientProgram: Sendable {
+    public var path: String
     /// Debian's smbclient package.
-    public var smbclient: String
-    public static let defaultSMBClient = "/usr/bin/smbclient"
+    public static let debianPath = "/usr/bin/smbclient"
 
-    public init(executable: URL, arguments: [String], smbclient: String = defaultSMBClient) {
-        self.executable = executable
-        self.arguments = arguments
-        self.smbclient = smbclient
+    public init(path: String = debianPath) { self.path = path }
+
+    /// Debian's smbclient when it is installed, else nil (the sender then stays on libsmbclient).
+    public static var installed: SMBClientProgram? {
+        FileManager.default.isExecutableFile(atPath: debianPath) ? SMBClientProgram() : nil
     }
 }
 
@@ -29,29 +27,13 @@ public struct SMBHelper: Sendable {
 /// libsmbclient waits for each write's answer (`cli_writeall`) and has no pipelined write, so over a link with a
 /// round trip it leaves the link idle between writes; several libsmbclient connections at once (helper processes
 /// writing parts at offsets, this sender's first design) reached 0.80 of `smbclient put` over an emulated WAN
-/// link, since every connection still waits once per write. So the bytes travel through `smbclient` itself. Its
-/// password goes through a pipe it reads as its authentication file (`-A /dev/fd/3`), never its command line or
-/// environment; it reads the job from its standard input (the file itself, or a pipe when the job goes out with
-/// a new header); it dies with the process that started it (PR_SET_PDEATHSIG survives exec); it runs one command,
-/// so its exit status is that command's. A copy cut short leaves only the temporary name, which the next delivery
-/// writes again.
+/// link, since every connection still waits once per write. So the bytes travel through `smbclient` itself,
+/// started straight from this process: its password goes through a pipe it reads as its authentication file
+/// (`-A /dev/fd/3`), never its command line or environment; it reads the job from its standard input (the file
+/// itself, or a pipe when the job goes out with a new header); it dies with this process (PR_SET_PDEATHSIG, set
+/// between fork and exec); it runs one command, so its exit status is that command's. A copy cut short leaves
+/// only the temporary name, which the next delivery writes again.
 public enum SMBClientUpload {
-    /// What the helper is told on its standard input: one JSON line. With a `file`, the helper reads the job from
-    /// it (from `offset`); without, from the rest of its standard input.
-    struct Order: Codable {
-        var host: String
-        var port: Int
-        var share: String
-        var workgroup: String
-        var user: String
-        var password: [UInt8]
-        var temporaryName: String
-        var timeoutSeconds: Int
-        var smbclient: String
-        var file: String?
-        var offset: UInt64
-    }
-
     /// Jobs smaller than this go over libsmbclient alone: one write of the standard sender's block covers them.
     public static let minimumSize: Int64 = 8 << 20
 
@@ -67,13 +49,10 @@ public enum SMBClientUpload {
         credentials: SMBCredentials,
         as name: String,
         temporaryName: String,
-        helper: SMBHelper,
+        smbclient: SMBClientProgram,
         timeout: Duration = .seconds(10),
         progress: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws {
-        let input = try RegularInput(file)
-        defer { input.close() }
-        let expected = Int64(prefix.count) + max(0, input.size - Int64(offset))
         let order = Order(
             host: share.host,
             port: share.port,
@@ -83,28 +62,29 @@ public enum SMBClientUpload {
             password: credentials.password,
             temporaryName: temporaryName,
             timeoutSeconds: Int(timeout.components.seconds),
-            smbclient: helper.smbclient,
-            file: prefix.isEmpty ? file.path : nil,
-            offset: offset
+            smbclient: smbclient.path
         )
-        let client = try await ClientProcess.start(helper, order)
+        try check(order)
+        let input = try RegularInput(file)
+        defer { input.close() }
+        let expected = Int64(prefix.count) + max(0, input.size - Int64(offset))
+        let client = try await ClientProcess.start(order, reading: prefix.isEmpty ? input : nil, from: offset)
         try await withTaskCancellationHandler {
             // The rename needs a connection of this process: made while smbclient copies.
             async let connected: Void? = try? share.connect()
             do {
-                if order.file == nil {
-                    try await client.stream(prefix, then: input, from: offset, progress: progress)
-                    try await client.finish()
-                } else {
-                    try client.closeInput()
+                if prefix.isEmpty {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { await client.follow(expected, progress: progress) }
                         try await client.finish()
                         group.cancelAll()
                     }
+                } else {
+                    try await client.stream(prefix, then: input, from: offset, progress: progress)
+                    try await client.finish()
                 }
             } catch {
-                client.kill()
+                await client.end()
                 _ = await connected
                 if error is SMBError || error is CancellationError { throw error }
                 // A broken pipe says less than smbclient's own words (a refused logon, a full share).
@@ -125,62 +105,28 @@ public enum SMBClientUpload {
         try await share.rename(temporaryName, to: name)
     }
 
-    /// The helper's side: reads its order, sets up smbclient's input and authentication file, and becomes
-    /// `smbclient … -c 'put - NAME'`. Returns only by throwing what went wrong.
-    public static func becomeSMBClient() throws -> Never {
-        _ = csmb_die_with_parent()
-        if getppid() == 1 { throw SMBError(operation: "start", target: "helper", code: ESRCH, reason: "no parent") }
-        let order: Order
-        do {
-            order = try JSONDecoder().decode(Order.self, from: try readLine(STDIN_FILENO))
-        } catch {
-            throw SMBError(
-                operation: "read order",
-                target: "standard input",
-                code: EINVAL,
-                reason: "expected one line of JSON with host, port, share, workgroup, user, password,"
-                    + " temporaryName, timeoutSeconds, smbclient and offset"
-            )
+    /// What reaches smbclient's command line and authentication file.
+    struct Order {
+        var host: String
+        var port: Int
+        var share: String
+        var workgroup: String
+        var user: String
+        var password: [UInt8]
+        var temporaryName: String
+        var timeoutSeconds: Int
+        var smbclient: String
+
+        var arguments: [String] {
+            [
+                "smbclient", "//\(host)/\(share)", "--port=\(port)", "--authentication-file=/dev/fd/3",
+                "--timeout=\(timeoutSeconds)", "--use-kerberos=off", "--command=put - \"\(temporaryName)\"",
+            ]
         }
-        try check(order)
-        if let file = order.file {
-            let input = Glibc.open(file, O_RDONLY | O_NOFOLLOW)
-            guard input >= 0, regularFileSize(input) != nil,
-                lseek(input, off_t(order.offset), SEEK_SET) == off_t(order.offset),
-                dup2(input, STDIN_FILENO) == STDIN_FILENO
-            else {
-                throw SMBError(
-                    operation: "open",
-                    target: file,
-                    code: EINVAL,
-                    reason: "expected a regular file (not a link) to read from offset \(order.offset)"
-                )
-            }
-            Glibc.close(input)
+
+        var authentication: Data {
+            Data("username = \(user)\ndomain = \(workgroup)\npassword = ".utf8) + Data(password) + Data("\n".utf8)
         }
-        // The authentication file is a pipe holding it whole: written and closed before smbclient starts.
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw SMBError(operation: "pipe", target: "helper", code: errno, reason: "") }
-        let text =
-            Data("username = \(order.user)\ndomain = \(order.workgroup)\npassword = ".utf8) + Data(order.password)
-            + Data("\n".utf8)
-        let written = text.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
-        Glibc.close(ends[1])
-        guard written == text.count, ends[0] == 3 || dup2(ends[0], 3) == 3 else {
-            throw SMBError(operation: "pipe", target: "helper", code: errno, reason: "cannot pass the credentials")
-        }
-        let arguments = [
-            "smbclient", "//\(order.host)/\(order.share)", "--port=\(order.port)", "--authentication-file=/dev/fd/3",
-            "--timeout=\(order.timeoutSeconds)", "--use-kerberos=off", "--command=put - \"\(order.temporaryName)\"",
-        ]
-        let argv = arguments.map { strdup($0) } + [nil]
-        execv(order.smbclient, argv)
-        throw SMBError(
-            operation: "exec",
-            target: order.smbclient,
-            code: errno,
-            reason: String(cString: strerror(errno))
-        )
     }
 
     /// Every text that reaches smbclient's command line or authentication file, checked: names and addresses
@@ -205,29 +151,14 @@ public enum SMBClientUpload {
         ].compactMap { $0 }
         guard problems.isEmpty else {
             throw SMBError(
-                operation: "read order",
-                target: "standard input",
+                operation: "start smbclient",
+                target: "//\(order.host)/\(order.share)",
                 code: EINVAL,
                 reason: "unusable \(problems.joined(separator: ", ")): expected letters, digits, '.', '_' and '-',"
                     + " a password without control characters, a port of 1-65535, a timeout of 1-600 s,"
                     + " an absolute smbclient path"
             )
         }
-    }
-
-    /// One line from `descriptor`, read a byte at a time so that nothing after it is taken: what follows is the
-    /// job, for smbclient.
-    static func readLine(_ descriptor: Int32) throws -> Data {
-        var line = Data()
-        var byte: UInt8 = 0
-        while line.count < 64 << 10 {
-            let count = read(descriptor, &byte, 1)
-            if count < 0, errno == EINTR { continue }
-            guard count == 1 else { break }
-            if byte == UInt8(ascii: "\n") { return line }
-            line.append(byte)
-        }
-        throw SMBError(operation: "read order", target: "standard input", code: EINVAL, reason: "expected one line")
     }
 }
 
@@ -240,7 +171,12 @@ private struct RegularInput {
         let descriptor = Glibc.open(file.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0, let size = regularFileSize(descriptor) else {
             if descriptor >= 0 { Glibc.close(descriptor) }
-            throw SMBError(operation: "open", target: file.path, code: EINVAL, reason: "not a readable regular file")
+            throw SMBError(
+                operation: "open",
+                target: file.path,
+                code: EINVAL,
+                reason: "expected a regular file (not a link)"
+            )
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         self.size = size
@@ -249,52 +185,113 @@ private struct RegularInput {
     func close() { try? handle.close() }
 }
 
-/// The running helper, smbclient once it has read its order.
+/// A running smbclient, started by ``start(_:reading:from:)``, reaped by ``finish()`` or ``end()``.
 private final class ClientProcess: Sendable {
-    private let process: Process
-    private let input: FileHandle
+    let pid: pid_t
+    /// Its standard input when this process streams the job into it (nil: it reads the job file itself).
+    private let input: FileHandle?
+    /// Whether it has been reaped: its pid may belong to another process then, so nothing is sent to it.
+    private let reaped = Mutex(false)
+    /// Its exit status once reaped (as from waitpid).
+    private let status = Mutex<Int32?>(nil)
     /// What smbclient prints, read as it comes so that it never blocks on a full pipe; its last KiB is kept for
     /// the error.
     let said: Task<String, Never>
 
-    private init(process: Process, input: FileHandle, output: FileHandle) {
-        self.process = process
+    private init(pid: pid_t, input: FileHandle?, output: FileHandle) {
+        self.pid = pid
         self.input = input
         said = Task {
             await withBlockingWork {
                 var kept = Data()
                 while case let chunk = output.availableData, !chunk.isEmpty { kept = (kept + chunk).suffix(1024) }
+                try? output.close()
                 return String(decoding: kept, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
     }
 
-    static func start(_ helper: SMBHelper, _ order: SMBClientUpload.Order) async throws -> ClientProcess {
-        let process = Process()
-        process.executableURL = helper.executable
-        process.arguments = helper.arguments
-        // The helper needs no inherited secret; SITELOC_* passwords were taken out of the environment at start.
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try await withBlockingWork { try process.run() }
-        // Only smbclient holds the pipe's writing end now: its end is the end of what it says.
-        try output.fileHandleForWriting.close()
-        let client = ClientProcess(
-            process: process,
-            input: input.fileHandleForWriting,
-            output: output.fileHandleForReading
-        )
-        do {
-            let request = try JSONEncoder().encode(order) + Data("\n".utf8)
-            try await withBlockingWork { try withoutBrokenPipeSignal { try client.input.write(contentsOf: request) } }
-        } catch {
-            client.kill()
-            throw error
+    /// Starts smbclient for `order`: reading `file` from `offset` when given, else a pipe this process writes.
+    static func start(
+        _ order: SMBClientUpload.Order,
+        reading file: RegularInput?,
+        from offset: UInt64
+    ) async throws
+        -> ClientProcess
+    {
+        func pipe() throws -> (read: Int32, write: Int32) {
+            var ends: [Int32] = [0, 0]
+            guard csmb_pipe(&ends) == 0 else {
+                throw SMBError(
+                    operation: "pipe",
+                    target: "smbclient",
+                    code: errno,
+                    reason: String(cString: strerror(errno))
+                )
+            }
+            return (ends[0], ends[1])
         }
-        return client
+        // The authentication file is a pipe holding it whole, its writing end closed before smbclient starts.
+        let authentication = try pipe()
+        let text = order.authentication
+        let written = text.withUnsafeBytes { write(authentication.write, $0.baseAddress, $0.count) }
+        close(authentication.write)
+        defer { close(authentication.read) }
+        guard written == text.count else {
+            throw SMBError(operation: "pipe", target: "smbclient", code: EIO, reason: "cannot pass the credentials")
+        }
+        let output = try pipe()
+        var stream: (read: Int32, write: Int32)?
+        let standardInput: Int32
+        if let file {
+            let descriptor = file.handle.fileDescriptor
+            guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
+                close(output.read)
+                close(output.write)
+                throw SMBError(operation: "seek", target: "job", code: errno, reason: "offset \(offset)")
+            }
+            standardInput = descriptor
+        } else {
+            do {
+                stream = try pipe()
+            } catch {
+                close(output.read)
+                close(output.write)
+                throw error
+            }
+            standardInput = stream!.read
+        }
+        let arguments = order.arguments
+        let program = order.smbclient
+        let started = await SpawningThread.shared.run {
+            let argv = arguments.map { strdup($0) } + [nil]
+            defer { for argument in argv { free(argument) } }
+            return csmb_spawn_dying_with_thread(
+                program,
+                argv,
+                environ,
+                standardInput,
+                output.write,
+                authentication.read
+            )
+        }
+        close(output.write)
+        if let stream { close(stream.read) }
+        guard started > 0 else {
+            close(output.read)
+            if let stream { close(stream.write) }
+            throw SMBError(
+                operation: "start",
+                target: program,
+                code: -started,
+                reason: String(cString: strerror(-started))
+            )
+        }
+        return ClientProcess(
+            pid: started,
+            input: stream.map { FileHandle(fileDescriptor: $0.write, closeOnDealloc: true) },
+            output: FileHandle(fileDescriptor: output.read, closeOnDealloc: false)
+        )
     }
 
     /// Sends `prefix` and then `file` from `offset` on through smbclient's standard input, then closes it.
@@ -304,34 +301,25 @@ private final class ClientProcess: Sendable {
         from offset: UInt64,
         progress: @escaping @Sendable (Int64) -> Void
     ) async throws {
+        guard let input else { return }
         try await withBlockingWork {
-            try withoutBrokenPipeSignal { try self.streamNow(prefix, then: file, from: offset, progress: progress) }
+            try withoutBrokenPipeSignal {
+                try input.write(contentsOf: prefix)
+                var sent = Int64(prefix.count)
+                try file.handle.seek(toOffset: offset)
+                while let block = try file.handle.read(upToCount: 1 << 20), !block.isEmpty {
+                    try Task.checkCancellation()
+                    try input.write(contentsOf: block)
+                    sent += Int64(block.count)
+                    progress(sent)
+                }
+                try input.close()
+            }
         }
     }
-
-    private func streamNow(
-        _ prefix: Data,
-        then file: RegularInput,
-        from offset: UInt64,
-        progress: @escaping @Sendable (Int64) -> Void
-    ) throws {
-        try input.write(contentsOf: prefix)
-        var sent = Int64(prefix.count)
-        try file.handle.seek(toOffset: offset)
-        while let block = try file.handle.read(upToCount: 1 << 20), !block.isEmpty {
-            try Task.checkCancellation()
-            try input.write(contentsOf: block)
-            sent += Int64(block.count)
-            progress(sent)
-        }
-        try input.close()
-    }
-
-    func closeInput() throws { try input.close() }
 
     /// Reports how far smbclient has read its input file (its position, in /proc), until cancelled.
     func follow(_ size: Int64, progress: @escaping @Sendable (Int64) -> Void) async {
-        let pid = process.processIdentifier
         while (try? await Task.sleep(for: .milliseconds(250))) != nil {
             if let text = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/0", encoding: .utf8),
                 let line = text.split(separator: "\n").first(where: { $0.hasPrefix("pos:") }),
@@ -345,29 +333,82 @@ private final class ClientProcess: Sendable {
     /// Waits for smbclient to end; throws what it said when it ended badly.
     func finish() async throws {
         let said = await said.value
-        try await withBlockingWork {
-            self.process.waitUntilExit()
-            guard self.process.terminationReason == .exit, self.process.terminationStatus == 0 else {
-                throw SMBError(
-                    operation: "put",
-                    target: "smbclient",
-                    code: EIO,
-                    reason: said.isEmpty ? "smbclient ended with status \(self.process.terminationStatus)" : said
-                )
-            }
+        let status = await reap()
+        guard status == 0 else {
+            let how = (status & 0x7f) == 0 ? "with status \((status >> 8) & 0xff)" : "by signal \(status & 0x7f)"
+            throw SMBError(
+                operation: "put",
+                target: "smbclient",
+                code: EIO,
+                reason: said.isEmpty ? "smbclient ended \(how)" : said
+            )
         }
     }
 
+    /// Kills smbclient if it still runs and waits until it has ended.
+    func end() async {
+        kill()
+        try? input?.close()
+        _ = await reap()
+    }
+
     func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        reaped.withLock { reaped in
+            if !reaped { _ = Glibc.kill(pid, SIGKILL) }
+        }
+    }
+
+    /// Waits for smbclient's end, then reaps it. It is looked at first without being reaped (WNOWAIT), so that
+    /// its pid stays its own while ``kill()`` may still send to it.
+    private func reap() async -> Int32 {
+        if let known = status.withLock({ $0 }) { return known }
+        return await withBlockingWork {
+            var information = siginfo_t()
+            while waitid(P_PID, id_t(self.pid), &information, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+            return self.reaped.withLock { reaped -> Int32 in
+                if let known = self.status.withLock({ $0 }) { return known }
+                var result: Int32 = 0
+                while waitpid(self.pid, &result, 0) < 0, errno == EINTR {}
+                reaped = true
+                self.status.withLock { $0 = result }
+                return result
+            }
+        }
+    }
+}
+
+/// The thread smbclient is started from. PR_SET_PDEATHSIG fires when the thread that started a process ends, not
+/// its process, and a blocking-work thread ends after a few idle seconds: started from one, a long copy would be
+/// killed halfway. This thread lives as long as the process.
+private final class SpawningThread: Sendable {
+    static let shared = SpawningThread()
+
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let waiting = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                waiting.wait()
+                let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                job?()
+            }
+        }
+        thread.name = "siteloc-spawn"
+        thread.start()
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            jobs.withLock { $0.append { continuation.resume(returning: body()) } }
+            waiting.signal()
+        }
     }
 }
 
 /// Runs `body` with SIGPIPE blocked on this thread: a write into the pipe of an smbclient that has already ended
 /// fails with EPIPE instead of ending the whole site server. A SIGPIPE raised meanwhile is taken before the mask
-/// is restored, so it never reaches the thread's next job. Scoped to the writes on purpose: a blocking-work thread
-/// that kept SIGPIPE blocked would hand the blocked signal to every child it starts (Foundation's Process does not
-/// reset the mask; seen with /proc/self/status).
+/// is restored, so it never reaches the thread's next job.
 private func withoutBrokenPipeSignal<T>(_ body: () throws -> T) throws -> T {
     var brokenPipe = sigset_t()
     sigemptyset(&brokenPipe)

@@ -36,7 +36,7 @@ struct JobCarrier: Sendable {
     let folders: SiteFolders
     let resolveInbox: InboxResolver
     let calendar: Calendar
-    var smbHelper: SMBHelper?
+    var smbclient: SMBClientProgram?
 
     /// The name the job gets in the next inbox: unique per delivery, since renaming onto an existing SMB name is
     /// not atomic and a redelivery after a crash must not collide with the first copy.
@@ -85,7 +85,7 @@ struct JobCarrier: Sendable {
                 do {
                     let connection = try await SMBShare(host: host, port: port, share: share, credentials: credentials)
                     // smbclient where nothing paces the link and the job is more than one block.
-                    if let smbHelper, case .unlimited = address.rateLimit, total >= SMBClientUpload.minimumSize {
+                    if let smbclient, case .unlimited = address.rateLimit, total >= SMBClientUpload.minimumSize {
                         try await SMBClientUpload.upload(
                             job.url,
                             from: section.offset,
@@ -94,7 +94,7 @@ struct JobCarrier: Sendable {
                             credentials: credentials,
                             as: name,
                             temporaryName: Self.temporaryName(job.header),
-                            helper: smbHelper,
+                            smbclient: smbclient,
                             progress: progress
                         )
                     } else {

@@ -40,10 +40,10 @@ public struct SiteServerSettings: Sendable {
     /// Secure key exchange: on by default; off accepts unsigned jobs and logs a warning for each.
     public var secureKeyExchange = true
     public var calendar: Calendar = .current
-    /// With a helper, the standard sender copies a job of 8 MiB or more with Samba's `smbclient put`, which keeps
-    /// many writes in flight (``SMBClientUpload``), on addresses without a rate limit; without one, and on paced
+    /// With smbclient, the standard sender copies a job of 8 MiB or more with Samba's `smbclient put`, which keeps
+    /// many writes in flight (``SMBClientUpload``), on addresses without a rate limit; without it, and on paced
     /// addresses, over libsmbclient, one write at a time.
-    public var smbHelper: SMBHelper?
+    public var smbclient: SMBClientProgram?
 
     public init(
         site: SiteCode,
@@ -759,7 +759,7 @@ public final class SiteServer: Service {
             folders: folders,
             resolveInbox: settings.resolveInbox,
             calendar: settings.calendar,
-            smbHelper: settings.smbHelper
+            smbclient: settings.smbclient
         )
         let progressFolders = folders
         let lastWrite = Mutex(ContinuousClock.now - .milliseconds(400))

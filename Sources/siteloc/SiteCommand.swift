@@ -336,37 +336,10 @@ func siteServers(
 ) throws -> [SiteServer] {
     do {
         return try deployment.siteServers(sites.map(\.code)) { settings in
-            settings.smbHelper = SMBPutCommand.helper
+            settings.smbclient = SMBClientProgram.installed
             configure(&settings)
         }
     } catch {
         throw CommandFailure.badInput(error.description)
-    }
-}
-
-/// The helper behind the standard sender's large copies: this executable, run as `siteloc smb-put` with its order
-/// on standard input, becomes Samba's smbclient (docs/site-communication.md, "Senders"). Not for people.
-struct SMBPutCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "smb-put",
-        abstract: "Become smbclient for one upload (used by site servers; the order comes on stdin).",
-        shouldDisplay: false
-    )
-
-    static let helper: SMBHelper? = {
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-            FileManager.default.isExecutableFile(atPath: SMBHelper.defaultSMBClient)
-        else { return nil }
-        return SMBHelper(executable: URL(fileURLWithPath: path), arguments: ["smb-put"])
-    }()
-
-    func run() async throws {
-        do {
-            try SMBClientUpload.becomeSMBClient()
-        } catch let error as SMBError where error.code == EINVAL {
-            throw CommandFailure.badInput("\(error)")
-        } catch {
-            throw CommandFailure.unavailable("\(error)")
-        }
     }
 }

@@ -23,7 +23,7 @@ struct Siteloc: AsyncParsableCommand {
             ValidateCommand.self, LabCommand.self, PublishCommand.self, UnpublishCommand.self, LocateCommand.self,
             ContentCommand.self, RouteCommand.self, SiteCommand.self, KeysCommand.self, SendCommand.self,
             CourierCommand.self, TrustCommand.self, ForestCommand.self, SchemaCommand.self,
-            ServeCommand.self, ClientCommand.self, DemoCommand.self, SMBPutCommand.self,
+            ServeCommand.self, ClientCommand.self, DemoCommand.self,
         ]
     )
 

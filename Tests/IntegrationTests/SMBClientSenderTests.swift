@@ -26,9 +26,8 @@ extension SiteCommunication {
         packages: [{id: CEN00001, sourceSite: CEN, distributionPoints: [p01-dp.corp.contoso.com]}]
         """
 
-    /// A 200 MB job over the lab's smbd goes through `smbclient put`, which the sending site server's
-    /// `siteloc smb-put` helper becomes; the lab's SMB password is on neither its command line nor in its
-    /// environment. Killed (SIGKILL) while smbclient writes, the server takes it along (no writer is left on the
+    /// A 200 MB job over the lab's smbd goes through `smbclient put`, which the sending site server starts; the
+    /// lab's SMB password is on neither its command line nor in its environment. Killed (SIGKILL) while smbclient writes, the server takes it along (no writer is left on the
     /// share); started again, it delivers the job whole, and P01 applies it exactly once.
     @Test func aLargeJobTravelsThroughSmbclientAndArrivesOnceThroughAKill() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-put-\(UUID().uuidString)")
@@ -160,7 +159,7 @@ extension SiteCommunication {
                 )
             }
         )
-        settings.smbHelper = SMBHelper(executable: CommandLine.executable, arguments: ["smb-put"])
+        settings.smbclient = SMBClientProgram()
         let cen = try SiteServer(settings: settings, logger: Logger(label: "test"))
         let sent = try PackageSending.send("CEN00001", hierarchy: model, sitesDirectory: sites, content: content)
         let job = try #require(sent.jobs.first)
@@ -220,77 +219,109 @@ extension SiteCommunication {
     }
 }
 
-extension CommandLine {
-    /// `siteloc smb-put` takes its order from its parent, the site server; a crafted one (anything that could end
-    /// a quoted name or start a second smbclient command, a second line of its authentication file, a file that
-    /// is a link) is refused with status 2 and a message naming the problem, before smbclient runs.
-    @Test func smbPutRefusesCraftedOrders() async throws {
+extension SiteCommunication {
+    /// What reaches smbclient's command line and authentication file is checked before it starts: a crafted
+    /// name, user, password, host, share, port or program (anything that could end a quoted name, start a second
+    /// command or a second line of the authentication file), or a job that is a link, and smbclient never runs.
+    /// The honest upload does reach it, with the credentials on descriptor 3, the job on its standard input (the
+    /// file from its offset, or the new header then the rest through a pipe) and no password on its command line
+    /// or in its environment.
+    @Test func smbclientStartsOnlyForAPlainOrder() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-order-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let job = folder.appendingPathComponent("job")
-        try Data("siteloc-job 2\n".utf8).write(to: job)
+        try Data("siteloc-job 2\nheader\nbody bytes".utf8).write(to: job)
         let link = folder.appendingPathComponent("link")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: job)
-        // smbclient stands in as a program that records that it ran: it must never run.
-        let ran = folder.appendingPathComponent("ran")
+        // smbclient stands in as a program that records what it was given, then fails (so nothing is renamed).
+        let seen = folder.appendingPathComponent("seen")
         let fake = folder.appendingPathComponent("smbclient")
-        try "#!/bin/sh\ntouch \(ran.path)\n".write(to: fake, atomically: true, encoding: .utf8)
+        try """
+        #!/bin/sh
+        mkdir \(seen.path)
+        printf '%s\\n' "$@" > \(seen.path)/arguments
+        cat /proc/$$/environ > \(seen.path)/environment
+        cat /dev/fd/3 > \(seen.path)/authentication
+        cat > \(seen.path)/input
+        echo refused by the stand-in
+        exit 1
+        """.write(to: fake, atomically: true, encoding: .utf8)
         chmod(fake.path, 0o755)
-        let order: [String: Any] = [
-            "host": "127.0.0.1", "port": 445, "share": "SMS_P01", "workgroup": "WORKGROUP", "user": "siteloc",
-            "password": Array("correct horse battery".utf8), "temporaryName": ".CEN00001.CEN.tmp",
-            "timeoutSeconds": 10, "smbclient": fake.path, "file": job.path, "offset": 0,
-        ]
-        let crafted: [(String, String, Any)] = [
-            ("temporary name", "temporaryName", "x\"; del *; \""),
-            ("temporary name", "temporaryName", "../x"),
-            ("user", "user", "siteloc\npassword = other"),
-            ("password", "password", Array("one\ntwo".utf8)),
-            ("host", "host", "127.0.0.1 -c ls"),
-            ("share", "share", "SMS_P01/../C$"),
-            ("port", "port", 0),
-            ("smbclient path", "smbclient", "smbclient"),
-            ("regular file", "file", link.path),
-        ]
-        for (problem, field, value) in crafted {
-            var bad = order
-            bad[field] = value
-            let line = try JSONSerialization.data(withJSONObject: bad) + Data("\n".utf8)
-            let run = try await Self.smbPut(line)
-            #expect(run.status == 2, "\(field): \(run.status) \(run.error)")
-            #expect(run.error.contains(problem), "\(field): \(run.error)")
+        let password = Array("correct horse battery".utf8)
+        func upload(
+            host: String = "127.0.0.1",
+            port: Int = 445,
+            share: String = "SMS_P01",
+            user: String = "siteloc",
+            password: [UInt8] = password,
+            temporaryName: String = ".CEN00001.CEN.tmp",
+            smbclient: String = fake.path,
+            file: URL = job,
+            offset: UInt64 = 0,
+            prefix: Data = Data()
+        ) async -> SMBError? {
+            do {
+                let share = try await SMBShare(
+                    host: host,
+                    port: port,
+                    share: share,
+                    credentials: SMBCredentials(user: user, password: password)
+                )
+                try await SMBClientUpload.upload(
+                    file,
+                    from: offset,
+                    after: prefix,
+                    to: share,
+                    credentials: SMBCredentials(user: user, password: password),
+                    as: "CEN00001.job",
+                    temporaryName: temporaryName,
+                    smbclient: SMBClientProgram(path: smbclient)
+                )
+                return nil
+            } catch let error as SMBError {
+                return error
+            } catch {
+                Issue.record("not an SMBError: \(error)")
+                return nil
+            }
         }
-        for garbage in [Data(), Data("not json\n".utf8), Data(repeating: UInt8(ascii: "x"), count: 70_000)] {
-            let run = try await Self.smbPut(garbage)
-            #expect(run.status == 2, "\(run.error)")
-            #expect(run.error.contains("expected one line of JSON"), "\(run.error)")
+        let crafted: [(String, SMBError?)] = [
+            ("temporary name", await upload(temporaryName: "x\"; del *; \"")),
+            ("temporary name", await upload(temporaryName: "../x")),
+            ("user", await upload(user: "siteloc\npassword = other")),
+            ("password", await upload(password: Array("one\ntwo".utf8))),
+            ("host", await upload(host: "127.0.0.1 -c ls")),
+            ("share", await upload(share: "SMS_P01/../C$")),
+            ("port", await upload(port: 0)),
+            ("smbclient path", await upload(smbclient: "smbclient")),
+            ("regular file", await upload(file: link)),
+        ]
+        for (problem, error) in crafted {
+            #expect(error?.code == EINVAL, "\(problem): \(String(describing: error))")
+            #expect(error?.description.contains(problem) == true, "\(problem): \(String(describing: error))")
         }
-        #expect(!FileManager.default.fileExists(atPath: ran.path), "smbclient ran on a crafted order")
-        // The order as a site server writes it does reach smbclient: the checks above are what stopped the others.
-        let good = try JSONSerialization.data(withJSONObject: order) + Data("\n".utf8)
-        _ = try await Self.smbPut(good)
-        #expect(FileManager.default.fileExists(atPath: ran.path))
-    }
+        #expect(!FileManager.default.fileExists(atPath: seen.path), "smbclient ran on a crafted order")
 
-    /// `siteloc smb-put` with `input` on its standard input.
-    static func smbPut(_ input: Data) async throws -> Run {
-        try await withBlockingWork {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["smb-put"]
-            let stdin = Pipe()
-            let error = Pipe()
-            process.standardInput = stdin
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = error
-            try process.run()
-            try? stdin.fileHandleForWriting.write(contentsOf: input)
-            try? stdin.fileHandleForWriting.close()
-            let said = error.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Run(status: process.terminationStatus, output: "", error: String(decoding: said, as: UTF8.self))
+        // The honest upload reaches smbclient, which says why it failed.
+        let failed = await upload(offset: 14)
+        #expect(failed?.description.contains("refused by the stand-in") == true, "\(String(describing: failed))")
+        let arguments = try String(contentsOf: seen.appendingPathComponent("arguments"), encoding: .utf8)
+        #expect(arguments.contains("--authentication-file=/dev/fd/3"))
+        #expect(arguments.contains("--command=put - \".CEN00001.CEN.tmp\""))
+        let authentication = try Data(contentsOf: seen.appendingPathComponent("authentication"))
+        #expect(
+            authentication == Data("username = siteloc\ndomain = WORKGROUP\npassword = correct horse battery\n".utf8)
+        )
+        for exposed in ["arguments", "environment"] {
+            let text = try Data(contentsOf: seen.appendingPathComponent(exposed))
+            #expect(text.range(of: Data(password)) == nil, "the password is in smbclient's \(exposed)")
         }
+        #expect(try Data(contentsOf: seen.appendingPathComponent("input")) == Data("header\nbody bytes".utf8))
+        // With a new header: the header, then the file from the offset, through a pipe.
+        try FileManager.default.removeItem(at: seen)
+        _ = await upload(offset: 21, prefix: Data("new header\n".utf8))
+        #expect(try Data(contentsOf: seen.appendingPathComponent("input")) == Data("new header\nbody bytes".utf8))
     }
 }
 
