@@ -349,21 +349,7 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError(
-                "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)"
-            )
-        }
-        return String(decoding: data, as: UTF8.self)
+        try runProgram(executable, arguments)
     }
 
     static func timed(_ body: () throws -> Void) throws -> Double {

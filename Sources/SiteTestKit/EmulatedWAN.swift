@@ -83,7 +83,7 @@ public final class EmulatedWAN {
         guard let compiler = compilers.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw EmulatedWANError("no C compiler (expected one of \(compilers.joined(separator: ", ")))")
         }
-        try run(compiler, ["-O2", "-pthread", "-o", binary.path, source.path])
+        try runProgram(compiler, ["-O2", "-pthread", "-o", binary.path, source.path])
         return binary
     }
 
@@ -98,23 +98,7 @@ public final class EmulatedWAN {
         }
     }
 
-    private static func ip(_ arguments: [String]) throws { try run(Self.ip, arguments) }
-
-    private static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw EmulatedWANError(
-                "\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))"
-            )
-        }
-    }
+    private static func ip(_ arguments: [String]) throws { try runProgram(Self.ip, arguments) }
 }
 
 public struct EmulatedWANError: Error, CustomStringConvertible {
