@@ -30,19 +30,24 @@ public struct LabFileShares: Codable, Sendable {
         /// Both go into smbd's command line and configuration: a namespace name of `[A-Za-z0-9._-]` (no leading
         /// dot) and a dotted IPv4 address, nothing else.
         public init(namespace: String, address: String) throws(LabError) {
-            let plain = namespace.utf8.allSatisfy { byte in
-                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
-                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
-            }
+            let plain = namespace.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "._-".contains($0) }
             guard plain, !namespace.isEmpty, namespace.count <= 64, !namespace.hasPrefix(".") else {
                 throw LabError("not a network namespace name: \"\(namespace)\" (expected letters, digits, . _ -)")
             }
-            let parts = address.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 4, parts.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else {
+            guard IPv4Address(address) != nil else {
                 throw LabError("not an IPv4 address: \"\(address)\" (expected a dotted quad such as 10.77.0.1)")
             }
             self.namespace = namespace
             self.address = address
+        }
+
+        /// Read back from the lab's state file, checked as when it was given.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            try self.init(
+                namespace: try container.decode(String.self, forKey: .namespace),
+                address: try container.decode(String.self, forKey: .address)
+            )
         }
     }
 

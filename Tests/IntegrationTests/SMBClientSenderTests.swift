@@ -347,5 +347,10 @@ extension SiteCommunication {
         }
         let placed = try LabFileShares.Placement(namespace: "siteloc-wan-1-42", address: "10.77.0.1")
         #expect(placed.namespace == "siteloc-wan-1-42" && placed.address == "10.77.0.1")
+        // The lab's state file is read back through the same checks.
+        let state = try JSONEncoder().encode(placed)
+        #expect(try JSONDecoder().decode(LabFileShares.Placement.self, from: state) == placed)
+        let crafted = Data(#"{"namespace":"siteloc-wan-1","address":"10.77.0.1\n[evil]"}"#.utf8)
+        #expect(throws: LabError.self) { try JSONDecoder().decode(LabFileShares.Placement.self, from: crafted) }
     }
 }
