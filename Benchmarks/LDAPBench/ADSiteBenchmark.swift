@@ -80,20 +80,11 @@ struct ADSiteBenchmark: AsyncParsableCommand {
             session in
             // An anonymous client may read 500 entries a search (slapd's default limit, as AD's MaxPageSize is
             // 1,000): reading every subnet object takes pages.
-            func readEverySubnet() throws -> (entries: [LDAPEntry], pages: Int) {
-                var request = ADSiteLookup.readAllRequest(in: layout)
-                request.pageSize = 500
-                var entries: [LDAPEntry] = []
-                var pages = 0
-                while true {
-                    let page = try session.search(request)
-                    pages += 1
-                    entries += page.entries
-                    guard let cookie = page.nextPageCookie, !cookie.isEmpty else { return (entries, pages) }
-                    request.pageCookie = cookie
-                }
+            func readEverySubnet() throws -> [LDAPEntry] {
+                try session.searchAllPages(ADSiteLookup.readAllRequest(in: layout))
             }
-            let (all, pages) = try readEverySubnet()
+            let all = try readEverySubnet()
+            let pages = (all.count + 499) / 500
             guard all.count == subnets else { throw ValidationError("\(all.count) subnet objects, not \(subnets)") }
             for address in addresses.prefix(50) {
                 guard
@@ -109,7 +100,7 @@ struct ADSiteBenchmark: AsyncParsableCommand {
                 indexed.append((ContinuousClock.now - started).seconds / Double(addresses.count))
                 started = ContinuousClock.now
                 for address in addresses.prefix(max(1, addresses.count / 10)) {
-                    _ = ADSiteLookup.decide(address, among: try readEverySubnet().entries)
+                    _ = ADSiteLookup.decide(address, among: try readEverySubnet())
                 }
                 readAll.append((ContinuousClock.now - started).seconds / Double(max(1, addresses.count / 10)))
             }

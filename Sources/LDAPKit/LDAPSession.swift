@@ -14,6 +14,20 @@ public struct LDAPSession {
         try handle.searchToEnd(request, timeout: timeout)
     }
 
+    /// Searches with simple paged results (RFC 2696), a page of `request.pageSize` entries (500 if it has none)
+    /// at a time, and returns all of them, as ``LDAPConnection/searchAllPages(base:scope:filter:attributes:pageSize:)``.
+    public func searchAllPages(_ request: LDAPSearchRequest) throws(LDAPError) -> [LDAPEntry] {
+        var request = request
+        request.pageSize = request.pageSize ?? 500
+        var entries: [LDAPEntry] = []
+        while true {
+            let page = try search(request)
+            entries += page.entries
+            guard let cookie = page.nextPageCookie else { return entries }
+            request.pageCookie = cookie
+        }
+    }
+
     /// Searches and returns every entry found.
     public func search(
         base: DistinguishedName,

@@ -61,6 +61,15 @@ public enum ADSiteLookup {
         return ADSiteDecision.site(of: address, among: candidates)?.site
     }
 
+    /// Asks over a connection.
+    public static func site(
+        of address: ClientAddress,
+        in layout: DirectoryLayout,
+        on connection: LDAPConnection
+    ) async throws(LDAPError) -> LearnedADSite? {
+        decide(address, among: try await connection.search(request(for: address, in: layout)).entries)
+    }
+
     /// Asks within a session (the roaming client's conversation).
     public static func site(
         of address: ClientAddress,

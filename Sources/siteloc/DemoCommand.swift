@@ -115,10 +115,7 @@ struct DemoCommand: AsyncParsableCommand {
         say("(a /24 client computes subnet ID 10.20.4.0, which is not published: Configuration Manager matches")
         say(" subnet IDs exactly, so it only matches the /16 boundary from a /16 address)")
         let roamer = try ClientAddress("10.20.4.7/24")
-        if let learned = ADSiteLookup.decide(
-            roamer,
-            among: try await reader.search(ADSiteLookup.request(for: roamer, in: layout)).entries
-        ) {
+        if let learned = try await ADSiteLookup.site(of: roamer, in: layout, on: reader) {
             say(
                 "A client not told its AD site learns it from the subnet objects, as Windows does: \(roamer) is in AD site"
             )

@@ -41,6 +41,13 @@ extension Integration {
                 )
                 #expect(all.count == 2000)
                 #expect(Set(all.compactMap { $0.first("cn") }) == Set((0..<2000).map { "entry-\($0)" }))
+                // The same within a session, 300 at a time.
+                let names = try await reader.withSession { session in
+                    try session.searchAllPages(
+                        LDAPSearchRequest(base: container, scope: .oneLevel, attributes: ["cn"], pageSize: 300)
+                    ).compactMap { $0.first("cn") }
+                }
+                #expect(names.count == 2000 && Set(names) == Set((0..<2000).map { "entry-\($0)" }))
                 await reader.close()
             }
         }
