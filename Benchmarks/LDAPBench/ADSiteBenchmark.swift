@@ -129,7 +129,6 @@ struct ADSiteBenchmark: AsyncParsableCommand {
             learning.append(try await locate(given: false))
             given.append(try await locate(given: true))
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let ms = { (value: Double) in String(format: "%.3f ms", value * 1000) }
         print(
             "\(entriesRead) subnet objects in \(subnets / 100) AD sites; \(addresses.count) addresses, median of \(rounds)"

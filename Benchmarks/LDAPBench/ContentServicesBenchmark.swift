@@ -173,10 +173,10 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             )
             try? FileManager.default.removeItem(at: state)
         }
-        let curl = Self.median(curlTimes)
-        let curlChecked = Self.median(curlCheckedTimes)
-        let curlFromDP = Self.median(curlFromDPTimes)
-        let client = Self.median(clientTimes)
+        let curl = median(curlTimes)
+        let curlChecked = median(curlCheckedTimes)
+        let curlFromDP = median(curlFromDPTimes)
+        let client = median(clientTimes)
         print(
             String(
                 format:
@@ -357,8 +357,6 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
         try body()
         return (ContinuousClock.now - started).seconds
     }
-
-    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     static func residentKB(_ pid: pid_t) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }

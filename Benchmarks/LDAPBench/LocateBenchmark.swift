@@ -117,8 +117,8 @@ struct LocateBenchmark: AsyncParsableCommand {
                         })
                 )
             }
-            let wrapper = siteloc.sorted()[rounds / 2]
-            let baseline = raw.sorted()[rounds / 2]
+            let wrapper = median(siteloc)
+            let baseline = median(raw)
             print(
                 "siteloc-bench locate: global resolutions (a new connection each, \(queries.count) searches) against \(uri)"
             )

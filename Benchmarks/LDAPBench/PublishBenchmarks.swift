@@ -26,6 +26,9 @@ func withBenchLab<T>(_ hierarchy: Hierarchy, replicas: Int = 1, _ body: (Lab) as
     }
 }
 
+/// The middle value of a benchmark's measurements (the upper one of an even count).
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
     try await body()

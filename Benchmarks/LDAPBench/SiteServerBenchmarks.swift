@@ -92,7 +92,6 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             attributes: [.posixPermissions: 0o600]
         )
         let p01Inbox = SiteFolders(site: try SiteCode("P01"), sitesDirectory: lab.sitesDirectory).inbox
-        let port = shares.port
         var settings = SiteServerSettings(
             site: try SiteCode("CEN"),
             hierarchy: model,
@@ -100,7 +99,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             resolveInbox: { site, _ in
                 .smb(
                     host: shares.host,
-                    port: port,
+                    port: shares.port,
                     share: LabFileShares.share(of: site),
                     credentials: credentials
                 )
@@ -120,7 +119,7 @@ struct SMBHopBenchmark: AsyncParsableCommand {
         var copyAlone: [Double] = []
         let p01Share = try await SMBShare(
             host: shares.host,
-            port: port,
+            port: shares.port,
             share: LabFileShares.share(of: try SiteCode("P01")),
             credentials: credentials
         )
@@ -155,19 +154,15 @@ struct SMBHopBenchmark: AsyncParsableCommand {
             guard try Data(contentsOf: copy) == sentBytes else {
                 throw ValidationError("the job arrived with other bytes than were sent")
             }
-            let put = Process()
-            put.executableURL = URL(fileURLWithPath: "/usr/bin/smbclient")
-            put.arguments = [
-                "//\(shares.host)/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(port)", "-A", auth.path,
-                "-c", "put \(copy.path) baseline.job",
-            ]
-            put.standardOutput = FileHandle.nullDevice
-            put.standardError = FileHandle.nullDevice
             let putStarted = ContinuousClock.now
-            try put.run()
-            put.waitUntilExit()
+            try runProgram(
+                SMBClientProgram.debianPath,
+                [
+                    "//\(shares.host)/\(LabFileShares.share(of: try SiteCode("P01")))", "-p", "\(shares.port)", "-A",
+                    auth.path, "-c", "put \(copy.path) baseline.job",
+                ]
+            )
             let putTook = ContinuousClock.now - putStarted
-            guard put.terminationStatus == 0 else { throw ValidationError("smbclient put failed") }
             baseline.append(Double(jobBytes) / 1e6 / putTook.seconds)
             // The copy alone, as the sender makes it (to the rename), without the site server's work on the job.
             let copyStarted = ContinuousClock.now
@@ -197,9 +192,9 @@ struct SMBHopBenchmark: AsyncParsableCommand {
                 )
             )
         }
-        let senderMedian = sender.sorted()[sender.count / 2]
-        let baselineMedian = baseline.sorted()[baseline.count / 2]
-        let copyMedian = copyAlone.sorted()[copyAlone.count / 2]
+        let senderMedian = median(sender)
+        let baselineMedian = median(baseline)
+        let copyMedian = median(copyAlone)
         print(
             String(
                 format: "%d MB job over one standard-sender hop (%@, %@): %.0f MB/s; smbclient put of the"

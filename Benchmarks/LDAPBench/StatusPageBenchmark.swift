@@ -73,7 +73,6 @@ struct StatusPageBenchmark: AsyncParsableCommand {
                 }
             )
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         print(
             String(
                 format: "%d sites, %d package statuses: read %.1f ms, render %.1f ms (%d KB of HTML); JSON of the same"
