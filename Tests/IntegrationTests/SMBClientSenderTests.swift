@@ -27,8 +27,9 @@ extension SiteCommunication {
         """
 
     /// A 200 MB job over the lab's smbd goes through `smbclient put`, which the sending site server starts; the
-    /// lab's SMB password is on neither its command line nor in its environment. Killed (SIGKILL) while smbclient writes, the server takes it along (no writer is left on the
-    /// share); started again, it delivers the job whole, and P01 applies it exactly once.
+    /// lab's SMB password is on neither its command line nor in its environment. Killed (SIGKILL) while smbclient
+    /// writes, the server takes it along (no writer is left on the share); started again, it delivers the job
+    /// whole, and P01 applies it exactly once.
     @Test func aLargeJobTravelsThroughSmbclientAndArrivesOnceThroughAKill() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-put-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
