@@ -190,10 +190,9 @@ private final class ClientProcess: Sendable {
     let pid: pid_t
     /// Its standard input when this process streams the job into it (nil: it reads the job file itself).
     private let input: FileHandle?
-    /// Whether it has been reaped: its pid may belong to another process then, so nothing is sent to it.
-    private let reaped = Mutex(false)
-    /// Its exit status once reaped (as from waitpid).
-    private let status = Mutex<Int32?>(nil)
+    /// Its exit status (as from waitpid) once it has been reaped; its pid may belong to another process then, so
+    /// nothing is sent to it.
+    private let reaped = Mutex<Int32?>(nil)
     /// What smbclient prints, read as it comes so that it never blocks on a full pipe; its last KiB is kept for
     /// the error.
     let said: Task<String, Never>
@@ -240,26 +239,28 @@ private final class ClientProcess: Sendable {
         guard written == text.count else {
             throw SMBError(operation: "pipe", target: "smbclient", code: EIO, reason: "cannot pass the credentials")
         }
-        let output = try pipe()
+        // Its standard input: the job file from the offset, or a pipe this process streams the job into.
         var stream: (read: Int32, write: Int32)?
         let standardInput: Int32
         if let file {
-            let descriptor = file.handle.fileDescriptor
-            guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
-                close(output.read)
-                close(output.write)
+            standardInput = file.handle.fileDescriptor
+            guard lseek(standardInput, off_t(offset), SEEK_SET) == off_t(offset) else {
                 throw SMBError(operation: "seek", target: "job", code: errno, reason: "offset \(offset)")
             }
-            standardInput = descriptor
         } else {
-            do {
-                stream = try pipe()
-            } catch {
-                close(output.read)
-                close(output.write)
-                throw error
+            let ends = try pipe()
+            stream = ends
+            standardInput = ends.read
+        }
+        let output: (read: Int32, write: Int32)
+        do {
+            output = try pipe()
+        } catch {
+            if let stream {
+                close(stream.read)
+                close(stream.write)
             }
-            standardInput = stream!.read
+            throw error
         }
         let arguments = order.arguments
         let program = order.smbclient
@@ -353,24 +354,23 @@ private final class ClientProcess: Sendable {
     }
 
     func kill() {
-        reaped.withLock { reaped in
-            if !reaped { _ = Glibc.kill(pid, SIGKILL) }
+        reaped.withLock { status in
+            if status == nil { _ = Glibc.kill(pid, SIGKILL) }
         }
     }
 
     /// Waits for smbclient's end, then reaps it. It is looked at first without being reaped (WNOWAIT), so that
     /// its pid stays its own while ``kill()`` may still send to it.
     private func reap() async -> Int32 {
-        if let known = status.withLock({ $0 }) { return known }
+        if let known = reaped.withLock({ $0 }) { return known }
         return await withBlockingWork {
             var information = siginfo_t()
             while waitid(P_PID, id_t(self.pid), &information, WEXITED | WNOWAIT) != 0, errno == EINTR {}
-            return self.reaped.withLock { reaped -> Int32 in
-                if let known = self.status.withLock({ $0 }) { return known }
+            return self.reaped.withLock { status -> Int32 in
+                if let known = status { return known }
                 var result: Int32 = 0
                 while waitpid(self.pid, &result, 0) < 0, errno == EINTR {}
-                reaped = true
-                self.status.withLock { $0 = result }
+                status = result
                 return result
             }
         }
