@@ -91,10 +91,25 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         self.counts = counts
     }
 
+    private var started = false
+
     func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         guard counts.admit(address, limit: limits.connectionsPerAddress) else {
-            context.close(promise: nil)
+            // On the loop's next turn: the channel may not be registered yet while its pipeline is being built.
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute { loopBound.value.close(promise: nil) }
             return
         }
         let counts = counts
@@ -105,6 +120,24 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        stall?.cancel()
+        stall = nil
+    }
+
+    /// A connection that stays unwritable (its client reads nothing) for the send timeout is closed, which ends the
+    /// response writing to it: a client that reads slowly makes it writable again and keeps its download.
+    private var stall: Scheduled<Void>?
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        stall?.cancel()
+        stall = nil
+        if !context.channel.isWritable {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            stall = context.eventLoop.scheduleTask(in: .nanoseconds(limits.sendTimeout.nanoseconds)) {
+                loopBound.value.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
