@@ -24,7 +24,7 @@ echo "== tests"
 # parallel load would stretch any wall-clock bound.
 # So do the suites that watch deliveries and kills as they happen (a starved watcher misses them).
 timed="HostilePeers|ConnectTimeouts|operationTimeoutBoundsAServerThatStopsAnswering|deadDirectoriesGiveRegionalRoamingWithinOneTimeout|ServiceLimitsTests"
-watched="SiteServerSenders|SiteServerKills|ClientCommandKills|ServiceFuzzing|Replication|aLargeJobTravelsThroughSmbclient"
+watched="SiteServerRefusal|SiteServerSenders|SiteServerKills|ClientCommandKills|ServiceFuzzing|Replication|aLargeJobTravelsThroughSmbclient"
 timeout --kill-after=30 1200 swift test --skip "$timed|$watched"
 echo "== time-bounded connection tests, alone"
 timeout --kill-after=30 600 swift test --filter "$timed"
