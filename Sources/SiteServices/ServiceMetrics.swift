@@ -42,10 +42,8 @@ struct LocationMetrics: Sendable {
 /// What a distribution point counts, made once per host as ``LocationMetrics`` is.
 struct ContentMetrics: Sendable {
     enum Answer: String, CaseIterable {
-        case whole, range, unsatisfiable, busy
+        case whole, range, unsatisfiable
         case notFound = "not-found"
-        case notModified = "not-modified"
-        case preconditionFailed = "precondition-failed"
     }
 
     private let requests: [Answer: Counter]

@@ -182,15 +182,10 @@ struct SiteRunCommand: AsyncParsableCommand {
         let services =
             servers.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
             + systems.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        var configuration = ServiceGroupConfiguration(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: .siteloc
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: .siteloc)
         )
-        // Open downloads get a few seconds to finish; then they are cancelled and their connections closed.
-        configuration.maximumGracefulShutdownDuration = .seconds(5)
-        configuration.maximumCancellationDuration = .seconds(10)
-        try await ServiceGroup(configuration: configuration).run()
+        try await group.run()
     }
 }
 
