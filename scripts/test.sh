@@ -23,8 +23,8 @@ echo "== tests"
 # The suites that assert how long a connection may take run afterwards on their own: on two cores the others'
 # parallel load would stretch any wall-clock bound.
 # So do the suites that watch deliveries and kills as they happen (a starved watcher misses them).
-timed="HostilePeers|ConnectTimeouts|operationTimeoutBoundsAServerThatStopsAnswering|deadDirectoriesGiveRegionalRoamingWithinOneTimeout"
-watched="SiteServerSenders|SiteServerKills|ClientCommandKills|ServiceFuzzing|Replication|aLargeJobTravelsThroughSmbclient"
+timed="HostilePeers|ConnectTimeouts|operationTimeoutBoundsAServerThatStopsAnswering|deadDirectoriesGiveRegionalRoamingWithinOneTimeout|ServiceLimitsTests"
+watched="SiteServerRefusal|SiteServerSenders|SiteServerKills|ClientCommandKills|ServiceFuzzing|Replication|aLargeJobTravelsThroughSmbclient"
 timeout --kill-after=30 1200 swift test --skip "$timed|$watched"
 echo "== time-bounded connection tests, alone"
 timeout --kill-after=30 600 swift test --filter "$timed"

@@ -29,8 +29,9 @@ public struct Deployment: Sendable {
     /// How the standard sender reaches the inbox of the site server an address points at.
     public var inboxes: InboxResolver
     /// Where a site-system host's HTTP services listen (its management point and distribution point roles):
-    /// `http://HOST` unless a provider knows better (the lab records the port each host listens on).
-    public var systemURLs: SystemURLs = { URL(string: "http://\($0)") }
+    /// `https://HOST` for a native-mode site's system, `http://HOST` for a mixed-mode one, unless a provider knows
+    /// better (the lab records the port each host listens on).
+    public var systemURLs: SystemURLs
     /// The certificate a native-mode site's system presents (HTTPS with client certificates); nil: none can be had,
     /// and the system is not served.
     public var serverIdentity: @Sendable (SiteSystem) -> TLSIdentity? = { _ in nil }
@@ -71,6 +72,19 @@ public struct Deployment: Sendable {
         self.siteRoot = siteRoot
         self.inboxes = inboxes ?? Self.inboxFolders(siteRoot: siteRoot)
         self.logger = logger
+        systemURLs = Self.standardURLs(hierarchy)
+    }
+
+    /// Each site system at its role's standard port, in the scheme its site's mode serves.
+    public static func standardURLs(_ hierarchy: Hierarchy) -> SystemURLs {
+        var schemes: [String: String] = [:]
+        for site in hierarchy.sites {
+            for system in site.systems {
+                schemes[system.host.lowercased()] = hierarchy.mode(of: site) == .native ? "https" : "http"
+            }
+        }
+        let known = schemes
+        return { host in known[host.lowercased()].flatMap { URL(string: "\($0)://\(host)") } }
     }
 
     /// Delivery straight into each site server's inbox folder.
@@ -137,9 +151,14 @@ public struct Deployment: Sendable {
         _ sites: [SiteCode],
         address: String = "127.0.0.1",
         metrics: MetricsExposition? = nil,
+        limits: ServiceLimits? = nil,
         onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void = { _, _, _ in }
     ) throws(DeploymentError) -> [SiteSystemServer] {
         var servers: [SiteSystemServer] = []
+        let listeners = sites.compactMap(hierarchy.site).flatMap(\.systems).filter(SiteSystemServer.serves).count
+        // Together the listeners keep half the process's descriptors for the site servers (docs/hardening.md).
+        let limits =
+            limits ?? ServiceLimits.sharing(descriptors: ProcessLimits.raiseDescriptorLimit(), among: listeners)
         for code in sites {
             guard let site = hierarchy.site(code) else { continue }
             let native = hierarchy.mode(of: site) == .native
@@ -166,6 +185,7 @@ public struct Deployment: Sendable {
                             address: address,
                             tls: identity,
                             metrics: metrics,
+                            limits: limits,
                             logger: logger
                         ) { port in
                             guard let url = URL(string: "\(scheme)://\(address):\(port)") else { return }

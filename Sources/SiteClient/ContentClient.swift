@@ -136,6 +136,15 @@ public struct ContentClient: Sendable {
                     + (asked.isEmpty ? "" : ": tried \(asked.joined(separator: ", "))")
             )
         }
+        let native = identity != nil
+        content.distributionPoints = content.distributionPoints.map { offer in
+            var offer = offer
+            if let url = offer.url, let refusal = OfferedURL.refusal(url, of: offer.host, native: native, systemURLs) {
+                content.location.trace.append("\(offer.host): \(refusal); it is not fetched")
+                offer.url = nil
+            }
+            return offer
+        }
         var result = ClientResult(content: content, status: .unavailable)
         let version = content.distributionPoints.first?.version
         result.version = version
@@ -169,7 +178,13 @@ public struct ContentClient: Sendable {
             result.content.location.trace.append("\(package) \(version.prefix(19))… is in the cache")
             return result
         }
-        let downloader = ContentDownloader(http: http, state: state, maxRate: maxRate, progress: progress)
+        let downloader = ContentDownloader(
+            http: http,
+            state: state,
+            maxRate: maxRate,
+            progress: progress,
+            timeout: timeout
+        )
         var trace: [String] = []
         let (outcome, report) = try await downloader.download(
             package: package,
@@ -215,6 +230,37 @@ public struct ContentClient: Sendable {
             response.status == .ok
         else { return false }
         return version.map { response.headers.first(name: "ETag") == "\"\($0)\"" } ?? true
+    }
+}
+
+/// Which URLs a client fetches content from (docs/hardening.md): `http` or `https` only, on the offered
+/// distribution point's host or at the address recorded for it, and `https` only for a native-mode client. A
+/// management point that names anything else — a local socket, another host, plain HTTP to a native client — is
+/// not followed.
+enum OfferedURL {
+    /// Why `text` is refused for the offer of `host`; nil when it is fetched.
+    static func refusal(
+        _ text: String,
+        of host: String,
+        native: Bool,
+        _ systemURLs: @Sendable (String) -> URL?
+    ) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let target = url.host?.lowercased()
+        else { return "the management point named a URL that is not one (\(text.prefix(120)))" }
+        guard scheme == "http" || scheme == "https" else {
+            return "the management point named a \(scheme.prefix(20)): URL; only http and https are fetched"
+        }
+        if native, scheme != "https" {
+            return "the management point named plain HTTP; a native-mode client uses HTTPS only"
+        }
+        let recorded = systemURLs(host)
+        let sameHost = target == host.lowercased()
+        let sameAddress =
+            recorded.map { $0.host?.lowercased() == target && ($0.port ?? -1) == (url.port ?? -1) } ?? false
+        guard sameHost || sameAddress else {
+            return "the management point named \(target.prefix(80)), which is neither \(host) nor its address"
+        }
+        return nil
     }
 }
 

@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import SiteLocation
+import SiteModel
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,9 +30,18 @@ struct ContentDownloader: Sendable {
     /// Bytes per second at most (nil: as fast as it goes).
     let maxRate: Int?
     let progress: (@Sendable (_ done: Int64, _ size: Int64) -> Void)?
+    /// Bounds a distribution point's response headers, and is the window over which its body must keep up at
+    /// least ``minimumRate`` (a DP that trickles is left for the next one).
+    let timeout: Duration
 
-    /// How often the record is written after the bytes it counts: what a kill can cost.
+    /// How often the record is written after the bytes it counts, whichever comes first: what a kill can cost
+    /// (received bytes wait at most ``checkpointInterval`` before they are written, and the record at most as long
+    /// again after them: under a second in all).
     static let checkpointBytes: Int64 = 4 << 20
+    static let checkpointInterval: Duration = .milliseconds(450)
+    /// Bytes per second a distribution point must keep up, over each window of the timeout (1 KiB/s; half the
+    /// `--max-rate` when that is lower).
+    static let minimumRate = 1024
     /// How often the bytes are also flushed to disk before the record: what a power cut can cost (a record that
     /// got ahead of its bytes then fails the SHA-256 check, and the download starts over).
     static let durableBytes: Int64 = 64 << 20
@@ -86,7 +96,10 @@ struct ContentDownloader: Sendable {
         }
         var sources: [DownloadSource] = []
         let etag = "\"\(version)\""
-        for offer in offers where record.size < 0 || record.done < record.size {
+        var retried = Set<String>()
+        var queue = offers[...]
+        while let offer = queue.first, record.size < 0 || record.done < record.size {
+            queue = queue.dropFirst()
             guard let url = offer.url else {
                 sources.append(DownloadSource(host: offer.host, from: record.done, to: record.done, result: "no-url"))
                 continue
@@ -108,6 +121,10 @@ struct ContentDownloader: Sendable {
                 host: offer.host
             )
             sources.append(DownloadSource(host: offer.host, from: from, to: record.done, result: result))
+            if result == Self.restart, retried.insert(offer.host).inserted {
+                restarted = true
+                queue.insert(offer, at: queue.startIndex)
+            }
             Counter(label: "siteloc_client_downloaded_bytes_total", dimensions: [("host", offer.host)])
                 .increment(by: record.done - from)
             let reached = record
@@ -171,31 +188,67 @@ struct ContentDownloader: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .hours(24))
+            // The headers within the timeout; the body may take as long as it keeps up the minimum rate.
+            let (http, asked) = (http, request)
+            response = try await withTimeLimit(timeout, doing: "\(host)'s response headers") {
+                try await http.execute(asked, timeout: .hours(24))
+            }
         } catch {
             trace.append("\(host): \(Self.reason(error))")
             return Self.reason(error)
         }
         guard response.headers.first(name: "ETag") == etag else {
-            trace.append("\(host) holds another version (\(response.headers.first(name: "ETag") ?? "no ETag"))")
+            let other = response.headers.first(name: "ETag").map { UntrustedText.escape(String($0.prefix(80))) }
+            trace.append("\(host) holds another version (\(other ?? "no ETag"))")
             return "other-version"
         }
+        let announced: Int64
         switch response.status {
         case .partialContent:
             guard let range = ContentRange(response.headers.first(name: "Content-Range") ?? ""),
-                range.first == record.done, record.size < 0 || range.size == record.size
+                range.first == record.done
             else {
                 trace.append("\(host) answered another range than asked")
                 return "bad-range"
             }
-            record.size = range.size
+            announced = range.size
         case .ok:
-            guard let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length >= 0,
-                record.size < 0 || length == record.size
-            else {
+            guard let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length >= 0 else {
                 trace.append("\(host) gave no usable size")
                 return "bad-size"
             }
+            announced = length
+        case .rangeNotSatisfiable:
+            return "http 416"
+        default:
+            trace.append("\(host) answered \(response.status.code)")
+            return "http \(response.status.code)"
+        }
+        // No size is taken on a distribution point's word alone: it must fit where the bytes go, and one that
+        // contradicts the size an earlier DP gave for the same version starts the download over (the SHA-256 at
+        // the end decides which was right).
+        if let room = state.freeBytes(), announced - record.done > room {
+            trace.append(
+                "\(host) announces \(announced) bytes, more than the \(room) free where the download is kept"
+            )
+            return "bad-size"
+        }
+        if record.size >= 0, announced != record.size {
+            trace.append(
+                "\(host) announces \(announced) bytes where \(record.size) were announced before: the download starts"
+                    + " over from byte 0"
+            )
+            do { try await withBlockingWork { try file.truncate(to: 0) } } catch { return "state" }
+            digest.reset()
+            record.done = 0
+            record.size = announced
+            return Self.restart
+        }
+        switch response.status {
+        case .partialContent:
+            record.size = announced
+        default:
+            let length = announced
             if record.done > 0 {
                 trace.append("\(host) sent the whole content instead of a range: starting over from byte 0")
                 do { try await withBlockingWork { try file.truncate(to: 0) } } catch { return "state" }
@@ -203,11 +256,6 @@ struct ContentDownloader: Sendable {
                 record.done = 0
             }
             record.size = length
-        case .rangeNotSatisfiable:
-            return "http 416"
-        default:
-            trace.append("\(host) answered \(response.status.code)")
-            return "http \(response.status.code)"
         }
         // Received bytes are gathered into batches that a blocking thread writes and hashes while the next batch
         // arrives: one hand-off per MiB instead of one per network read, and the SHA-256 off the receiving path.
@@ -216,6 +264,10 @@ struct ContentDownloader: Sendable {
         var batch = ByteBuffer()
         var sinceCheckpoint: Int64 = 0
         var sinceFlush: Int64 = 0
+        var lastCheckpoint = started
+        var lastBatch = started
+        var window = (start: started, bytes: Int64(0))
+        let minimum = Int64(min(Self.minimumRate, maxRate.map { max(1, $0 / 2) } ?? Self.minimumRate))
         var stopped: (any Error)?
         do {
             try await withThrowingTaskGroup(of: Int64.self) { group in
@@ -228,7 +280,10 @@ struct ContentDownloader: Sendable {
                     sinceCheckpoint += bytes
                     sinceFlush += bytes
                     progress?(record.done, record.size)
-                    if sinceCheckpoint >= Self.checkpointBytes {
+                    if sinceCheckpoint >= Self.checkpointBytes
+                        || ContinuousClock.now - lastCheckpoint >= Self.checkpointInterval
+                    {
+                        lastCheckpoint = ContinuousClock.now
                         let flush = sinceFlush >= Self.durableBytes
                         let checkpoint = record
                         try await withBlockingWork {
@@ -264,9 +319,21 @@ struct ContentDownloader: Sendable {
                             batch.writeImmutableBuffer(part.readSlice(length: count)!)
                         }
                         received += Int64(count)
-                        if batch.readableBytes >= Self.batchBytes {
+                        let now = ContinuousClock.now
+                        if batch.readableBytes >= Self.batchBytes || now - lastBatch >= Self.checkpointInterval {
                             try await write(batch)
                             batch = ByteBuffer()
+                            lastBatch = now
+                        }
+                        window.bytes += Int64(count)
+                        if now - window.start >= timeout {
+                            let seconds =
+                                Double((now - window.start).components.seconds) + 1e-18
+                                * Double((now - window.start).components.attoseconds)
+                            guard Double(window.bytes) >= seconds * Double(minimum) else {
+                                throw TooSlow(bytes: window.bytes, seconds: seconds)
+                            }
+                            window = (now, 0)
                         }
                         if let maxRate, maxRate > 0 {
                             let due = Duration.seconds(Double(received) / Double(maxRate))
@@ -296,8 +363,21 @@ struct ContentDownloader: Sendable {
         return "ok"
     }
 
+    /// A fetch that found the size changed and started the download over: the same DP is asked once more.
+    static let restart = "restarted"
+
+    /// A distribution point that kept the connection open but sent less than the minimum rate.
+    struct TooSlow: Error, CustomStringConvertible {
+        var bytes: Int64
+        var seconds: Double
+        var description: String {
+            "too slow: \(bytes) bytes in \(String(format: "%.1f", seconds)) s, below the minimum rate"
+        }
+    }
+
     static func reason(_ error: any Error) -> String {
-        let text = "\(error)"
+        if error is TooSlow { return "too-slow" }
+        let text = UntrustedText.escape("\(error)")
         if text.contains("connect") && text.contains("efused") { return "refused" }
         if text.lowercased().contains("timeout") || text.lowercased().contains("timed out") { return "timeout" }
         if text.lowercased().contains("reset") || text.contains("remoteConnectionClosed") { return "reset" }

@@ -88,6 +88,13 @@ public struct ClientState: Sendable {
         }
     }
 
+    /// Bytes free for this user on the file system of the downloads folder; nil when it cannot be told.
+    func freeBytes() -> Int64? {
+        var info = statvfs()
+        guard statvfs(downloads.path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
     func createFolders() throws {
         try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
     }

@@ -51,21 +51,70 @@ public struct ManagementPointClient: ManagementPoint {
         }
     }
 
-    private func exchange<T: Decodable>(_ request: HTTPClientRequest, as type: T.Type) async throws -> T {
-        let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
-        let body = try await response.body.collect(upTo: 4 << 20)
-        guard response.status == .ok else {
-            if let problem = try? JSONDecoder().decode(ServiceProblem.self, from: Data(body.readableBytesView)) {
-                throw problem
+    /// One request and its whole answer, body included, within `timeout` of its start: a management point that
+    /// trickles its answer is cut off like one that never answers. Text from the answer is escaped before anyone
+    /// prints it.
+    private func exchange<T: Decodable & Sendable>(_ request: HTTPClientRequest, as type: T.Type) async throws -> T {
+        let http = http
+        let host = host
+        let (status, reason, body) = try await withTimeLimit(timeout, doing: "\(host)'s answer") {
+            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+            let body = try await response.body.collect(upTo: 4 << 20)
+            return (response.status.code, response.status.reasonPhrase, Data(body.readableBytesView))
+        }
+        guard status == 200 else {
+            if let problem = try? JSONDecoder().decode(ServiceProblem.self, from: body) {
+                throw ServiceProblem(
+                    status: problem.status,
+                    title: UntrustedText.escape(problem.title),
+                    detail: UntrustedText.escape(problem.detail),
+                    field: problem.field.map(UntrustedText.escape)
+                )
             }
             throw ServiceProblem(
-                status: Int(response.status.code),
-                title: response.status.reasonPhrase,
-                detail: "\(host) answered \(response.status.code)"
+                status: Int(status),
+                title: UntrustedText.escape(reason),
+                detail: "\(host) answered \(status)"
             )
         }
-        return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        let decoded = try JSONDecoder().decode(T.self, from: body)
+        guard var location = decoded as? ContentLocationResponse else { return decoded }
+        location.trace = location.trace.map(UntrustedText.escape)
+        location.distributionPoints = location.distributionPoints.map { offer in
+            var offer = offer
+            offer.host = UntrustedText.escape(offer.host)
+            offer.site = UntrustedText.escape(offer.site)
+            offer.version = offer.version.map(UntrustedText.escape)
+            offer.url = offer.url.map(UntrustedText.escape)
+            return offer
+        }
+        return location as? T ?? decoded
     }
+}
+
+/// Runs `operation`, cancelled and answered with ``TimeLimitExceeded`` when it has not ended within `limit`.
+func withTimeLimit<T: Sendable>(
+    _ limit: Duration,
+    doing what: String,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TimeLimitExceeded(what: what, limit: limit)
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next() else { throw CancellationError() }
+        return first
+    }
+}
+
+/// An answer that did not end within its time limit.
+struct TimeLimitExceeded: Error, CustomStringConvertible {
+    var what: String
+    var limit: Duration
+    var description: String { "timeout: \(what) did not end within \(limit)" }
 }
 
 extension Duration {

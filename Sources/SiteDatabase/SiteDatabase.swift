@@ -83,6 +83,11 @@ public final class SiteDatabase: Sendable {
             // (re-signed by this site) waits here until it has been delivered.
             try db.execute(sql: "CREATE TABLE forwardedHeader (id TEXT PRIMARY KEY NOT NULL, header BLOB NOT NULL);")
         }
+        migrator.registerMigration("v4: when the source created a reported version") { db in
+            // Which version is current is decided by the creation time the package's source site signed, never by a
+            // reporting site's word; statuses recorded before this knew none (NULL) and lose to any that does.
+            try db.execute(sql: "ALTER TABLE packageStatus ADD COLUMN created INTEGER;")
+        }
         return migrator
     }
 
@@ -231,8 +236,9 @@ public final class SiteDatabase: Sendable {
 
     // MARK: Package status from below
 
-    /// Records a site's status for a package unless a newer one is already there (placed later). Returns whether
-    /// it was recorded: an older status arriving late changes nothing.
+    /// Records a site's status for a package unless a newer one is already there: a version the source created
+    /// later, or the same version placed later. Returns whether it was recorded: an older status arriving late
+    /// changes nothing.
     @discardableResult
     public func record(_ status: PackageStatus, receivedAt: Date = Date()) throws(SiteDatabaseError) -> Bool {
         let points: String
@@ -244,16 +250,18 @@ public final class SiteDatabase: Sendable {
         return try write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO packageStatus (site, package, version, distributionPoints, placedAt, receivedAt)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO packageStatus (site, package, version, distributionPoints, placedAt, receivedAt, created)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(site, package) DO UPDATE SET version = excluded.version,
                         distributionPoints = excluded.distributionPoints, placedAt = excluded.placedAt,
-                        receivedAt = excluded.receivedAt
-                    WHERE excluded.placedAt > packageStatus.placedAt
+                        receivedAt = excluded.receivedAt, created = excluded.created
+                    WHERE IFNULL(excluded.created, 0) > IFNULL(packageStatus.created, 0)
+                        OR (IFNULL(excluded.created, 0) = IFNULL(packageStatus.created, 0)
+                            AND excluded.placedAt > packageStatus.placedAt)
                     """,
                 arguments: [
                     status.site, status.package, status.version, points, Self.milliseconds(status.placedAt),
-                    Self.milliseconds(receivedAt),
+                    Self.milliseconds(receivedAt), status.created.map(Self.milliseconds),
                 ]
             )
             return db.changesCount > 0
@@ -278,7 +286,8 @@ public final class SiteDatabase: Sendable {
                     version: row["version"],
                     distributionPoints: points,
                     placedAt: Self.date(row["placedAt"]),
-                    receivedAt: Self.date(row["receivedAt"])
+                    receivedAt: Self.date(row["receivedAt"]),
+                    created: (row["created"] as Int64?).map(Self.date)
                 )
             }
         }
@@ -339,6 +348,11 @@ public struct PackageStatus: Sendable, Equatable, Codable {
     public var distributionPoints: [String]
     public var placedAt: Date
     public var receivedAt: Date?
+    /// When the package's source site created this version, as the site that recorded the status verified it
+    /// from ``source``; nil in what a site was told before it verified (or in a status from an older site).
+    public var created: Date?
+    /// The source site's signed word for this version, which a status carries up (`VersionSource`).
+    public var source: VersionSource?
 
     public init(
         site: String,
@@ -346,7 +360,9 @@ public struct PackageStatus: Sendable, Equatable, Codable {
         version: String,
         distributionPoints: [String],
         placedAt: Date,
-        receivedAt: Date? = nil
+        receivedAt: Date? = nil,
+        created: Date? = nil,
+        source: VersionSource? = nil
     ) {
         self.site = site
         self.package = package
@@ -354,6 +370,32 @@ public struct PackageStatus: Sendable, Equatable, Codable {
         self.distributionPoints = distributionPoints
         self.placedAt = placedAt
         self.receivedAt = receivedAt
+        self.created = created
+        self.source = source
+    }
+
+    /// What decides which of two versions is current: the source's creation time, else (not verified) the
+    /// placement time.
+    public var versionTime: Date { created ?? placedAt }
+}
+
+/// The package's source site's signature over a version, as it signed the package job that carried it: the job's
+/// id, destination, creation time, size and the origin signature. With the package, its source site and the
+/// version (its SHA-256), a site rebuilds the signed statement and checks it with the source's key, so no site
+/// below can name a version of its own or make one look newer (docs/site-communication.md, "Package status").
+public struct VersionSource: Sendable, Equatable, Codable {
+    public var job: String
+    public var destination: String
+    public var created: Date
+    public var bytes: Int64
+    public var signature: String
+
+    public init(job: String, destination: String, created: Date, bytes: Int64, signature: String) {
+        self.job = job
+        self.destination = destination
+        self.created = created
+        self.bytes = bytes
+        self.signature = signature
     }
 }
 

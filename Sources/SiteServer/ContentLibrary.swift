@@ -141,9 +141,14 @@ public struct SiteContentKnowledge: Sendable {
         self.init(hierarchy: hierarchy, siteRoot: { _ in sitesDirectory })
     }
 
-    /// The version a site knows as current for a package: its own, else the newest a site below reported.
-    public static func currentVersion(own: String?, reports: [PackageStatus]) -> String? {
-        own ?? reports.max { $0.placedAt < $1.placedAt }?.version
+    /// The version a site knows as current for a package: of its own and those the sites below reported, the one
+    /// its source created last (the creation time the source signed, which a reporting site cannot change); its
+    /// own on a tie.
+    public static func currentVersion(own: (version: String, created: Date)?, reports: [PackageStatus]) -> String? {
+        let newest = reports.max { $0.versionTime < $1.versionTime }
+        guard let own else { return newest?.version }
+        guard let newest, newest.versionTime > own.created else { return own.version }
+        return newest.version
     }
 
     /// The distribution point hosts that site `site`'s database says hold the current version of the package.
@@ -164,7 +169,9 @@ public struct SiteContentKnowledge: Sendable {
     {
         let own = (try? database.placement(of: package)) ?? nil
         let reports = (try? database.statuses(package: package)) ?? []
-        guard let current = currentVersion(own: own?.version, reports: reports) else { return (nil, []) }
+        guard let current = currentVersion(own: own.map { ($0.version, $0.created) }, reports: reports) else {
+            return (nil, [])
+        }
         var holders = Set(own?.version == current ? own?.distributionPoints ?? [] : [])
         for report in reports where report.version == current { holders.formUnion(report.distributionPoints) }
         return (current, holders)

@@ -61,6 +61,7 @@ public enum PackageSending {
             try PackageStatusJob.queue(
                 placement,
                 of: package.sourceSite,
+                source: try PackageStatusJob.source(of: placement, at: package.sourceSite, key: key),
                 id: PackageStatusJob.jobID(placedBy: nil, package: package.id, site: package.sourceSite),
                 hierarchy: hierarchy,
                 folders: source,

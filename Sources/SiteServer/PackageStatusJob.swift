@@ -30,8 +30,9 @@ enum PackageStatusJob {
         guard var status = try? RecordCoding.decoder().decode(PackageStatus.self, from: data) else {
             throw JobRejection(.malformed, "has a status that is not a package status report")
         }
-        // When it arrived is this site's to say.
+        // When it arrived is this site's to say; when the version was created, the source's (verified later).
         status.receivedAt = nil
+        status.created = nil
         let points = Set(
             hierarchy.site(header.origin)?.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) ?? []
         )
@@ -55,6 +56,7 @@ enum PackageStatusJob {
     static func queue(
         _ placement: PackagePlacement,
         of site: SiteCode,
+        source: VersionSource,
         id: String,
         hierarchy: Hierarchy,
         folders: SiteFolders,
@@ -68,7 +70,8 @@ enum PackageStatusJob {
             package: placement.package,
             version: placement.version,
             distributionPoints: placement.distributionPoints,
-            placedAt: placement.placed
+            placedAt: placement.placed,
+            source: source
         )
         guard let payload = try? RecordCoding.encoder().encode(status) else {
             throw SiteServerError("cannot encode the status of \(placement.package)")
@@ -88,6 +91,62 @@ enum PackageStatusJob {
         )
         try header.signAsOrigin(with: key)
         try JobFile.write(header, payload: payload, signedBy: key, to: outgoing)
+    }
+
+    /// The source's signed word for the version a package job carries.
+    static func source(of header: JobHeader) -> VersionSource? {
+        header.originSignature.map {
+            VersionSource(
+                job: header.id,
+                destination: header.destination.rawValue,
+                created: header.created,
+                bytes: header.payloadBytes,
+                signature: $0
+            )
+        }
+    }
+
+    /// The source site signs a version it placed itself as if it had sent it to itself.
+    static func source(
+        of placement: PackagePlacement,
+        at site: SiteCode,
+        key: SiteSigningKey
+    ) throws(SiteServerError) -> VersionSource {
+        var header = JobHeader(
+            id: "\(placement.package)-\(site)-version-\(JobHeader.randomSuffix())",
+            package: placement.package,
+            origin: site,
+            destination: site,
+            signer: site,
+            priority: .high,
+            created: placement.created,
+            payloadBytes: placement.bytes,
+            payloadSHA256: placement.sha256
+        )
+        try header.signAsOrigin(with: key)
+        guard let made = source(of: header) else { throw SiteServerError("cannot sign \(placement.package)'s version") }
+        return made
+    }
+
+    /// The package job header `source` stands for, to be checked with the package's source site's key; nil when
+    /// `status` names no version the statement could be about.
+    static func sourceHeader(of status: PackageStatus, from sourceSite: SiteCode) -> JobHeader? {
+        guard let source = status.source, let destination = try? SiteCode(exactly: source.destination),
+            JobHeader.isSafeID(source.job), source.bytes >= 0
+        else { return nil }
+        var header = JobHeader(
+            id: source.job,
+            package: status.package,
+            origin: sourceSite,
+            destination: destination,
+            signer: sourceSite,
+            priority: .high,
+            created: source.created,
+            payloadBytes: source.bytes,
+            payloadSHA256: String(status.version.dropFirst(ContentLibrary.versionPrefix.count))
+        )
+        header.originSignature = source.signature
+        return header
     }
 
     /// The top of the hierarchy above `site`; nil when `site` is the top (it reports to nobody).

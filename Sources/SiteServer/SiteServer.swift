@@ -318,7 +318,7 @@ public final class SiteServer: Service {
             return
         }
         do {
-            if header.kind == .status { try record(job) }
+            if header.kind == .status { try await record(job) }
             if header.destination == site.code {
                 if header.kind == .package {
                     try apply(job)
@@ -523,7 +523,7 @@ public final class SiteServer: Service {
         if let current = library.placement(package.id) {
             if current.sha256 == header.payloadSHA256 {
                 // Placed by this very job before a crash cut it short: its status may not have been queued yet.
-                if current.job == header.id { try reportStatus(current, placedBy: header.id) }
+                if current.job == header.id { try reportStatus(current, placedBy: header) }
                 if try markDone(header, action: "already-held") {
                     events.record("duplicate", job: header, detail: "this version is already placed here")
                 }
@@ -546,7 +546,7 @@ public final class SiteServer: Service {
             job: header.id,
             created: header.created
         )
-        try reportStatus(placement, placedBy: header.id)
+        try reportStatus(placement, placedBy: header)
         if try markDone(header, action: "applied") {
             events.record(
                 "applied",
@@ -558,8 +558,11 @@ public final class SiteServer: Service {
     }
 
     /// Records the package status a status job carries, unless a newer one for that site and package is here.
-    private func record(_ job: JobFile) throws {
-        let status = try PackageStatusJob.read(job, hierarchy: settings.hierarchy)
+    /// The version must be one the package's source site signed, placed no earlier than the source created it and
+    /// not in the future: a site below says where a version is, never which version is current.
+    private func record(_ job: JobFile) async throws {
+        var status = try PackageStatusJob.read(job, hierarchy: settings.hierarchy)
+        status.created = try await verifiedCreation(of: status)
         let recorded: Bool
         do { recorded = try database.record(status) } catch { throw SiteServerError(error.description) }
         events.record(
@@ -572,12 +575,61 @@ public final class SiteServer: Service {
         )
     }
 
-    /// Queues this site's status for a placement to its parent (nothing at the top of the hierarchy).
-    private func reportStatus(_ placement: PackagePlacement, placedBy job: String?) throws(SiteServerError) {
+    /// When the package's source site created the version a status names, from the source's own signature.
+    private func verifiedCreation(of status: PackageStatus) async throws(JobRejection) -> Date {
+        guard let package = settings.hierarchy.package(status.package),
+            let header = PackageStatusJob.sourceHeader(of: status, from: package.sourceSite)
+        else {
+            throw JobRejection(
+                .badOrigin,
+                "has a status of \(status.package) without its source site's signed word for the version"
+            )
+        }
+        let sourceKey = package.sourceSite == site.code ? key.publicKey : await siteKey(of: package.sourceSite)
+        guard let sourceKey else {
+            if !settings.secureKeyExchange {
+                logger.warning(
+                    "accepting a status whose version cannot be checked: secure key exchange is off",
+                    metadata: ["package": "\(package.id)", "site": "\(status.site)"]
+                )
+                return header.created
+            }
+            throw JobRejection(
+                .unknownKey,
+                "reports a version of \(package.id), whose source site \(package.sourceSite)'s key this site does not"
+                    + " hold to check it; import it with siteloc keys import"
+            )
+        }
+        guard header.hasValidOriginSignature(sourceKey) else {
+            throw JobRejection(
+                .badOrigin,
+                "reports version \(status.version.prefix(19))… of \(package.id), which \(package.sourceSite) did not"
+                    + " sign: a site below says where a version is, never which one"
+            )
+        }
+        let skew: TimeInterval = 300
+        guard status.placedAt.timeIntervalSinceNow <= skew, status.placedAt >= header.created.addingTimeInterval(-skew)
+        else {
+            throw JobRejection(
+                .badOrigin,
+                "says it placed \(package.id) at \(RecordCoding.string(status.placedAt)), which is in the future or"
+                    + " before \(package.sourceSite) created the version (\(RecordCoding.string(header.created)))"
+            )
+        }
+        return header.created
+    }
+
+    /// Queues this site's status for a placement to its parent (nothing at the top of the hierarchy), carrying the
+    /// source's signed word for the version from the package job that placed it.
+    private func reportStatus(_ placement: PackagePlacement, placedBy job: JobHeader) throws(SiteServerError) {
+        guard let source = PackageStatusJob.source(of: job) else {
+            throw SiteServerError("job \(job.id) placed \(placement.package) without its origin's signature")
+        }
         try PackageStatusJob.queue(
             placement,
             of: site.code,
-            id: PackageStatusJob.jobID(placedBy: job, package: placement.package, site: site.code),
+            source: source,
+            id: PackageStatusJob.jobID(placedBy: job.id, package: placement.package, site: site.code),
             hierarchy: settings.hierarchy,
             folders: folders,
             key: key

@@ -114,7 +114,7 @@ public struct PackageStatusSummary: Sendable, Encodable {
             guard !expected.isEmpty else { return nil }
             let reports = status.below.filter { $0.package == package.id }
             let version = SiteContentKnowledge.currentVersion(
-                own: status.packages.first { $0.package == package.id }?.version,
+                own: status.packages.first { $0.package == package.id }.map { ($0.version, $0.created) },
                 reports: reports
             )
             let sites = expected.map { site -> SiteReport in

@@ -36,7 +36,10 @@ enum ContentChunks {
 
     struct Lane {
         var inFlight = 0
-        var waiter: CheckedContinuation<Void, Never>?
+        /// A read waiting for a place, and which wait it is (a timer or a cancellation names the wait it ends).
+        var waiter: (wait: Int, continuation: CheckedContinuation<Void, any Error>)?
+        var nextWait = 1
+        var cancelled = false
     }
 
     struct State {
@@ -44,6 +47,8 @@ enum ContentChunks {
         var free: [UInt] = []
         var lanes: [Int: Lane] = [:]
         var nextLane = 1
+        /// Downloads being served in the whole process.
+        var downloads = 0
     }
 
     static let state = Mutex(State())
@@ -80,12 +85,12 @@ enum ContentChunks {
         let size = block.load(as: Int.self)
         let lane = block.load(fromByteOffset: 8, as: Int.self)
         let address = UInt(bitPattern: block)
-        let (recycled, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-            var waiter: CheckedContinuation<Void, Never>?
+        let (recycled, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+            var waiter: CheckedContinuation<Void, any Error>?
             if lane != 0, var counted = state.lanes[lane] {
                 // A waiting read takes the released place; otherwise the place is free.
                 if let waiting = counted.waiter {
-                    waiter = waiting
+                    waiter = waiting.continuation
                     counted.waiter = nil
                 } else {
                     counted.inFlight -= 1
@@ -97,7 +102,7 @@ enum ContentChunks {
             return (true, waiter)
         }
         if !recycled { Glibc.free(block) }
-        waiter?.resume()
+        waiter?.resume(returning: ())
     }
 
     /// Marks a freshly allocated chunk as counting against `lane`.
@@ -109,11 +114,15 @@ enum ContentChunks {
     }
 }
 
-/// One download's window of chunks: `read` waits while ``ContentChunks/window`` chunks it read are still unreleased.
+/// One download's window of chunks: `read` waits while ``ContentChunks/window`` chunks it read are still unreleased,
+/// and gives up with ``ContentSendTimeout`` when none is released within the send timeout (the client stopped reading)
+/// or when its task is cancelled (the server shuts down).
 final class ContentLane: Sendable {
     let id: Int
+    let sendTimeout: Duration
 
-    init() {
+    init(sendTimeout: Duration) {
+        self.sendTimeout = sendTimeout
         id = ContentChunks.state.withLock { state in
             let id = state.nextLane
             state.nextLane += 1
@@ -128,18 +137,7 @@ final class ContentLane: Sendable {
     /// `count` bytes of `file` at `offset`, read on NIO's blocking pool (a few threads for all downloads: a thread per
     /// waiting read made a hundred downloads a hundred threads).
     func read(_ file: ContentFile, at offset: Int64, count: Int) async throws -> ByteBuffer {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = ContentChunks.state.withLock { state -> Bool in
-                guard var lane = state.lanes[id], lane.inFlight >= ContentChunks.window else {
-                    state.lanes[id]?.inFlight += 1
-                    return true
-                }
-                lane.waiter = continuation
-                state.lanes[id] = lane
-                return false
-            }
-            if ready { continuation.resume() }
-        }
+        try await place()
         do {
             let lane = id
             return try await NIOThreadPool.singleton.runIfActive {
@@ -151,5 +149,83 @@ final class ContentLane: Sendable {
             ContentChunks.state.withLock { $0.lanes[id]?.inFlight -= 1 }
             throw error
         }
+    }
+
+    /// Takes a place in the window, waiting at most the send timeout for a chunk to be released.
+    private func place() async throws {
+        let id = id
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let wait = ContentChunks.state.withLock { state -> Int? in
+                    guard var lane = state.lanes[id], !lane.cancelled else { return -1 }
+                    guard lane.inFlight >= ContentChunks.window else {
+                        state.lanes[id]?.inFlight += 1
+                        return nil
+                    }
+                    let wait = lane.nextWait
+                    lane.nextWait += 1
+                    lane.waiter = (wait, continuation)
+                    state.lanes[id] = lane
+                    return wait
+                }
+                switch wait {
+                case nil: continuation.resume()
+                case -1: continuation.resume(throwing: CancellationError())
+                case let wait?:
+                    let timeout = sendTimeout
+                    NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                        Self.end(lane: id, wait: wait, ContentSendTimeout(timeout: timeout))
+                    }
+                }
+            }
+        } onCancel: {
+            let waiter = ContentChunks.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                state.lanes[id]?.cancelled = true
+                defer { state.lanes[id]?.waiter = nil }
+                return state.lanes[id]?.waiter?.continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Ends wait `wait` of lane `lane` with `error`, if that wait is still the one waiting.
+    private static func end(lane: Int, wait: Int, _ error: any Error) {
+        let waiter = ContentChunks.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard let waiting = state.lanes[lane]?.waiter, waiting.wait == wait else { return nil }
+            state.lanes[lane]?.waiter = nil
+            return waiting.continuation
+        }
+        waiter?.resume(throwing: error)
+    }
+}
+
+/// A download's client read nothing for the send timeout: the download is dropped, and its connection with it.
+struct ContentSendTimeout: Error, CustomStringConvertible {
+    var timeout: Duration
+    var description: String { "the client read nothing for \(timeout); the download is dropped" }
+}
+
+/// One of the process's ``ServiceLimits/concurrentDownloads`` places, held while a download's response exists
+/// (released when it is dropped, whether or not its body was ever written).
+final class DownloadSlot: Sendable {
+    private init() {}
+
+    /// A place, or nil when `limit` downloads are already being served.
+    static func take(limit: Int) -> DownloadSlot? {
+        let taken = ContentChunks.state.withLock { state -> Bool in
+            guard state.downloads < limit else { return false }
+            state.downloads += 1
+            return true
+        }
+        return taken ? DownloadSlot() : nil
+    }
+
+    deinit { ContentChunks.state.withLock { $0.downloads -= 1 } }
+}
+
+extension Duration {
+    /// The whole nanoseconds of a duration (for NIO's TimeAmount).
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

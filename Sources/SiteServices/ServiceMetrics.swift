@@ -42,8 +42,10 @@ struct LocationMetrics: Sendable {
 /// What a distribution point counts, made once per host as ``LocationMetrics`` is.
 struct ContentMetrics: Sendable {
     enum Answer: String, CaseIterable {
-        case whole, range, unsatisfiable
+        case whole, range, unsatisfiable, busy
         case notFound = "not-found"
+        case notModified = "not-modified"
+        case preconditionFailed = "precondition-failed"
     }
 
     private let requests: [Answer: Counter]

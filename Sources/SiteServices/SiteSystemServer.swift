@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOCore
@@ -27,6 +28,7 @@ public struct SiteSystemServer: Service {
         port: Int = 0,
         tls identity: TLSIdentity? = nil,
         metrics: MetricsExposition? = nil,
+        limits: ServiceLimits = ServiceLimits(),
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
@@ -42,7 +44,10 @@ public struct SiteSystemServer: Service {
                 (["siteloc", "v1", "status"], [.get, .head]),
             ]
         }
-        if system.roles.contains(.distributionPoint) { methods.append((["SMS_DP_SMSPKG$", "*"], [.get, .head])) }
+        if system.roles.contains(.distributionPoint) {
+            let content: [HTTPRequest.Method] = [.options, .get, .head, DistributionPointService.propfindMethod]
+            methods += [(["SMS_DP_SMSPKG$", "*"], content), (["SMS_DP_SMSPKG$", "*", "content"], content)]
+        }
         methods.append((["siteloc", "v1", "health"], [.get, .head]))
         if metrics != nil { methods.append((["metrics"], [.get, .head])) }
         router.add(middleware: ProblemMiddleware(methods: methods))
@@ -72,15 +77,19 @@ public struct SiteSystemServer: Service {
             StatusService(hierarchy: hierarchy, folders: folders).addRoutes(to: router)
         }
         if system.roles.contains(.distributionPoint) {
-            DistributionPointService(host: system.host, folders: folders).addRoutes(to: router)
+            DistributionPointService(host: system.host, folders: folders, limits: limits).addRoutes(to: router)
         }
+        let counts = ConnectionCounts()
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counts: counts)])
+        )
         application = Application(
             router: router,
-            server: try identity.map { try .tls(.http1(), tlsConfiguration: try Self.tlsConfiguration($0)) }
-                ?? .http1(),
+            server: try identity.map { try .tls(http1, tlsConfiguration: try Self.tlsConfiguration($0)) } ?? http1,
             configuration: ApplicationConfiguration(
                 address: .hostname(address, port: port),
-                serverName: "siteloc \(system.host)"
+                serverName: "siteloc \(system.host)",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.connectionsPerListener)
             ),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger

@@ -1,6 +1,7 @@
 import Foundation
 import LDAPKit
 import Logging
+import SiteModel
 
 #if canImport(Glibc)
 import Glibc
@@ -57,20 +58,5 @@ struct ControlEscapingLogHandler: LogHandler {
         }
     }
 
-    static func escape(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) {
-                escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
-    }
+    static func escape(_ text: String) -> String { UntrustedText.escape(text) }
 }

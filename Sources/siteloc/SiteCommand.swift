@@ -182,10 +182,15 @@ struct SiteRunCommand: AsyncParsableCommand {
         let services =
             servers.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
             + systems.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: .siteloc)
+        var configuration = ServiceGroupConfiguration(
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: .siteloc
         )
-        try await group.run()
+        // Open downloads get a few seconds to finish; then they are cancelled and their connections closed.
+        configuration.maximumGracefulShutdownDuration = .seconds(5)
+        configuration.maximumCancellationDuration = .seconds(10)
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 

@@ -108,10 +108,10 @@ struct ServicesFixture {
     }
 
     /// Runs every site system's services while `body` runs.
-    func serving<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    func serving<T: Sendable>(limits: ServiceLimits? = nil, _ body: () async throws -> T) async throws -> T {
         // The command line serves its Prometheus registry's text; the services only pass on what they are given.
         let metrics = MetricsExposition { "# TYPE siteloc_fixture_total counter\nsiteloc_fixture_total 1\n" }
-        let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code), metrics: metrics) {
+        let servers = try deployment.siteSystemServers(hierarchy.sites.map(\.code), metrics: metrics, limits: limits) {
             [urls] system, _, url in
             urls.set(system.host, url)
         }
@@ -144,12 +144,14 @@ final class AddressBook: Sendable {
         _ fixture: ServicesFixture,
         _ host: String,
         _ head: String,
+        headers: String = "",
         body: String = ""
     ) async throws
         -> RawHTTP.Answer
     {
         let port = try #require(try fixture.url(host).port)
-        let length = body.isEmpty ? "" : "Content-Length: \(body.utf8.count)\r\nContent-Type: application/json\r\n"
+        var length = body.isEmpty ? "" : "Content-Length: \(body.utf8.count)\r\nContent-Type: application/json\r\n"
+        if !headers.isEmpty { length += headers + "\r\n" }
         return try await RawHTTP.send(
             port: port,
             "\(head) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\(length)\r\n\(body)"

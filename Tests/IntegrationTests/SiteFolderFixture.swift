@@ -144,11 +144,37 @@ extension SiteFolderFixture {
         originKey: SiteSigningKey? = nil,
         version: String = "sha256:" + String(repeating: "ab", count: 32),
         points: [String],
-        placedAt: Date = Date()
+        placedAt: Date = Date(),
+        sourceSigner: String? = "CEN",
+        sourceCreated: Date? = nil
     ) throws -> String {
+        // The package's source site's signed word for the version (whole seconds, as ISO 8601 carries them here).
+        var source = ""
+        if let sourceSigner {
+            let created =
+                sourceCreated ?? Date(timeIntervalSince1970: placedAt.timeIntervalSince1970.rounded(.down) - 1)
+            var statement = JobHeader(
+                id: "CEN00001-\(origin)-version",
+                package: "CEN00001",
+                origin: try SiteCode("CEN"),
+                destination: try SiteCode(origin),
+                signer: try SiteCode("CEN"),
+                priority: .high,
+                created: created,
+                payloadBytes: 1,
+                payloadSHA256: String(version.dropFirst("sha256:".count))
+            )
+            try statement.signAsOrigin(with: try signingKey(sourceSigner))
+            source = """
+                ,"source":{"job":"\(statement.id)","destination":"\(origin)",\
+                "created":"\(ISO8601DateFormatter().string(from: created))","bytes":1,\
+                "signature":"\(statement.originSignature ?? "")"}
+                """
+        }
         let report = """
             {"distributionPoints":[\(points.map { "\"\($0)\"" }.joined(separator: ","))],"package":"CEN00001",\
-            "placedAt":"\(ISO8601DateFormatter().string(from: placedAt))","site":"\(origin)","version":"\(version)"}
+            "placedAt":"\(ISO8601DateFormatter().string(from: placedAt))","site":"\(origin)","version":"\(version)"\
+            \(source)}
             """
         let payload = directory.appendingPathComponent("status-\(UUID().uuidString)")
         try Data(report.utf8).write(to: payload)

@@ -298,6 +298,47 @@ extension SiteServerOrigin {
                 points: ["p01-dp.corp.contoso.com"]
             )
         ] = "malformed"
+        // A site below names which version exists, never which is current: a version the source did not sign, a
+        // status without the source's word, one placed in the year 9999 (which would pin the version for ever), and
+        // one placed before the source created the version are refused.
+        let forged = "sha256:" + String(repeating: "ef", count: 32)
+        expected[
+            try sites.dropStatus(
+                into: "P01",
+                signer: "S01",
+                key: s01Key,
+                origin: "S01",
+                version: forged,
+                points: [],
+                sourceSigner: "S01"
+            )
+        ] = "bad-origin"
+        expected[
+            try sites.dropStatus(into: "P01", signer: "S01", key: s01Key, origin: "S01", points: [], sourceSigner: nil)
+        ] = "bad-origin"
+        let year9999 = try #require(ISO8601DateFormatter().date(from: "9999-12-31T00:00:00Z"))
+        expected[
+            try sites.dropStatus(
+                into: "P01",
+                signer: "S01",
+                key: s01Key,
+                origin: "S01",
+                points: [],
+                placedAt: year9999,
+                sourceCreated: now.addingTimeInterval(-10).rounded
+            )
+        ] = "bad-origin"
+        expected[
+            try sites.dropStatus(
+                into: "P01",
+                signer: "S01",
+                key: s01Key,
+                origin: "S01",
+                points: [],
+                placedAt: now.addingTimeInterval(-3600),
+                sourceCreated: now.addingTimeInterval(-10).rounded
+            )
+        ] = "bad-origin"
         #expect(try await Self.refusals(at: "P01", sites) == expected)
         // The genuine one is recorded at P01 and goes on up, re-signed by P01.
         let p01 = try sites.folders("P01")
@@ -315,7 +356,8 @@ extension SiteServerOrigin {
             origin: "S01",
             version: "sha256:" + String(repeating: "cd", count: 32),
             points: [],
-            placedAt: now.addingTimeInterval(-60)
+            placedAt: now.addingTimeInterval(-60),
+            sourceCreated: now.addingTimeInterval(-120).rounded
         )
         #expect(try await Self.refusals(at: "P01", sites) == expected)
         #expect(SiteStatus(folders: p01).below == recorded)
@@ -353,4 +395,9 @@ extension SiteServerOrigin {
             }
         }
     }
+}
+
+extension Date {
+    /// Whole seconds, as the fixture's ISO 8601 dates carry them.
+    var rounded: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
 }

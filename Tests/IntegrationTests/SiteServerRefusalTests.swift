@@ -126,7 +126,7 @@ import Testing
         #expect(handled == [good])
         #expect(SiteEvent.read(p01Folders).filter { $0.event == "rejected" }.count == 4)
         // The forwarded copy is re-signed by P01, and S01 (which holds only P01's key) accepts it.
-        let forwarded = try JobFile.read(s01Folders.inbox.appendingPathComponent(delivered[0]))
+        let forwarded = try JobFile.read(s01Folders.inbox.appendingPathComponent(try #require(delivered.first)))
         #expect(forwarded.header.signer.rawValue == "P01")
         let s01 = try Self.server("S01", sites)
         await s01.processInbox()
