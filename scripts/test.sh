@@ -25,6 +25,9 @@ echo "== tests"
 # So do the suites that watch deliveries and kills as they happen (a starved watcher misses them).
 timed="HostilePeers|ConnectTimeouts|operationTimeoutBoundsAServerThatStopsAnswering|deadDirectoriesGiveRegionalRoamingWithinOneTimeout|ServiceLimitsTests"
 watched="SiteServerRefusal|SiteServerSenders|SiteServerKills|ClientCommandKills|ServiceFuzzing|Replication|aLargeJobTravelsThroughSmbclient"
+# Swift Testing starts every test at once unless told otherwise; on two cores a hundred slapds, site servers and
+# HTTP services started together starve each other past their own time limits. A few per core is as fast and holds.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-$(($(nproc) * 3))}
 timeout --kill-after=30 1200 swift test --skip "$timed|$watched"
 echo "== time-bounded connection tests, alone"
 timeout --kill-after=30 600 swift test --filter "$timed"
