@@ -98,7 +98,7 @@ public struct ManagementPointService: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
+        } catch is NIOTooManyBytesError {
             return Problems.response(
                 ServiceProblem(
                     status: 413,
@@ -106,6 +106,9 @@ public struct ManagementPointService: Sendable {
                     detail: "a content location request is at most \(context.maxUploadSize) bytes"
                 )
             )
+        } catch {
+            // A body that breaks off or is framed wrongly is the client's fault, not its size.
+            return Problems.badRequest("the request body could not be read whole: expected one JSON object", field: nil)
         }
         let message: ContentLocationRequest
         do {

@@ -148,6 +148,22 @@ import Testing
         }
     }
 
+    /// A body framed wrongly (a chunk size that is not hexadecimal) is malformed, not too large: 400, not 413.
+    @Test func aBodyThatCannotBeReadIsABadRequestNotATooLargeOne() async throws {
+        let fixture = try ServicesFixture()
+        defer { fixture.remove() }
+        try await fixture.serving {
+            let mp = "p01-mp.corp.contoso.com"
+            let answer = try await RawHTTP.send(
+                port: try #require(try fixture.url(mp).port),
+                "POST /siteloc/v1/content-location HTTP/1.1\r\nHost: \(mp)\r\nConnection: close\r\n"
+                    + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nzz\r\n"
+            )
+            #expect(answer.status == 400, "\(String(decoding: answer.body, as: UTF8.self))")
+            #expect(try await fixture.ask(mp, Self.body(Self.cases[0])).status == 200)
+        }
+    }
+
     @Test func identityAndPolicyAreServedToTheSiteAndTheSitesBelowOnly() async throws {
         let fixture = try ServicesFixture(
             appending: "  - {id: P0220001, package: CEN00002, slowBoundary: runFromDP}\n"
