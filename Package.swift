@@ -184,7 +184,10 @@ let package = Package(
             dependencies: ["SiteLocation", "SiteModel", "HierarchyFile", "SiteDirectory"]
         ),
         .testTarget(name: "SiteDatabaseTests", dependencies: ["SiteDatabase"]),
-        .testTarget(name: "SiteServicesTests", dependencies: ["SiteServices"]),
+        .testTarget(
+            name: "SiteServicesTests",
+            dependencies: ["SiteServices", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .testTarget(name: "BlockingWorkTests", dependencies: ["BlockingWork"]),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),

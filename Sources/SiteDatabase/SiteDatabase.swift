@@ -88,10 +88,22 @@ public final class SiteDatabase: Sendable {
             // reporting site's word; statuses recorded before this knew none (NULL) and lose to any that does.
             try db.execute(sql: "ALTER TABLE packageStatus ADD COLUMN created INTEGER;")
         }
+        migrator.registerMigration("v5: handled jobs by signer, and counts of what was done") { db in
+            try db.execute(sql: "CREATE INDEX handledJobBySigner ON handledJob (signer, handledAt);")
+            // The records of handled jobs are bounded, so what the status page counts is counted apart.
+            try db.execute(sql: "CREATE TABLE jobCount (action TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL);")
+            try db.execute(sql: "INSERT INTO jobCount SELECT action, COUNT(*) FROM handledJob GROUP BY action;")
+        }
         return migrator
     }
 
     // MARK: Jobs handled here
+
+    /// How many handled-job records are kept per signing neighbour. The record makes a redelivery (a copy sent again
+    /// after a crash) a no-op; it is not what stops a replay: a package job never takes a version backwards
+    /// (`stale`) and a status never replaces a newer one, so a copy arriving after its record is gone changes
+    /// nothing. Bounded, one neighbour's jobs cannot grow the database without end.
+    public static let handledJobsKeptPerSigner = 1_000
 
     /// Records that a job was handled here (applied, forwarded, recorded); false when it already was. The job id is
     /// the idempotence key: a second copy of a job (a redelivery after a crash) is dropped by it.
@@ -108,8 +120,50 @@ public final class SiteDatabase: Sendable {
                 sql: "INSERT OR IGNORE INTO handledJob (id, action, signer, handledAt) VALUES (?, ?, ?, ?)",
                 arguments: [id, action, signer, Self.milliseconds(date)]
             )
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try Self.count(action, in: db)
+            try Self.forgetOldHandledJobs(of: signer, in: db)
+            return true
         }
+    }
+
+    /// Counts one job refused here (it never becomes a handled job).
+    public func countRejected() throws(SiteDatabaseError) {
+        try write { db in try Self.count("rejected", in: db) }
+    }
+
+    /// How many jobs were handled here by action (`applied`, `forwarded`, `recorded`, `already-held`), and how many
+    /// were `rejected`, since the database was created.
+    public func jobCounts() throws(SiteDatabaseError) -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT action, count FROM jobCount") {
+                counts[row["action"]] = row["count"]
+            }
+            return counts
+        }
+    }
+
+    private static func count(_ action: String, in db: Database) throws {
+        try db.execute(
+            sql:
+                "INSERT INTO jobCount (action, count) VALUES (?, 1) ON CONFLICT (action) DO UPDATE SET count = count + 1",
+            arguments: [action]
+        )
+    }
+
+    /// Keeps the newest records of `signer`'s jobs, and every record of a forwarded job not yet delivered.
+    private static func forgetOldHandledJobs(of signer: String, in db: Database) throws {
+        try db.execute(
+            sql: """
+                DELETE FROM handledJob WHERE signer = ?1
+                AND id NOT IN (SELECT id FROM forwardedHeader)
+                AND id NOT IN (
+                    SELECT id FROM handledJob WHERE signer = ?1 ORDER BY handledAt DESC, id DESC LIMIT ?2
+                )
+                """,
+            arguments: [signer, handledJobsKeptPerSigner]
+        )
     }
 
     /// Whether a job was handled here already.
@@ -135,6 +189,8 @@ public final class SiteDatabase: Sendable {
                 sql: "INSERT OR REPLACE INTO forwardedHeader (id, header) VALUES (?, ?)",
                 arguments: [id, header]
             )
+            try Self.count("forwarded", in: db)
+            try Self.forgetOldHandledJobs(of: signer, in: db)
             return true
         }
     }

@@ -492,16 +492,8 @@ public final class SiteServer: Service {
     }
 
     private func reject(_ file: URL, _ rejection: JobRejection) throws(SiteServerError) {
-        let target = folders.rejected.appendingPathComponent(file.lastPathComponent)
-        let reason = (try? RecordCoding.encoder(pretty: true).encode(rejection)) ?? Data()
-        try AtomicFile.write(
-            folders.rejected.appendingPathComponent(file.lastPathComponent + ".reason.json"),
-            contents: reason
-        )
-        guard rename(file.path, target.path) == 0 else {
-            throw SiteServerError("cannot move a rejected job to \(folders.rejected.path)")
-        }
-        let header = try? JobFile.read(target).header
+        let header = try RejectedJobs(folders: folders).keep(file, rejection)
+        try? database.countRejected()
         metrics.rejected(rejection.code)
         events.record("rejected", job: header, detail: rejection.description, file: file.lastPathComponent)
         logger.warning(

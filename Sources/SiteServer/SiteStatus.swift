@@ -11,11 +11,7 @@ public struct SiteStatus: Sendable, Encodable {
         public var state: OutboxState
     }
 
-    public struct RejectedJob: Sendable, Encodable {
-        public var file: String
-        public var code: String
-        public var reason: String
-    }
+    public typealias RejectedJob = RejectedJobs.Entry
 
     public var site: String
     public var folder: String
@@ -25,7 +21,10 @@ public struct SiteStatus: Sendable, Encodable {
     public var publicKeyFingerprint: String?
     public var inbox: Int
     public var outbox: [OutgoingJob]
+    /// The newest refused jobs kept in `rejected/` (at most `RejectedJobs.kept`), newest first.
     public var rejected: [RejectedJob]
+    /// Every job refused since the site database was created.
+    public var rejectedTotal: Int
     public var packages: [PackagePlacement]
     /// The package status the sites below reported, by package then site: what this site knows of them.
     public var below: [PackageStatus]
@@ -52,21 +51,15 @@ public struct SiteStatus: Sendable, Encodable {
                 state: OutboxState.read(folders, header.id)
             )
         }
-        rejected = folders.files(in: folders.rejected, suffix: JobFile.suffix).map { file in
-            let reason = RegularFile.contents(of: URL(fileURLWithPath: file.path + ".reason.json"))
-                .flatMap { try? JSONDecoder().decode(JobRejection.self, from: $0) }
-            return RejectedJob(
-                file: file.lastPathComponent,
-                code: reason?.code.rawValue ?? "unknown",
-                reason: reason?.message ?? "(no reason recorded)"
-            )
-        }
+        rejected = RejectedJobs(folders: folders).entries()
         let database = try? folders.openDatabase(readOnly: true)
         packages = database.map { ContentLibrary(folders: folders, database: $0).placements() } ?? []
         below = (try? database?.statuses()) ?? []
-        let events = SiteEvent.read(folders)
-        applied = events.count { $0.event == "applied" }
-        forwarded = events.count { $0.event == "forwarded" }
+        // Counted in the database as they happen: the events log is never read whole for a status.
+        let counts = (try? database?.jobCounts()) ?? [:]
+        applied = counts["applied"] ?? 0
+        forwarded = counts["forwarded"] ?? 0
+        rejectedTotal = max(counts["rejected"] ?? 0, rejected.count)
     }
 
     /// Every site server folder under `sitesDirectory`, by site code.

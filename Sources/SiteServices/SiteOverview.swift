@@ -45,7 +45,10 @@ public struct SiteOverview: Sendable, Encodable {
     public var sites: [SiteNode]
     public var packages: [PackageStatusSummary]
     public var outbox: [SiteStatus.OutgoingJob]
+    /// The newest refused jobs the site keeps, newest first.
     public var rejected: [SiteStatus.RejectedJob]
+    /// Every job the site refused, kept or not.
+    public var rejectedTotal: Int
     public var links: [Link]
     public var applied: Int
     public var forwarded: Int
@@ -87,6 +90,7 @@ public struct SiteOverview: Sendable, Encodable {
         packages = PackageStatusSummary.make(status, hierarchy: hierarchy)
         outbox = status.outbox
         rejected = status.rejected
+        rejectedTotal = status.rejectedTotal
         let weekday = calendar.component(.weekday, from: now) - 1  // 0 = Sunday, as hours of the week count
         let hour = calendar.component(.hour, from: now)
         links = subtree.flatMap { site in

@@ -161,8 +161,14 @@ public enum StatusPage {
 
             """
         }
+        let shown =
+            overview.rejectedTotal > overview.rejected.count
+            ? HTML(
+                "<p>The newest \(overview.rejected.count) of \(overview.rejectedTotal) (only their heads are kept).</p>"
+            )
+            : ""
         return """
-            <section id="rejected"><h2>Rejected jobs</h2>
+            <section id="rejected"><h2>Rejected jobs</h2>\(shown)
             <table><thead><tr><th>file</th><th>code</th><th>reason</th></tr></thead><tbody>
             \(rows)</tbody></table></section>
             """

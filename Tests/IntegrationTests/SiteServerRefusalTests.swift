@@ -134,6 +134,44 @@ import Testing
         #expect(SiteStatus(folders: s01Folders).rejected.isEmpty)
     }
 
+    /// A neighbour sending junk cannot fill the disk or slow the status page (hostile review finding 7): of a
+    /// refused job only its head is kept, only the newest `RejectedJobs.kept` stay, and the total is counted.
+    @Test func refusedJobsKeepOnlyTheirHeadsAndOnlyTheNewestStay() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let p01 = try Self.server("P01", sites)
+        let folders = try sites.folders("P01")
+        let big = try sites.drop(
+            into: "P01",
+            signer: "CEN",
+            destination: "S01",
+            key: nil,
+            payload: Data(repeating: 1, count: 8 << 20)
+        )
+        await p01.processInbox()
+        let kept = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folders.rejected.path).first {
+                $0.hasPrefix(big) && $0.hasSuffix(".job")
+            }
+        )
+        let head = try Data(contentsOf: folders.rejected.appendingPathComponent(kept))
+        #expect(head.count < 64 * 1024, "the 8 MiB payload was kept")
+        #expect(try JobFile.read(folders.rejected.appendingPathComponent(kept)).header.payloadBytes == 8 << 20)
+
+        let more = RejectedJobs.kept + 29
+        for _ in 0..<more {
+            try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: nil, payload: Data(count: 10))
+        }
+        await p01.processInbox()
+        let status = SiteStatus(folders: folders)
+        #expect(status.rejected.count == RejectedJobs.kept)
+        #expect(status.rejectedTotal == more + 1)
+        let files = try FileManager.default.contentsOfDirectory(atPath: folders.rejected.path)
+        #expect(files.count == 2 * RejectedJobs.kept, "each kept job has its reason, nothing else stays")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folders.inbox.path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folders.work.path).isEmpty)
+    }
+
     @Test func aSecondServerForTheSameSiteIsRefused() throws {
         let sites = try Self.makeSites()
         defer { sites.remove() }

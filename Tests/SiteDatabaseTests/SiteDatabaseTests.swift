@@ -61,6 +61,31 @@ import Testing
         }
     }
 
+    /// One neighbour's jobs cannot grow the replay records without end (hostile review finding 11): the newest are
+    /// kept per signer, another signer's are untouched, and a forwarded job not yet delivered keeps its record.
+    @Test func handledJobRecordsAreBoundedPerSigner() throws {
+        try Self.withDatabase { _, database in
+            let kept = SiteDatabase.handledJobsKeptPerSigner
+            let start = Date(timeIntervalSince1970: 1_000_000)
+            #expect(try database.markForwarded("F-0", header: Data("h".utf8), signer: "S01", at: start))
+            for index in 0..<(kept + 500) {
+                let at = start.addingTimeInterval(Double(index + 1))
+                #expect(try database.markHandled("S-\(index)", action: "recorded", signer: "S01", at: at))
+            }
+            #expect(try database.markHandled("P-0", action: "recorded", signer: "P01", at: start))
+            let handled = try database.handledJobs()
+            #expect(handled.filter { $0.hasPrefix("S-") }.count == kept)
+            #expect(handled.contains("F-0") && handled.contains("P-0"))
+            #expect(!handled.contains("S-0") && handled.contains("S-\(kept + 499)"))
+            #expect(try database.isHandled("S-\(kept + 499)") && !database.isHandled("S-499"))
+            // Once delivered, the forwarded job's record is an ordinary one and goes with the next insert.
+            try database.removeForwardedHeader("F-0")
+            #expect(try database.markHandled("S-last", action: "recorded", signer: "S01", at: Date()))
+            #expect(try !database.handledJobs().contains("F-0"))
+            #expect(try database.handledJobs().count == kept + 1)
+        }
+    }
+
     @Test func aReaderSeesWhatTheWriterWroteAndCannotWrite() throws {
         try Self.withDatabase { url, database in
             let reader = try SiteDatabase(url: url, readOnly: true)
