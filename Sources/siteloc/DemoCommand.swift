@@ -236,6 +236,12 @@ struct DemoCommand: AsyncParsableCommand {
             _ = try SiteFolders(site: try SiteCode(to), sitesDirectory: sitesDirectory).importKey(from: file)
         }
         say("keys exchanged by hand (siteloc keys export / import): CEN ↔ P02 across the forests, P02 ↔ S02")
+        // The walk-through says in its own words what the site servers do; their log lines go to a file.
+        let logFile = lab.directory.appendingPathComponent("demo-sites.log")
+        let sink = try FileLogHandler.Sink(logFile)
+        var deployment = deployment
+        deployment.logger = Logger(label: "siteloc") { FileLogHandler(sink: sink, label: $0) }
+        say("the site servers' and services' log: \(logFile.path)")
         let servers = try siteServers(model.sites, in: deployment) {
             $0.pollInterval = .milliseconds(50)
         }
@@ -245,7 +251,7 @@ struct DemoCommand: AsyncParsableCommand {
             try? lab.record(system, of: site.code, url: url)
         }
         defer { for system in systems { lab.forgetSystem(system.system.host) } }
-        try await withServices(servers + systems, logger: .siteloc) {
+        try await withServices(servers + systems, logger: deployment.logger) {
             _ = try await poll(within: .seconds(20)) { lab.systems().count == systems.count ? true : nil }
             try await sendAndFollow(model: model, lab: lab, locator: deployment.locator())
             step(9, "A roaming client downloads over HTTP and resumes from another distribution point")

@@ -260,6 +260,11 @@ extension CommandLine {
             ] {
                 #expect(run.output.contains(expected), "missing: \(expected)")
             }
+            // The walk-through speaks in its own words: the site servers' log lines (the forged job's rejection
+            // among them) are in the file it names, not in its output.
+            #expect(!run.error.contains("[SiteServer]") && !run.output.contains("[SiteServer]"), "\(run.error)")
+            let log = try String(contentsOfFile: folder + "/demo-sites.log", encoding: .utf8)
+            #expect(log.contains("reason=bad-origin"), "\(log.prefix(2_000))")
             // The lab's smbd stopped with the directories.
             let smbd = try String(contentsOfFile: folder + "/smb/smbd.json", encoding: .utf8)
             #expect(!smbd.contains("\"pid\""), "\(smbd)")
