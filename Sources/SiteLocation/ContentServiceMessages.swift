@@ -6,6 +6,12 @@ public enum ContentService {
     /// The path of the content of a package on a distribution point (Configuration Manager's own share name).
     public static func contentPath(package: String) -> String { "/SMS_DP_SMSPKG$/\(package)/" }
 
+    /// The same path pinned to one version (`?version=sha256:<hex>`): a DP holding another version answers 404, so
+    /// a client that resumes with a bare `Range` (curl -C -, wget -c, aria2c) on another DP can never mix versions.
+    public static func contentPath(package: String, version: String?) -> String {
+        contentPath(package: package) + (version.map { "?version=\($0)" } ?? "")
+    }
+
     public static let sitePath = "/siteloc/v1/site"
     public static let contentLocationPath = "/siteloc/v1/content-location"
     public static func advertisementPath(_ id: String) -> String { "/siteloc/v1/advertisements/\(id)" }

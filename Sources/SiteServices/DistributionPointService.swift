@@ -62,6 +62,19 @@ public struct DistributionPointService: Sendable {
             metrics.request(.notFound)
             return Problems.response(.init(status: 404, title: "Not Found", detail: "no such package on \(host)"))
         }
+        // A URL that names its version (as the management point gives them) means that version only: a client
+        // resuming with a bare Range on a DP that holds another one gets 404, never another version's bytes.
+        if let wanted = request.uri.queryParameters["version"], String(wanted) != content.version {
+            metrics.request(.notFound)
+            return Problems.response(
+                .init(
+                    status: 404,
+                    title: "Not Found",
+                    detail:
+                        "\(host) holds another version of the package than \(UntrustedText.escape(String(wanted.prefix(80))))"
+                )
+            )
+        }
         var headers = content.validators
         headers[.acceptRanges] = "bytes"
         headers[.cacheControl] = "no-transform"

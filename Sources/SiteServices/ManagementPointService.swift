@@ -146,7 +146,9 @@ public struct ManagementPointService: Sendable {
             offer.version = current.version
             let url = systemURLs(offer.host)
             urls[offer.host] = url
-            offer.url = url.map { $0.absoluteString + ContentService.contentPath(package: package.id) }
+            offer.url = url.map {
+                $0.absoluteString + ContentService.contentPath(package: package.id, version: current.version)
+            }
             return offer
         }
         let encoded = JSONAnswer.encode(

@@ -132,9 +132,16 @@ extension ContentServices {
                 let answer = try await ask("p01-dp.corp.contoso.com", method)
                 #expect(answer.status == 405, "\(method): \(answer.status)")
             }
+            // A URL naming the version is served by the DPs holding it, and 404 where another version is.
+            let pinned = "/SMS_DP_SMSPKG$/CEN00001/?version=\(placement.version)"
+            #expect(try await ask("p01-dp-secure.corp.contoso.com", "GET", pinned).body == content)
+            _ = try fixture.place("CEN00001", at: "CEN", bytes: Data(content.reversed()))
+            let elsewhere = try await ask("cen-dp1.corp.contoso.com", "GET", pinned, "Range: bytes=500-")
+            #expect(elsewhere.status == 404, "\(elsewhere.status)")
+            #expect(try await ask("cen-dp1.corp.contoso.com", "GET").status == 200)
             // A package not placed on this DP is 404 for WebDAV too.
             #expect(
-                try await ask("cen-dp1.corp.contoso.com", "PROPFIND", "/SMS_DP_SMSPKG$/CEN00001/", "Depth: 1").status
+                try await ask("cen-dp1.corp.contoso.com", "PROPFIND", "/SMS_DP_SMSPKG$/CEN00002/", "Depth: 1").status
                     == 404
             )
         }

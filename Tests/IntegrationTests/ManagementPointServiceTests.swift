@@ -81,8 +81,12 @@ import Testing
                 #expect(plain == offline.distributionPoints, "\(testCase)")
                 for offer in online.distributionPoints {
                     let dp = try fixture.url(offer.host).absoluteString
-                    #expect(offer.url == dp + "/SMS_DP_SMSPKG$/\(testCase.package)/", "\(testCase)")
                     #expect(offer.version == online.version && offer.version != nil, "\(testCase)")
+                    let version = try #require(offer.version)
+                    #expect(
+                        offer.url == dp + "/SMS_DP_SMSPKG$/\(testCase.package)/?version=\(version)",
+                        "\(testCase)"
+                    )
                 }
                 offered += online.distributionPoints.count
             }
