@@ -41,6 +41,7 @@ fuzz: deps
 
 ## Wrapper against raw libldap on the same queries, in one run (release build).
 bench: deps
+	scripts/install-deps.sh bench
 	swift run -c release siteloc-bench
 
 ## Regenerate Schema/ from the one source (Sources/DirectorySchema).

@@ -48,7 +48,21 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
     @Flag(help: "Only the management point's requests per second.")
     var managementPointOnly = false
 
+    /// What the comparisons run; `make bench` installs them (scripts/install-deps.sh bench).
+    static let tools = [
+        "/usr/sbin/nginx": "nginx", "/usr/bin/wrk": "wrk", "/usr/bin/curl": "curl", "/usr/bin/aria2c": "aria2",
+        "/usr/bin/openssl": "openssl",
+    ]
+
     func run() async throws {
+        let missing = Self.tools.filter { !FileManager.default.isExecutableFile(atPath: $0.key) }
+        guard missing.isEmpty else {
+            throw ValidationError(
+                "siteloc-bench content compares against \(missing.keys.sorted().joined(separator: ", ")), which"
+                    + " this machine lacks: run make bench (it installs them), or apt-get install "
+                    + missing.values.sorted().joined(separator: " ")
+            )
+        }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("siteloc-bench-content-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -196,6 +210,61 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             )
         )
 
+        // aria2c splitting the download over P01's two DPs (two host names: aria2c splits across hosts, not
+        // ports) against curl from one of them.
+        if let secure = labRecords.systemURL("p01-dp-secure.corp.contoso.com"), let securePort = secure.port,
+            secure.scheme == "http"
+        {
+            let second = "http://localhost:\(securePort)/SMS_DP_SMSPKG$/CEN00001/"
+            var aria2Times: [Double] = []
+            for _ in 0..<rounds {
+                let out = folder.appendingPathComponent("aria2.out")
+                aria2Times.append(
+                    try Self.timed {
+                        try Self.run(
+                            "/usr/bin/aria2c",
+                            [
+                                "--quiet", "--split=2", "--min-split-size=8M", "--max-connection-per-server=1",
+                                "--file-allocation=none", "--dir", folder.path, "--out", out.lastPathComponent,
+                                dpPackageURL, second,
+                            ]
+                        )
+                    }
+                )
+                try? FileManager.default.removeItem(at: out)
+            }
+            let aria2 = median(aria2Times)
+            print(
+                String(
+                    format:
+                        "download %d MB: aria2c over two siteloc DPs %.2f s (%.0f MB/s); curl from one %.2f s, ratio %.2f",
+                    megabytes,
+                    aria2,
+                    bytes / aria2 / 1e6,
+                    curlFromDP,
+                    curlFromDP / aria2
+                )
+            )
+        }
+
+        // Small ranges, as a client splitting a download into many pieces asks: requests per second.
+        let dpRanges = try Self.wrk(dpPackageURL, script: nil, duration: duration, header: "Range: bytes=4096-8191")
+        let nginxRanges = try Self.wrk(nginxURL, script: nil, duration: duration, header: "Range: bytes=4096-8191")
+        print(
+            String(
+                format:
+                    "4 KiB ranges (wrk, 2 threads, 16 connections): the siteloc DP %.0f requests/s (p50 %@, p99 %@);"
+                    + " nginx %.0f/s (p50 %@, p99 %@), ratio %.2f",
+                dpRanges.rate,
+                dpRanges.p50,
+                dpRanges.p99,
+                nginxRanges.rate,
+                nginxRanges.p50,
+                nginxRanges.p99,
+                dpRanges.rate / nginxRanges.rate
+            )
+        )
+
         // Memory of the serving process while `concurrent` clients download at once, nginx beside it.
         for (name, pid, url) in [
             (
@@ -328,9 +397,16 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
 
     // MARK: Tools
 
-    static func wrk(_ url: String, script: String?, duration: Int) throws -> (rate: Double, p50: String, p99: String) {
-        var arguments = ["-t2", "-c32", "-d\(duration)s", "--latency"]
+    /// wrk on `url`: 32 connections, or 16 with a `header` (a DP admits at most 32 connections from one address).
+    static func wrk(
+        _ url: String,
+        script: String?,
+        duration: Int,
+        header: String? = nil
+    ) throws -> (rate: Double, p50: String, p99: String) {
+        var arguments = ["-t2", header == nil ? "-c32" : "-c16", "-d\(duration)s", "--latency"]
         if let script { arguments += ["-s", script] }
+        if let header { arguments += ["-H", header] }
         let output = try run("/usr/bin/wrk", arguments + [url])
         func field(_ prefix: String) -> String {
             output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
