@@ -122,6 +122,7 @@ final class BadDistributionPoint: Sendable {
         state: URL,
         roamedTo site: String,
         maxRate: Int? = nil,
+        timeout: Duration = .seconds(5),
         systemURLs: (@Sendable (String) -> URL?)? = nil
     ) throws -> ContentClient {
         let roamed = try #require(fixture.hierarchy.site(try SiteCode(site)))
@@ -130,7 +131,7 @@ final class BadDistributionPoint: Sendable {
             directory: { _ in RoamingDirectory(site: roamed) },
             systemURLs: systemURLs ?? fixture.deployment.systemURLs,
             state: ClientState(folder: state),
-            timeout: .seconds(5),
+            timeout: timeout,
             maxRate: maxRate,
             logger: Logger(label: "test")
         )
