@@ -37,9 +37,12 @@ import Testing
                 output = try await ProcessControl.run(
                     "/usr/bin/env",
                     [
+                        // allow_header_conformance: a DP's `Allow` names PROPFIND (WebDAV, as Configuration
+                        // Manager's client starts a download), a method OpenAPI 3.0 cannot document.
                         "-C", scratch.path, program, "run", document, "--url", url, "--checks", "all",
                         "--exclude-checks",
-                        "positive_data_acceptance", "--max-time", "20", "--workers", "2", "--request-timeout", "5",
+                        "positive_data_acceptance,allow_header_conformance", "--max-time", "20", "--workers", "2",
+                        "--request-timeout", "5",
                         "--no-color",
                     ]
                 )

@@ -61,7 +61,14 @@ import Glibc
         try await fixture.serving(limits: limits) {
             let port = try #require(try fixture.url("p01-mp.corp.contoso.com").port)
             try await withBlockingWork {
-                let held = try (0..<limits.connectionsPerAddress).map { _ in try Peer(port: port) }
+                // Each held connection is answered once first, so the server has counted it before the extra one
+                // comes (connections become active on two event loops, in any order).
+                let held = try (0..<limits.connectionsPerAddress).map { _ in
+                    let peer = try Peer(port: port)
+                    try peer.send("GET /siteloc/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    try peer.awaitAnswer(within: 5)
+                    return peer
+                }
                 // One more from the same address is closed at once, while those it holds stay open.
                 let extra = try Peer(port: port)
                 #expect(try extra.secondsUntilClosed(within: 3) < 1)
@@ -187,6 +194,16 @@ final class Peer {
         guard poll(&descriptor, 1, 0) > 0 else { return true }
         var byte: UInt8 = 0
         return recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
+    }
+
+    /// Waits until the server sends something, and reads what has come.
+    func awaitAnswer(within limit: Double) throws {
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, Int32(limit * 1000)) > 0 else {
+            throw RawHTTPError("no answer within \(limit) s")
+        }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        _ = recv(socket, &buffer, buffer.count, Int32(MSG_DONTWAIT))
     }
 
     /// Reads until the server ends the connection; the bytes received. Throws when it is still open after `limit`.
