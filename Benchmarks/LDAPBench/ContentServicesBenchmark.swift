@@ -216,33 +216,43 @@ struct ContentServicesBenchmark: AsyncParsableCommand {
             secure.scheme == "http"
         {
             let second = "http://localhost:\(securePort)/SMS_DP_SMSPKG$/CEN00001/"
-            var aria2Times: [Double] = []
-            for _ in 0..<rounds {
-                let out = folder.appendingPathComponent("aria2.out")
-                aria2Times.append(
-                    try Self.timed {
-                        try Self.run(
-                            "/usr/bin/aria2c",
-                            [
-                                "--quiet", "--split=2", "--min-split-size=8M", "--max-connection-per-server=1",
-                                "--file-allocation=none", "--dir", folder.path, "--out", out.lastPathComponent,
-                                dpPackageURL, second,
-                            ]
-                        )
-                    }
-                )
-                try? FileManager.default.removeItem(at: out)
+            func aria2(_ urls: [String]) throws -> Double {
+                var times: [Double] = []
+                for _ in 0..<rounds {
+                    let out = folder.appendingPathComponent("aria2.out")
+                    times.append(
+                        try Self.timed {
+                            try Self.run(
+                                "/usr/bin/aria2c",
+                                [
+                                    "--quiet", "--split=\(urls.count)", "--min-split-size=8M",
+                                    "--max-connection-per-server=1", "--file-allocation=none", "--dir", folder.path,
+                                    "--out", out.lastPathComponent,
+                                ] + urls
+                            )
+                        }
+                    )
+                    try? FileManager.default.removeItem(at: out)
+                }
+                return median(times)
             }
-            let aria2 = median(aria2Times)
+            let two = try aria2([dpPackageURL, second])
+            let one = try aria2([dpPackageURL])
+            let fromNginx = try aria2([nginxURL])
             print(
                 String(
                     format:
-                        "download %d MB: aria2c over two siteloc DPs %.2f s (%.0f MB/s); curl from one %.2f s, ratio %.2f",
+                        "download %d MB: aria2c over two siteloc DPs %.2f s (%.0f MB/s); aria2c from one %.2f s, ratio"
+                        + " %.2f; aria2c from nginx %.2f s, ratio %.2f; curl from one DP %.2f s, ratio %.2f",
                     megabytes,
-                    aria2,
-                    bytes / aria2 / 1e6,
+                    two,
+                    bytes / two / 1e6,
+                    one,
+                    one / two,
+                    fromNginx,
+                    fromNginx / two,
                     curlFromDP,
-                    curlFromDP / aria2
+                    curlFromDP / two
                 )
             )
         }
