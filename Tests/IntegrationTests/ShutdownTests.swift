@@ -70,22 +70,7 @@ extension CommandLine {
 
     /// A connection that asks for the package and then reads nothing, with a small receive buffer.
     static func openStalledDownload(port: Int) throws -> Int32 {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var small: Int32 = 4_096
-        setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            close(socket)
-            throw RawHTTPError("connect: \(errno)")
-        }
+        let socket = try LoopbackSocket.connect(port: port, receiveBuffer: 4_096)
         let request = Array("GET /SMS_DP_SMSPKG$/CEN00001/ HTTP/1.1\r\nHost: cen-dp1\r\n\r\n".utf8)
         _ = write(socket, request, request.count)
         return socket
