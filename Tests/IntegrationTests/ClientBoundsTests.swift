@@ -8,19 +8,7 @@ import Testing
 /// 5): hold it past its timeout by trickling an answer, make it write a size it announces out of thin air, or keep
 /// it on a DP that sends a byte now and then.
 @Suite(.timeLimit(.minutes(3))) struct ClientBounds {
-    /// CEN with a second DP holding CEN00002, as in `ContentClientTests`: a client there is offered both.
-    static func fixture() throws -> ServicesFixture {
-        try ServicesFixture { yaml in
-            yaml.replacingOccurrences(
-                of: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n",
-                with: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n"
-                    + "      - host: cen-dp2.corp.contoso.com\n        roles: [distributionPoint]\n"
-            ).replacingOccurrences(
-                of: "distributionPoints: [cen-dp1.corp.contoso.com, s01-mp",
-                with: "distributionPoints: [cen-dp1.corp.contoso.com, cen-dp2.corp.contoso.com, s01-mp"
-            )
-        }
-    }
+    static func fixture() throws -> ServicesFixture { try ServicesFixture.withSecondDistributionPointAtCEN() }
 
     static let content = Data((0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ 3) })
 

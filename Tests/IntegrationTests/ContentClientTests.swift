@@ -196,16 +196,7 @@ final class BadDistributionPoint: Sendable {
 
     @Test func whenADistributionPointStopsMidwayTheNextContinuesAndCorruptBytesNeverEnterTheCache() async throws {
         // A second distribution point at CEN holding CEN00002: a client there is offered both.
-        let fixture = try ServicesFixture { yaml in
-            yaml.replacingOccurrences(
-                of: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n",
-                with: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n"
-                    + "      - host: cen-dp2.corp.contoso.com\n        roles: [distributionPoint]\n"
-            ).replacingOccurrences(
-                of: "distributionPoints: [cen-dp1.corp.contoso.com, s01-mp",
-                with: "distributionPoints: [cen-dp1.corp.contoso.com, cen-dp2.corp.contoso.com, s01-mp"
-            )
-        }
+        let fixture = try ServicesFixture.withSecondDistributionPointAtCEN()
         defer { fixture.remove() }
         let content = Self.content(2)
         var placement: PackagePlacement?
@@ -455,6 +446,23 @@ final class BadDistributionPoint: Sendable {
             )
             await #expect(throws: (any Error).self) { _ = try await identityless.identity() }
             try await http.shutdown()
+        }
+    }
+}
+
+extension ServicesFixture {
+    /// The example hierarchy with a second distribution point at CEN holding CEN00002: a client there is offered
+    /// both, so a test can lead the first to a bad server and watch the client move on.
+    static func withSecondDistributionPointAtCEN() throws -> ServicesFixture {
+        try ServicesFixture { yaml in
+            yaml.replacingOccurrences(
+                of: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n",
+                with: "      - host: cen-dp1.corp.contoso.com\n        roles: [distributionPoint]\n"
+                    + "      - host: cen-dp2.corp.contoso.com\n        roles: [distributionPoint]\n"
+            ).replacingOccurrences(
+                of: "distributionPoints: [cen-dp1.corp.contoso.com, s01-mp",
+                with: "distributionPoints: [cen-dp1.corp.contoso.com, cen-dp2.corp.contoso.com, s01-mp"
+            )
         }
     }
 }

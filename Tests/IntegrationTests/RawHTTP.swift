@@ -36,17 +36,7 @@ enum RawHTTP {
     }
 
     static func sendBlocking(port: Int, _ request: String) throws -> Answer {
-        let socket = try LoopbackSocket.connect(port: port, timeoutSeconds: 5)
-        defer { close(socket) }
-        let bytes = Array(request.utf8)
-        guard write(socket, bytes, bytes.count) == bytes.count else { throw RawHTTPError("write: \(errno)") }
-        var received = Data()
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(socket, &buffer, buffer.count)
-            if count <= 0 { break }
-            received.append(contentsOf: buffer[0..<count])
-        }
+        let received = try exchangeBlocking(port: port, Data(request.utf8))
         guard let end = received.range(of: Data("\r\n\r\n".utf8)) else {
             throw RawHTTPError("no complete answer: \(String(decoding: received, as: UTF8.self))")
         }

@@ -27,8 +27,12 @@ extension CommandLine {
             // A download whose client never reads: the DP's writes stall with 48 MiB still to send.
             let stalled = try await withBlockingWork { try Self.openStalledDownload(port: port) }
             defer { close(stalled) }
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(process.isRunning)
+            // The download is open once the DP has started answering it.
+            let answering = await withBlockingWork { () -> Bool in
+                var descriptor = pollfd(fd: stalled, events: Int16(POLLIN), revents: 0)
+                return poll(&descriptor, 1, 10_000) > 0
+            }
+            #expect(answering && process.isRunning)
             let started = ContinuousClock.now
             kill(process.processIdentifier, SIGTERM)
             let stopped = await withBlockingWork { () -> Bool in
