@@ -27,7 +27,9 @@ public struct DistributionPointService: Sendable {
     let folders: SiteFolders
     let database: SiteDatabaseReader
     let limits: ServiceLimits
-    private let opened: OpenContentCache
+    /// Each package's open content as the site database last said: a request for a few bytes then costs no database
+    /// read and no open. A download keeps the file it started with; a new version opens the new file after it.
+    private let opened: SiteDatabaseCache<OpenContent?>
 
     /// The methods a package's folder and its member take (`Allow`, `OPTIONS`).
     static let methods = "OPTIONS, GET, HEAD, PROPFIND"
@@ -37,7 +39,7 @@ public struct DistributionPointService: Sendable {
         self.folders = folders
         self.limits = limits
         database = SiteDatabaseReader(folders: folders)
-        opened = OpenContentCache(folders: folders)
+        opened = SiteDatabaseCache(folders: folders)
         metrics = ContentMetrics(host: self.host)
     }
 
@@ -223,7 +225,7 @@ public struct DistributionPointService: Sendable {
 
     private func content(_ context: SiteRequestContext) async throws -> OpenContent? {
         guard let package = context.parameters.get("package"), Self.isPackageID(package) else { return nil }
-        return try await opened.content(package) { try open(package) }
+        return try await opened.value(package) { try open(package) }.value
     }
 
     /// The version of `package` placed on this host, opened: nil when it is not placed here (whatever other
@@ -368,37 +370,4 @@ final class ContentFile: Sendable {
 struct ContentFileError: Error, CustomStringConvertible {
     var offset: Int64
     var description: String { "the content file ended or failed at byte \(offset)" }
-}
-
-/// Each package's open content as the site database last said, kept until the database's files change
-/// (``FolderChanges``): a request for a few bytes then costs no database read and no open. A download keeps the
-/// file it started with; a new version (a change of the database) opens the new file for the requests after it.
-final class OpenContentCache: Sendable {
-    private let watch: FolderChanges.Watch?
-    private let kept = Mutex<(generation: UInt64, packages: [String: OpenContent?])>((0, [:]))
-
-    init(folders: SiteFolders) {
-        // Watched before anything is read: a change between the first read and the watch would go unseen.
-        let file = SiteDatabase.fileName
-        watch = FolderChanges.shared.watch(folders.root.path, names: [file, file + "-wal", file + "-journal"])
-    }
-
-    func content(_ package: String, open: @escaping @Sendable () throws -> OpenContent?) async throws -> OpenContent? {
-        let generation = watch.flatMap { FolderChanges.shared.generation($0) }
-        if let generation {
-            let hit = kept.withLock { kept -> OpenContent?? in
-                if kept.generation != generation { kept = (generation, [:]) }
-                return kept.packages[package]
-            }
-            if let hit { return hit }
-        }
-        let content = try await withBlockingWork { try open() }
-        // Kept under the generation seen before reading: a change during the read makes the next request read again.
-        if let generation {
-            kept.withLock { kept in
-                if kept.generation == generation { kept.packages[package] = .some(content) }
-            }
-        }
-        return content
-    }
 }

@@ -16,7 +16,9 @@ public struct ManagementPointService: Sendable {
     private let metrics: LocationMetrics
     public let site: Site
     let hierarchy: Hierarchy
-    let knowledge: ContentKnowledgeCache
+    /// Each package's current version and holders, as the site database last said.
+    let knowledge: SiteDatabaseCache<(version: String?, holders: Set<String>)>
+    let database: SiteDatabaseReader
     let systemURLs: SystemURLs
     /// The site's sites and boundaries, indexed once for every request.
     let point: SiteDatabaseManagementPoint
@@ -27,7 +29,8 @@ public struct ManagementPointService: Sendable {
         self.host = host.lowercased()
         self.site = site
         self.hierarchy = hierarchy
-        knowledge = ContentKnowledgeCache(database: SiteDatabaseReader(folders: folders), folders: folders)
+        knowledge = SiteDatabaseCache(folders: folders)
+        database = SiteDatabaseReader(folders: folders)
         self.systemURLs = systemURLs
         point = SiteDatabaseManagementPoint(site: site.code, host: host.lowercased(), hierarchy: hierarchy)
         metrics = LocationMetrics(host: self.host)
@@ -125,7 +128,12 @@ public struct ManagementPointService: Sendable {
         guard let package = hierarchy.package(parsed.package) else {
             return Problems.notFound("package \(parsed.package) is not known to this site")
         }
-        let (current, generation) = await knowledge.current(package.id)
+        let database = database
+        let (current, generation) = try await knowledge.value(package.id) {
+            () -> (version: String?, holders: Set<String>) in
+            guard let opened = database.get() else { return (nil, []) }
+            return SiteContentKnowledge.current(package.id, in: opened)
+        }
         let selection = point.boundary(of: parsed)
         // Clients in one boundary asking for one package get the same answer: it is encoded once and kept while
         // the database's files are unchanged and the distribution points it names listen where it says.
