@@ -362,15 +362,7 @@ final class BadDistributionPoint: Sendable {
 @Suite(.timeLimit(.minutes(2))) struct NativeMode {
     @Test func nativeSitesServeHTTPSOnlyAndOnlyToClientsWithACertificate() async throws {
         // P02 native, under a native central site (a native site's parent is native too); P01 stays mixed.
-        let fixture = try ServicesFixture { yaml in
-            yaml.replacingOccurrences(
-                of: "    server: p02-ss.fabrikam.com\n",
-                with: "    mode: native\n    server: p02-ss.fabrikam.com\n"
-            ).replacingOccurrences(
-                of: "    mode: mixed\n    server: cen-ss",
-                with: "    mode: native\n    server: cen-ss"
-            )
-        }
+        let fixture = try ServicesFixture.withNativeP02()
         defer { fixture.remove() }
         let content = ContentClientTests.content(5)
         for site in ["CEN", "S01", "P02"] { try fixture.place("CEN00002", at: site, bytes: content) }
@@ -451,6 +443,20 @@ final class BadDistributionPoint: Sendable {
 }
 
 extension ServicesFixture {
+    /// The example hierarchy with P02 in native mode, under a native central site (a native site's parent is native
+    /// too); P01 stays mixed.
+    static func withNativeP02() throws -> ServicesFixture {
+        try ServicesFixture { yaml in
+            yaml.replacingOccurrences(
+                of: "    server: p02-ss.fabrikam.com\n",
+                with: "    mode: native\n    server: p02-ss.fabrikam.com\n"
+            ).replacingOccurrences(
+                of: "    mode: mixed\n    server: cen-ss",
+                with: "    mode: native\n    server: cen-ss"
+            )
+        }
+    }
+
     /// The example hierarchy with a second distribution point at CEN holding CEN00002: a client there is offered
     /// both, so a test can lead the first to a bad server and watch the client move on.
     static func withSecondDistributionPointAtCEN() throws -> ServicesFixture {

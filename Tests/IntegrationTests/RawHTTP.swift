@@ -90,3 +90,19 @@ enum LoopbackSocket {
         return socket
     }
 }
+
+/// A child process's end, awaited on the event (its termination handler), not by polling.
+enum ProcessEnd {
+    /// Starts `process` so that ``wait(for:seconds:)`` can await it; sets its termination handler.
+    static func run(_ process: Process) throws -> DispatchSemaphore {
+        let ended = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in ended.signal() }
+        try process.run()
+        return ended
+    }
+
+    /// Whether it ended within `seconds`; blocks the calling thread (call it off the cooperative pool).
+    static func wait(_ ended: DispatchSemaphore, seconds: Int) -> Bool {
+        ended.wait(timeout: .now() + .seconds(seconds)) == .success
+    }
+}

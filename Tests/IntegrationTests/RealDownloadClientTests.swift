@@ -176,10 +176,17 @@ import Glibc
     }
 
     /// Runs the client to completion (or its failure) on `urls`, writing `file`.
-    static func get(_ client: Client, _ urls: [String], to file: URL, limit: Int? = nil) async throws -> Int32 {
+    static func get(_ client: Client, _ urls: [String], to file: URL) async throws -> Int32 {
         try await withBlockingWork {
-            let process = try start(client, urls, to: file, limit: limit)
-            return wait(process, seconds: 60)
+            let process = try command(client, urls, to: file)
+            let ended = try ProcessEnd.run(process)
+            guard ProcessEnd.wait(ended, seconds: 60) else {
+                // A hang is a failure: 124, as timeout(1) says.
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return 124
+            }
+            return process.terminationStatus
         }
     }
 
@@ -198,7 +205,8 @@ import Glibc
         #expect(status != 0 && bytes > 0 && bytes < size, "\(client.rawValue) was not cut: \(bytes) bytes on disk")
     }
 
-    static func start(_ client: Client, _ urls: [String], to file: URL, limit: Int?) throws -> Process {
+    /// The client's command line for `urls`, its output in a log beside `file`.
+    static func command(_ client: Client, _ urls: [String], to file: URL) throws -> Process {
         let process = Process()
         let log = file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -210,13 +218,11 @@ import Glibc
         case .curl:
             process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
             process.arguments =
-                ["--silent", "--show-error", "--fail", "--max-time", "60", "-C", "-", "-o", file.path]
-                + (limit.map { ["--limit-rate", "\($0)"] } ?? []) + [urls[0]]
+                ["--silent", "--show-error", "--fail", "--max-time", "60", "-C", "-", "-o", file.path, urls[0]]
         case .wget:
             process.executableURL = URL(fileURLWithPath: "/usr/bin/wget")
             process.arguments =
-                ["--quiet", "--tries=1", "--timeout=20", "-c", "-O", file.path]
-                + (limit.map { ["--limit-rate=\($0)"] } ?? []) + [urls[0]]
+                ["--quiet", "--tries=1", "--timeout=20", "-c", "-O", file.path, urls[0]]
         case .aria2c:
             process.executableURL = URL(fileURLWithPath: "/usr/bin/aria2c")
             process.arguments =
@@ -225,23 +231,8 @@ import Glibc
                     "--allow-overwrite=false", "--split=\(urls.count)", "--min-split-size=1M",
                     "--max-connection-per-server=1", "--file-allocation=none", "--dir",
                     file.deletingLastPathComponent().path, "--out", file.lastPathComponent,
-                ] + (limit.map { ["--max-download-limit=\($0)"] } ?? []) + urls
+                ] + urls
         }
-        try process.run()
         return process
-    }
-
-    /// Waits for the process; kills it after `seconds` (a hang is a failure: 124, as timeout(1) says).
-    static func wait(_ process: Process, seconds: Int) -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                return 124
-            }
-            usleep(10_000)
-        }
-        return process.terminationStatus
     }
 }

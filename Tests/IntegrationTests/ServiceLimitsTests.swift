@@ -96,7 +96,8 @@ import Glibc
                     try peer.send(get)
                     return peer
                 }
-                usleep(200_000)
+                // Each holds its place once the DP has started answering it.
+                for peer in stalled { try peer.awaitReadable(within: 5) }
                 // A third download while two hold their places: 503 with Retry-After, at once.
                 let third = try RawHTTP.sendBlocking(
                     port: port,
@@ -124,15 +125,7 @@ import Glibc
     }
 
     @Test func aNativeListenerClosesAConnectionThatNeverStartsTLS() async throws {
-        let fixture = try ServicesFixture { yaml in
-            yaml.replacingOccurrences(
-                of: "    server: p02-ss.fabrikam.com\n",
-                with: "    mode: native\n    server: p02-ss.fabrikam.com\n"
-            ).replacingOccurrences(
-                of: "    mode: mixed\n    server: cen-ss",
-                with: "    mode: native\n    server: cen-ss"
-            )
-        }
+        let fixture = try ServicesFixture.withNativeP02()
         defer { fixture.remove() }
         try await fixture.serving(limits: Self.limits) {
             let url = try fixture.url("p02-mp.fabrikam.com")
@@ -179,12 +172,17 @@ final class Peer {
         return recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
-    /// Waits until the server sends something, and reads what has come.
-    func awaitAnswer(within limit: Double) throws {
+    /// Waits until the server has sent something, without reading it.
+    func awaitReadable(within limit: Double) throws {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         guard poll(&descriptor, 1, Int32(limit * 1000)) > 0 else {
-            throw RawHTTPError("no answer within \(limit) s")
+            throw RawHTTPError("nothing from the server within \(limit) s")
         }
+    }
+
+    /// Waits until the server sends something, and reads what has come.
+    func awaitAnswer(within limit: Double) throws {
+        try awaitReadable(within: limit)
         var buffer = [UInt8](repeating: 0, count: 65_536)
         _ = recv(socket, &buffer, buffer.count, Int32(MSG_DONTWAIT))
     }

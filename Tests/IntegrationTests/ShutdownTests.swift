@@ -17,7 +17,7 @@ extension CommandLine {
             try Data(repeating: 3, count: 48 << 20).write(to: URL(fileURLWithPath: content))
             #expect(try await Self.siteloc(["send", "package", "CEN00001", "--content", content] + site).status == 0)
 
-            let (process, printed) = try Self.startSiteRun(site)
+            let (process, ended, printed) = try Self.startSiteRun(site)
             let dp = try await Self.waitFor("cen-dp1's listener", seconds: 60) { () -> URL? in
                 let lines = ((try? String(contentsOfFile: printed, encoding: .utf8)) ?? "").split(separator: "\n")
                 return lines.first { $0.hasPrefix("cen-dp1.corp.contoso.com ") }
@@ -35,11 +35,7 @@ extension CommandLine {
             #expect(answering && process.isRunning)
             let started = ContinuousClock.now
             kill(process.processIdentifier, SIGTERM)
-            let stopped = await withBlockingWork { () -> Bool in
-                let deadline = ContinuousClock.now + .seconds(20)
-                while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
-                return !process.isRunning
-            }
+            let stopped = await withBlockingWork { ProcessEnd.wait(ended, seconds: 20) }
             if !stopped {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
@@ -47,7 +43,7 @@ extension CommandLine {
             #expect(stopped, "site run still running 20 s after SIGTERM")
             print("site run stopped \(ContinuousClock.now - started) after SIGTERM with a download open")
             // The site's lock is free: the next `site run` starts.
-            let (again, againPrinted) = try Self.startSiteRun(site)
+            let (again, _, againPrinted) = try Self.startSiteRun(site)
             defer {
                 kill(again.processIdentifier, SIGTERM)
                 again.waitUntilExit()
@@ -59,7 +55,7 @@ extension CommandLine {
         }
     }
 
-    static func startSiteRun(_ site: [String]) throws -> (Process, String) {
+    static func startSiteRun(_ site: [String]) throws -> (Process, DispatchSemaphore, String) {
         let printed = FileManager.default.temporaryDirectory.appendingPathComponent("site-run-\(UUID().uuidString)")
             .path
         _ = FileManager.default.createFile(atPath: printed, contents: nil)
@@ -68,8 +64,8 @@ extension CommandLine {
         process.arguments = ["site", "run", "--site", "CEN", "--transport", "folder", "--poll-interval", "0.05"] + site
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: printed))
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        return (process, printed)
+        let ended = try ProcessEnd.run(process)
+        return (process, ended, printed)
     }
 
     /// A connection that asks for the package and then reads nothing, with a small receive buffer.

@@ -44,13 +44,16 @@ import Testing
     /// finding 7: 64 readers each building their own took the process from 138 to 1,320 MiB).
     @Test func concurrentReadersShareOneSnapshot() async {
         let snapshots = StatusSnapshots()
+        let readers = 32
         let builds = BuildCount()
         let answers = await withTaskGroup(of: Int.self) { group in
-            for _ in 0..<32 {
+            for _ in 0..<readers {
                 group.addTask {
+                    await builds.arrive()
                     let snapshot = await snapshots.current {
+                        // The build lasts until every reader has come: each of them finds it in flight (or done).
+                        await builds.waitForArrivals(readers)
                         let number = await builds.next()
-                        try? await Task.sleep(for: .milliseconds(200))
                         return StatusSnapshots.Snapshot(html: ByteBuffer(string: "\(number)"), json: ByteBuffer())
                     }
                     return Int(String(buffer: snapshot.html)) ?? 0
@@ -65,9 +68,23 @@ import Testing
 
 private actor BuildCount {
     var value = 0
+    private var arrivals = 0
+    private var waiting: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     func next() -> Int {
         value += 1
         return value
+    }
+
+    func arrive() {
+        arrivals += 1
+        let ready = waiting.filter { $0.count <= arrivals }
+        waiting.removeAll { $0.count <= arrivals }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    func waitForArrivals(_ count: Int) async {
+        guard arrivals < count else { return }
+        await withCheckedContinuation { waiting.append((count, $0)) }
     }
 }
