@@ -81,6 +81,8 @@ public struct ContentLibrary: Sendable {
         do {
             let output = try RegularFile.createForWriting(temporary)
             defer { try? output.close() }
+            // Held until the file is closed: a site server starting meanwhile sees it is being written.
+            flock(output.fileDescriptor, LOCK_EX)
             (digest, bytes) = try JobFile.stream(source, from: offset, into: output)
             try output.synchronize()
         } catch {
@@ -90,8 +92,9 @@ public struct ContentLibrary: Sendable {
         let version = Self.version(sha256: digest)
         let target = contentFile(package.id, version: version)
         guard rename(temporary.path, target.path) == 0 else {
+            let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw SiteServerError("cannot store package \(package.id) in \(folder.path)")
+            throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(reason)")
         }
         let ownPoints = Set(
             hierarchy.site(folders.site)?.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) ?? []

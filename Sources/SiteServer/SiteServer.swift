@@ -169,8 +169,9 @@ public final class SiteServer: Service {
     }
 
     /// Removes what a kill left while content was being stored (hidden `.tmp` files in `content/<package>/`): the
-    /// job that was storing it is still in `work/` and stores it again. Only this server writes there, and only
-    /// while it runs, so nothing in use is removed.
+    /// job that was storing it is still in `work/` and stores it again. `siteloc send package` stores content at
+    /// the source site too, from another process and at any time, so a file still being written is left alone:
+    /// its writer holds a lock on it (``ContentLibrary/place``), which the kernel releases when the writer dies.
     private func removeHalfStoredContent() {
         let packages = (try? FileManager.default.contentsOfDirectory(atPath: folders.content.path)) ?? []
         for package in packages {
@@ -178,7 +179,11 @@ public final class SiteServer: Service {
             guard RegularFile.isRealDirectory(folder) else { continue }
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
             where name.hasPrefix(".") && name.hasSuffix(".tmp") {
-                unlink(folder.appendingPathComponent(name).path)
+                let path = folder.appendingPathComponent(name).path
+                let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                guard descriptor >= 0 else { continue }
+                defer { close(descriptor) }
+                if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
             }
         }
     }

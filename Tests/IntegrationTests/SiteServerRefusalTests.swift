@@ -180,3 +180,29 @@ import Testing
         _ = first
     }
 }
+
+extension SiteServerRefusal {
+    /// `siteloc send package` stores content at the source site from another process, at any time: a site server
+    /// starting meanwhile leaves its half-written file alone (its writer holds a lock), and removes one whose
+    /// writer died (a kill leaves it unlocked).
+    @Test func aStartingServerRemovesOnlyContentNobodyIsWriting() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let folders = try sites.folders("CEN")
+        let package = folders.package("CEN00001")
+        try FileManager.default.createDirectory(at: package, withIntermediateDirectories: true)
+        let writing = package.appendingPathComponent(".content.writing.tmp")
+        let abandoned = package.appendingPathComponent(".content.abandoned.tmp")
+        for file in [writing, abandoned] { try Data(count: 10).write(to: file) }
+        let writer = try FileHandle(forWritingTo: writing)
+        defer { try? writer.close() }
+        #expect(flock(writer.fileDescriptor, LOCK_EX) == 0)
+        let cen = try Self.server("CEN", sites)
+        try await SiteServer.running([cen]) {
+            try await Self.waitUntil("the abandoned file is removed") {
+                !FileManager.default.fileExists(atPath: abandoned.path)
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: writing.path), "a file being written was removed")
+    }
+}
