@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -55,7 +56,7 @@ struct ADSiteBenchmark: AsyncParsableCommand {
             )
         ]
         try await withBenchLab(model) { lab in
-            _ = try await Publisher.run(model.sites, in: model, connect: try lab.siteConnector(for: model))
+            _ = try await Publisher.run(model.sites, in: model, connect: try lab.deployment(for: model).siteConnector())
             guard let uri = lab.forests().first(where: { $0.name == forest })?.uri else { return }
             try await measure(model: model, uri: try LDAPURI(uri), layout: DirectoryLayout(forest: forest))
         }
@@ -73,11 +74,9 @@ struct ADSiteBenchmark: AsyncParsableCommand {
             let address = "\(outside ? 11 : 10).\(number / 256).\(number % 256).\(Int.random(in: 1...254))/24"
             return try ClientAddress(address)
         }
-        let configuration = LDAPConnectionConfiguration(uris: [uri])
+        let access = DirectoryAccess(uris: [uri], operationTimeout: .seconds(30))
         // The two ways of asking, each checked against the rule on the same answers first.
-        let (indexed, readAll, entriesRead, pages) = try await LDAPConnection.withSession(configuration, logger: logger)
-        {
-            session in
+        let (indexed, readAll, entriesRead, pages) = try await access.withSession(logger: logger) { session in
             // An anonymous client may read 500 entries a search (slapd's default limit, as AD's MaxPageSize is
             // 1,000): reading every subnet object takes pages.
             func readEverySubnet() throws -> [LDAPEntry] {
@@ -107,7 +106,11 @@ struct ADSiteBenchmark: AsyncParsableCommand {
             return (indexed, readAll, all.count, pages)
         }
 
-        let directory = LDAPSiteDirectoryClient(uris: [uri], timeout: .seconds(5), layout: layout, logger: logger)
+        let directory = LDAPSiteDirectoryClient(
+            access: DirectoryAccess(uris: [uri], timeout: .seconds(5)),
+            layout: layout,
+            logger: logger
+        )
         let locator = Locator(hierarchy: model) { _ in directory }
         func locate(given: Bool) async throws -> Double {
             let started = ContinuousClock.now

@@ -4,6 +4,7 @@ import Foundation
 import HierarchyFile
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -34,14 +35,13 @@ struct LocateBenchmark: AsyncParsableCommand {
         guard result.errors.isEmpty else { throw ValidationError("\(hierarchy) does not validate") }
         let model = result.hierarchy
         try await withBenchLab(model) { lab in
-            _ = try await Publisher.run(model.sites, in: model, connect: try lab.siteConnector(for: model))
+            _ = try await Publisher.run(model.sites, in: model, connect: try lab.deployment(for: model).siteConnector())
             let corp = try ForestName("corp.contoso.com")
             guard let uri = lab.forests().first(where: { $0.name == corp })?.uri else { return }
             var logger = Logger(label: "siteloc-bench")
             logger.logLevel = .warning
             let directory = LDAPSiteDirectoryClient(
-                uris: [try LDAPURI(uri)],
-                timeout: .seconds(2),
+                access: DirectoryAccess(uris: [try LDAPURI(uri)], timeout: .seconds(2)),
                 layout: DirectoryLayout(forest: corp),
                 logger: logger
             )
@@ -131,8 +131,10 @@ struct LocateBenchmark: AsyncParsableCommand {
                 var silent: [SilentListener] = []
                 for _ in 0..<deadCount { silent.append(try SilentListener()) }
                 let dead = LDAPSiteDirectoryClient(
-                    uris: try silent.map { try LDAPURI("ldap://127.0.0.1:\($0.port)") },
-                    timeout: timeout,
+                    access: DirectoryAccess(
+                        uris: try silent.map { try LDAPURI("ldap://127.0.0.1:\($0.port)") },
+                        timeout: timeout
+                    ),
                     layout: layout,
                     logger: logger
                 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteModel
@@ -57,7 +58,7 @@ struct PublishBenchmark: AsyncParsableCommand {
 
         var ldif = ""
         let published = try await withBenchLab(hierarchy) { lab in
-            let connector = try lab.siteConnector(for: hierarchy)
+            let connector = try lab.deployment(for: hierarchy).siteConnector()
             let plan = try await Publisher.run(hierarchy.sites, in: hierarchy, dryRun: true, connect: connector)
             ldif = plan.map { LDIFWriter.ldif($0.changes) }.joined(separator: "\n")
             return try await seconds {

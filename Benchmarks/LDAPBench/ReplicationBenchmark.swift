@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -39,7 +40,7 @@ struct ReplicationBenchmark: AsyncParsableCommand {
                 _ = try await Publisher.run(
                     hierarchy.sites,
                     in: hierarchy,
-                    connect: try lab.siteConnector(for: hierarchy)
+                    connect: try lab.deployment(for: hierarchy).siteConnector()
                 )
             }
         }
@@ -48,7 +49,7 @@ struct ReplicationBenchmark: AsyncParsableCommand {
         let double = try await withBenchLab(hierarchy, replicas: 2) { lab -> Double in
             guard let forest = lab.forests().first else { throw ValidationError("no lab forest") }
             let (a, b) = (forest.servers[0], forest.servers[1])
-            let throughA = try lab.siteConnector(for: hierarchy, directories: [try LDAPURI(a.uri)])
+            let throughA = try lab.deployment(for: hierarchy, directories: [try LDAPURI(a.uri)]).siteConnector()
             let probe = DelayProbe()
             let took = try await withThrowingTaskGroup(of: Double?.self) { group in
                 group.addTask {
@@ -81,8 +82,7 @@ struct ReplicationBenchmark: AsyncParsableCommand {
             ] {
                 let uris = (name == "live" ? [a.uri, b.uri] : [first, b.uri]).compactMap { try? LDAPURI($0) }
                 let directory = LDAPSiteDirectoryClient(
-                    uris: uris,
-                    timeout: .seconds(2),
+                    access: DirectoryAccess(uris: uris, timeout: .seconds(2)),
                     layout: layout,
                     logger: logger
                 )
@@ -137,8 +137,14 @@ final class DelayProbe: Sendable {
     func run(from a: LabServer, to b: LabServer, forest: LabForest, layout: DirectoryLayout) async throws {
         var logger = Logger(label: "siteloc-bench")
         logger.logLevel = .error
-        let admin = try await LDAPConnection.connect(forest.configuration(server: a, as: .admin), logger: logger)
-        let reader = try await LDAPConnection.connect(forest.configuration(server: b, as: .anonymous), logger: logger)
+        let admin = try await LDAPConnection.connect(
+            forest.access(server: a, as: .admin).configuration(),
+            logger: logger
+        )
+        let reader = try await LDAPConnection.connect(
+            forest.access(server: b, as: .anonymous).configuration(),
+            logger: logger
+        )
         var number = 0
         while running.load(ordering: .relaxed) {
             number += 1

@@ -92,7 +92,7 @@ struct SearchBenchmark: AsyncParsableCommand {
         let filters = queries.map { LDAPFilter.equal("mSSMSSiteCode", $0) }
         let base = layout.systemManagement
         guard let directory = lab.forests().first(where: { $0.name == forest }) else { return }
-        var configuration = try lab.configuration(for: directory, as: .anonymous)
+        var configuration = try lab.access(for: directory, as: .anonymous).configuration()
         configuration.spinBeforeSleeping = .microseconds(spin)
         let connection = try await LDAPConnection.connect(configuration, logger: logger)
 

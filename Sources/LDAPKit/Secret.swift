@@ -2,7 +2,7 @@ public import Foundation
 
 /// A password or other credential. It never prints, so it cannot end up in a log line or an error message by
 /// accident; only the connection code reads its bytes.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     package let bytes: [UInt8]
 
     public init(_ value: String) {

@@ -3,7 +3,7 @@ public import LDAPKit
 public import Logging
 public import ServiceLifecycle
 public import SiteClient
-import SiteDirectory
+public import SiteDirectory
 public import SiteLocation
 public import SiteModel
 public import SiteServer
@@ -14,15 +14,19 @@ public import SiteServices
 /// benchmarks build site servers, directory clients and locators from one of these, so that they all run the same
 /// assembly; the lab (``Lab/deployment(for:directories:transport:)``) is one provider of it, a test's folders another.
 ///
-/// Directories are read anonymously (boundaries, management points, site keys are world-readable, as in Active
-/// Directory); what a site writes goes through its own identity (`Lab.siteConnector`).
+/// It is the one place that decides who reaches which directory how (``DirectoryAccess``): readers — roaming
+/// clients, site servers looking up keys — with ``directories`` (anonymous today: boundaries, management points and
+/// site keys are world-readable, as in Active Directory), and what a site writes with its own identity
+/// (``siteCredentials``, ``siteAccess(of:timeout:)``). A new way to authenticate (GSSAPI from a keytab) enters as a
+/// ``DirectoryCredential`` handed out here.
 public struct Deployment: Sendable {
     public var hierarchy: Hierarchy
-    /// Where each forest's directory answers. A forest without URIs has no directory: its clients roam regionally
-    /// and its site servers take neighbours' keys from imported key files.
-    public var directories: [ForestName: [LDAPURI]]
-    /// Bounds connecting to a directory server (TCP, TLS, bind) and each answer, for clients and site servers.
-    public var directoryTimeout: Duration
+    /// How readers reach each forest's directory: its servers, credential and time limits. A forest without an
+    /// entry has no directory: its clients roam regionally and its site servers take neighbours' keys from
+    /// imported key files.
+    public var directories: [ForestName: DirectoryAccess]
+    /// Who each site server is to its forest's directory (what it publishes with); nil: it has no identity there.
+    public var siteCredentials: @Sendable (Site) -> DirectoryCredential? = { _ in nil }
     /// The folder that holds a site's site-server folder (`<root>/<CODE>`): one folder for every site in a lab, a
     /// machine of its own per site in a deployment.
     public var siteRoot: @Sendable (SiteCode) -> URL
@@ -41,8 +45,7 @@ public struct Deployment: Sendable {
     /// `inboxes` says otherwise.
     public init(
         hierarchy: Hierarchy,
-        directories: [ForestName: [LDAPURI]] = [:],
-        directoryTimeout: Duration = .seconds(2),
+        directories: [ForestName: DirectoryAccess] = [:],
         sitesDirectory: URL,
         inboxes: InboxResolver? = nil,
         logger: Logger
@@ -50,7 +53,6 @@ public struct Deployment: Sendable {
         self.init(
             hierarchy: hierarchy,
             directories: directories,
-            directoryTimeout: directoryTimeout,
             siteRoot: { _ in sitesDirectory },
             inboxes: inboxes,
             logger: logger
@@ -60,15 +62,13 @@ public struct Deployment: Sendable {
     /// Each site's folder under a root of its own (`siteRoot`), as on machines of their own.
     public init(
         hierarchy: Hierarchy,
-        directories: [ForestName: [LDAPURI]] = [:],
-        directoryTimeout: Duration = .seconds(2),
+        directories: [ForestName: DirectoryAccess] = [:],
         siteRoot: @escaping @Sendable (SiteCode) -> URL,
         inboxes: InboxResolver? = nil,
         logger: Logger
     ) {
         self.hierarchy = hierarchy
         self.directories = directories
-        self.directoryTimeout = directoryTimeout
         self.siteRoot = siteRoot
         self.inboxes = inboxes ?? Self.inboxFolders(siteRoot: siteRoot)
         self.logger = logger
@@ -97,6 +97,32 @@ public struct Deployment: Sendable {
         SiteFolders(site: site, sitesDirectory: siteRoot(site))
     }
 
+    // MARK: Directories
+
+    /// How a site's server reaches its forest's directory as itself, each wait bounded by `timeout` (the readers'
+    /// limits when nil).
+    public func siteAccess(of site: Site, timeout: Duration? = nil) throws(DeploymentError) -> DirectoryAccess {
+        guard var access = directories[site.forest] else {
+            throw DeploymentError(
+                "no directory for forest \(site.forest): give --directory, list it in the file, or start the lab "
+                    + "with: siteloc lab up --hierarchy FILE"
+            )
+        }
+        guard let credential = siteCredentials(site) else {
+            throw DeploymentError("site \(site.code) has no identity in forest \(site.forest)'s directory")
+        }
+        access.credential = credential
+        if let timeout { access = access.bounded(by: timeout) }
+        return access
+    }
+
+    /// Connects each site as itself (what `publish` writes with); writes wait longer than a reader's questions.
+    public func siteConnector(timeout: Duration = .seconds(10)) -> Publisher.Connector {
+        let deployment = self
+        return { site in try await deployment.siteAccess(of: site, timeout: timeout).connect(logger: deployment.logger)
+        }
+    }
+
     /// The sites whose site-server folder has been initialised (`siteloc site init`).
     public var initializedSites: [Site] {
         hierarchy.sites.filter { folders(of: $0.code).isInitialized }
@@ -106,12 +132,7 @@ public struct Deployment: Sendable {
 
     /// Reads a site's published key from the directory of its forest.
     public var directoryKeys: DirectoryKeyLookup {
-        let keys = DirectorySiteKeys(
-            hierarchy: hierarchy,
-            directories: directories,
-            logger: logger,
-            timeout: directoryTimeout
-        )
+        let keys = DirectorySiteKeys(hierarchy: hierarchy, directories: directories, logger: logger)
         return { site in await keys.key(of: site) }
     }
 
@@ -122,7 +143,7 @@ public struct Deployment: Sendable {
             hierarchy: hierarchy,
             sitesDirectory: siteRoot(site),
             resolveInbox: inboxes,
-            directoryKey: directories.values.contains { !$0.isEmpty } ? directoryKeys : nil
+            directoryKey: directories.isEmpty ? nil : directoryKeys
         )
     }
 
@@ -204,13 +225,9 @@ public struct Deployment: Sendable {
 
     /// A roaming client's connection to a forest's directory; nil when the forest has none.
     public func directoryClient(for forest: ForestName, timeout: Duration? = nil) -> LDAPSiteDirectoryClient? {
-        guard let uris = directories[forest], !uris.isEmpty else { return nil }
-        return LDAPSiteDirectoryClient(
-            uris: uris,
-            timeout: timeout ?? directoryTimeout,
-            layout: DirectoryLayout(forest: forest),
-            logger: logger
-        )
+        guard var access = directories[forest] else { return nil }
+        if let timeout { access = access.bounded(by: timeout) }
+        return LDAPSiteDirectoryClient(access: access, layout: DirectoryLayout(forest: forest), logger: logger)
     }
 
     /// The client that finds content and downloads it (`siteloc client get`): directories as this deployment
@@ -242,7 +259,7 @@ public struct Deployment: Sendable {
     }
 
     /// The locator clients use: each forest's directory, and management points answering from their sites'
-    /// databases. `timeout` overrides ``directoryTimeout`` for the client's directory questions.
+    /// databases. `timeout` overrides the directories' own limits for the client's directory questions.
     public func locator(timeout: Duration? = nil) -> Locator {
         var clients: [ForestName: LDAPSiteDirectoryClient] = [:]
         for forest in hierarchy.forests {

@@ -17,27 +17,31 @@ public enum LabTransport: String, Sendable, CaseIterable {
 
 extension Lab {
     /// This lab as a deployment: each forest's directory from `directories`, else the file's URIs, else the lab's
-    /// own slapd; every site's folder in the lab's `sites/`; deliveries over the lab's smbd when it runs (or as
-    /// `transport` says).
+    /// own slapd, read anonymously and bounded by `directoryTimeout`; each site server's identity its computer
+    /// entry with the password in the lab (or in `identities/<code>.password`); every site's folder in the lab's
+    /// `sites/`; deliveries over the lab's smbd when it runs (or as `transport` says).
     public func deployment(
         for hierarchy: Hierarchy,
         directories override: [LDAPURI] = [],
         directoryTimeout: Duration = .seconds(2),
+        identities: String? = nil,
         transport: LabTransport? = nil
     ) throws(LabError) -> Deployment {
-        var directories: [ForestName: [LDAPURI]] = [:]
+        var directories: [ForestName: DirectoryAccess] = [:]
         for forest in hierarchy.forests {
-            directories[forest.name] = try directoryURIs(for: forest, override: override)
+            let uris = try directoryURIs(for: forest, override: override)
+            guard !uris.isEmpty else { continue }
+            directories[forest.name] = DirectoryAccess(uris: uris, timeout: directoryTimeout)
         }
         var deployment = Deployment(
             hierarchy: hierarchy,
             directories: directories,
-            directoryTimeout: directoryTimeout,
             sitesDirectory: sitesDirectory,
             inboxes: try inboxes(transport: transport),
             logger: logger
         )
         let lab = self
+        deployment.siteCredentials = { site in lab.credential(of: site, identities: identities) }
         // A management point gives a URL for every distribution point it offers: reading the lab's record (a file
         // and the serving process's /proc entry) for each one on every request is kept to once a second per host.
         let records = RecentSystemURLs()

@@ -144,13 +144,11 @@ extension DirectoryServer {
     /// The first peer that lets the replication identity read the forest's root entry: it holds the forest.
     private func peerHoldingForest(_ replication: Replication, layout: DirectoryLayout) async -> Replication.Peer? {
         for peer in replication.peers {
-            let configuration = LDAPConnectionConfiguration(
+            let access = DirectoryAccess(
                 uris: [peer.url],
-                connectTimeout: .seconds(2),
-                operationTimeout: .seconds(2),
-                authentication: .simple(dn: ReplicationSettings.identity(layout), password: replication.password)
+                credential: .password(dn: ReplicationSettings.identity(layout), replication.password)
             )
-            guard let connection = try? await LDAPConnection.connect(configuration, logger: logger) else { continue }
+            guard let connection = try? await access.connect(logger: logger) else { continue }
             let root = try? await connection.search(base: layout.suffix, scope: .base, attributes: ["1.1"])
             await connection.close()
             if root?.isEmpty == false { return peer }
@@ -167,9 +165,10 @@ extension DirectoryServer {
         do {
             let admin = try await instance.connect(as: .admin)
             let present = try await admin.search(base: identity, scope: .base, attributes: ["1.1"])
-            let probe = LDAPConnectionConfiguration(
+            let probe = DirectoryAccess(
                 uris: [instance.ldapiURI],
-                authentication: .simple(dn: identity, password: replication.password)
+                credential: .password(dn: identity, replication.password),
+                operationTimeout: .seconds(30)
             )
             var changes: [String] = []
             if !present.isEmpty, try await Self.refusesCredentials(probe, logger: logger) {
@@ -189,11 +188,11 @@ extension DirectoryServer {
     /// Whether the directory turns the configuration's credentials down (a typed helper: the compiler trap in
     /// DEVELOPERS.md).
     private static func refusesCredentials(
-        _ configuration: LDAPConnectionConfiguration,
+        _ access: DirectoryAccess,
         logger: Logger
     ) async throws(LDAPError) -> Bool {
         do {
-            await (try await LDAPConnection.connect(configuration, logger: logger)).close()
+            await (try await access.connect(logger: logger)).close()
             return false
         } catch {
             guard error.code == .invalidCredentials else { throw error }

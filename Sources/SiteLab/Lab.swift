@@ -37,29 +37,34 @@ public struct LabForest: Codable, Sendable, Hashable {
     /// The forest's URIs, in order: what clients and site servers try.
     public var uris: [String] { servers.map(\.uri) }
 
-    /// A connection configuration for this forest: all its providers in order, or only `server`.
-    public func configuration(
+    /// How to reach this forest's directory as `identity`: all its providers in order, or only `server`.
+    public func access(
         server: LabServer? = nil,
         as identity: LabIdentity,
         timeout: Duration = .seconds(2)
-    ) throws(LabError) -> LDAPConnectionConfiguration {
+    ) throws(LabError) -> DirectoryAccess {
         do {
-            let targets = try (server.map { [$0.uri] } ?? self.uris).map { try LDAPURI($0) }
             switch identity {
             case .anonymous:
-                return LDAPConnectionConfiguration(uris: targets, connectTimeout: timeout)
+                let targets = try (server.map { [$0.uri] } ?? self.uris).map { try LDAPURI($0) }
+                return DirectoryAccess(uris: targets, timeout: timeout, operationTimeout: .seconds(30))
             case .admin:
-                let password = try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
-                return LDAPConnectionConfiguration(
+                let targets = try (server.map { [$0.uri] } ?? self.uris).map { try LDAPURI($0) }
+                return DirectoryAccess(
                     uris: targets,
-                    connectTimeout: timeout,
-                    authentication: .simple(dn: try DistinguishedName(parsing: adminDN), password: password)
+                    credential: .passwordFile(
+                        dn: try DistinguishedName(parsing: adminDN),
+                        file: URL(fileURLWithPath: passwordFile)
+                    ),
+                    timeout: timeout,
+                    operationTimeout: .seconds(30)
                 )
             case .localOwner:
-                return LDAPConnectionConfiguration(
+                return DirectoryAccess(
                     uris: [try LDAPURI(server?.ldapiURI ?? ldapiURI)],
-                    connectTimeout: timeout,
-                    authentication: .external
+                    credential: .transportIdentity,
+                    timeout: timeout,
+                    operationTimeout: .seconds(30)
                 )
             }
         } catch {
@@ -464,13 +469,13 @@ public struct Lab: Sendable {
     /// The forests recorded in the lab.
     public func forests() -> [LabForest] { loadState() }
 
-    /// A connection configuration for a lab forest (``LabForest/configuration(server:as:timeout:)``).
-    public func configuration(
+    /// How to reach a lab forest's directory as `identity` (``LabForest/access(server:as:timeout:)``).
+    public func access(
         for forest: LabForest,
         as identity: LabIdentity,
         timeout: Duration = .seconds(2)
-    ) throws(LabError) -> LDAPConnectionConfiguration {
-        try forest.configuration(as: identity, timeout: timeout)
+    ) throws(LabError) -> DirectoryAccess {
+        try forest.access(as: identity, timeout: timeout)
     }
 
     /// Connects to a forest of a running lab.
@@ -480,15 +485,13 @@ public struct Lab: Sendable {
                 "the lab in \(directory.path) has no forest \(name); start it with: siteloc lab up --forest \(name)"
             )
         }
-        return try await LDAPConnection.connect(try configuration(for: forest, as: identity), logger: logger)
+        return try await access(for: forest, as: identity).connect(logger: logger)
     }
 
     private func answers(_ uri: String, timeout: Duration = .seconds(1)) async -> Bool {
         guard let uri = try? LDAPURI(uri),
-            let connection = try? await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: [uri], connectTimeout: timeout),
-                logger: logger
-            )
+            let connection = try? await DirectoryAccess(uris: [uri], timeout: timeout, operationTimeout: .seconds(30))
+                .connect(logger: logger)
         else { return false }
         await connection.close()
         return true

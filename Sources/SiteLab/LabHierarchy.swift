@@ -1,7 +1,7 @@
 import DirectorySchema
 import Foundation
 public import LDAPKit
-public import SiteDirectory
+import SiteDirectory
 public import SiteModel
 
 extension Lab {
@@ -26,48 +26,13 @@ extension Lab {
         }
     }
 
-    /// Connects as a site's identity to its forest's directory: `directories` when given, else the forest's
-    /// `directory` URIs from the file, else this lab's; the password from `identities/<code>.password` when an
-    /// identity folder is given, else from the lab (docs/command-line.md, "Where the directory is"). `timeout` bounds
-    /// connecting to each server (TCP, TLS, bind) and each answer.
-    public func siteConnector(
-        for hierarchy: Hierarchy,
-        directories: [LDAPURI] = [],
-        identities: String? = nil,
-        timeout: Duration = .seconds(10)
-    ) throws(LabError) -> Publisher.Connector {
-        var urisByForest: [ForestName: [LDAPURI]] = [:]
-        for forest in hierarchy.forests {
-            urisByForest[forest.name] = try directoryURIs(for: forest, override: directories)
-        }
-        let known = urisByForest
-        let logger = logger
-        let lab = self
-        return { site in
-            guard let uris = known[site.forest], !uris.isEmpty else {
-                throw LabError(
-                    "no directory for forest \(site.forest): give --directory, list it in the file, or start the lab "
-                        + "with: siteloc lab up --hierarchy FILE"
-                )
-            }
-            var identity = lab.identity(of: site)
-            if let identities { identity.passwordFile = identities + "/\(site.code).password" }
-            let password: Secret
-            do {
-                password = try Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile))
-            } catch {
-                throw LabError("no identity for site \(site.code): \(error)")
-            }
-            return try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(
-                    uris: uris,
-                    connectTimeout: timeout,
-                    operationTimeout: timeout,
-                    authentication: .simple(dn: identity.dn, password: password)
-                ),
-                logger: logger
-            )
-        }
+    /// A site server's credential in its forest's lab directory: its computer entry, the password from
+    /// `identities/<code>.password` when an identity folder is given, else from the lab (docs/command-line.md,
+    /// "Where the directory is").
+    public func credential(of site: Site, identities: String? = nil) -> DirectoryCredential {
+        var identity = identity(of: site)
+        if let identities { identity.passwordFile = identities + "/\(site.code).password" }
+        return .passwordFile(dn: identity.dn, file: URL(fileURLWithPath: identity.passwordFile))
     }
 
     /// Starts a directory for each forest of the hierarchy and provisions what Active Directory would already
@@ -107,8 +72,8 @@ extension Lab {
         tools: SlapdTools
     ) async throws {
         // Provisioning is a diff too: a provider that goes away mid-way is left for the next one.
-        let configuration = try configuration(for: directory, as: .admin)
-        let connect = { try await LDAPConnection.connect(configuration, logger: logger) }
+        let access = try access(for: directory, as: .admin)
+        let connect = { try await access.connect(logger: logger) }
         try await LDAPConnection.withFailover(connect: connect) { admin in
             try await provision(forest, in: hierarchy, directory: directory, tools: tools, admin: admin)
         }
@@ -184,12 +149,12 @@ extension Lab {
 
     private func canBind(_ identity: (dn: DistinguishedName, passwordFile: String), directory: LabForest) async -> Bool
     {
-        guard let password = try? Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile)),
-            let uris = try? directory.uris.map({ try LDAPURI($0) }),
-            let connection = try? await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: uris, authentication: .simple(dn: identity.dn, password: password)),
-                logger: logger
-            )
+        let credential = DirectoryCredential.passwordFile(
+            dn: identity.dn,
+            file: URL(fileURLWithPath: identity.passwordFile)
+        )
+        guard let access = try? directory.access(as: .anonymous).as(credential),
+            let connection = try? await access.connect(logger: logger)
         else { return false }
         await connection.close()
         return true

@@ -73,8 +73,8 @@ struct SlapdInstance {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if !ProcessControl.isAlive(pid) { return false }
-            let probe = LDAPConnectionConfiguration(uris: [ldapiURI], connectTimeout: .milliseconds(500))
-            if let connection = try? await LDAPConnection.connect(probe, logger: logger) {
+            let probe = DirectoryAccess(uris: [ldapiURI], timeout: .milliseconds(500), operationTimeout: .seconds(30))
+            if let connection = try? await probe.connect(logger: logger) {
                 await connection.close()
                 return true
             }
@@ -149,17 +149,14 @@ struct SlapdInstance {
 
     /// A connection over the ldapi socket.
     func connect(as identity: LabIdentity) async throws -> LDAPConnection {
-        let authentication: LDAPConnectionConfiguration.Authentication =
+        let credential: DirectoryCredential =
             switch identity {
             case .anonymous: .anonymous
-            case .localOwner: .external
-            case .admin:
-                .simple(dn: layout.adminDN, password: try Secret(contentsOf: URL(fileURLWithPath: passwordFile)))
+            case .localOwner: .transportIdentity
+            case .admin: .passwordFile(dn: layout.adminDN, file: URL(fileURLWithPath: passwordFile))
             }
-        return try await LDAPConnection.connect(
-            LDAPConnectionConfiguration(uris: [ldapiURI], authentication: authentication),
-            logger: logger
-        )
+        return try await DirectoryAccess(uris: [ldapiURI], credential: credential, operationTimeout: .seconds(30))
+            .connect(logger: logger)
     }
 
     static func addIfAbsent(

@@ -3,24 +3,27 @@ public import Logging
 public import SiteDirectory
 import SiteModel
 
-/// A roaming client's questions to its forest's directory, over LDAP, as an anonymous reader: is the schema
-/// extended, which published boundaries contain me, and which are those sites' default management points.
+/// A roaming client's questions to its forest's directory, over LDAP, with the access SiteAssembly gives it (an
+/// anonymous reader today): is the schema extended, which published boundaries contain me, and which are those
+/// sites' default management points.
 ///
-/// The whole conversation is bounded by `timeout`, however many URIs the forest has (docs/replication.md): the
+/// The whole conversation is bounded by the access's connect timeout, however many URIs the forest has
+/// (docs/replication.md): the
 /// URIs are tried staggered, the first to connect and answer is used, and past the timeout — dead, silent, or a
 /// server that stalls mid-conversation — the directory counts as unreachable and the client roams regionally.
 public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
-    let uris: [LDAPURI]
-    let timeout: Duration
+    let access: DirectoryAccess
     let layout: DirectoryLayout
     let logger: Logger
 
-    public init(uris: [LDAPURI], timeout: Duration, layout: DirectoryLayout, logger: Logger) {
-        self.uris = uris
-        self.timeout = timeout
+    public init(access: DirectoryAccess, layout: DirectoryLayout, logger: Logger) {
+        self.access = access
         self.layout = layout
         self.logger = logger
     }
+
+    var uris: [LDAPURI] { access.uris }
+    var timeout: Duration { access.connectTimeout }
 
     public func ask(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer {
         let limit = timeout
@@ -44,14 +47,13 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
     /// starts again on the next that answers, within the same overall timeout.
     private func converse(_ client: ClientProfile, trace: @escaping @Sendable (String) -> Void) async -> DirectoryAnswer
     {
-        let configuration = LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout)
         let layout = layout
         var lost: [String] = []
         while !Task.isCancelled {
             do {
                 // The whole conversation runs on the connection's thread right after the bind: one hand-off there
                 // and one back, instead of one per question.
-                return try await LDAPConnection.withSession(configuration, logger: logger) { session in
+                return try await access.withSession(logger: logger) { session in
                     let others = session.attempts.filter { $0.uri != session.server }
                     trace(
                         "asked the directory at \(session.server)"

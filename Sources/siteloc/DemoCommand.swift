@@ -83,7 +83,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         step(3, "Each site publishes into its forest's directory, with its own identity")
-        let connector = try lab.siteConnector(for: model)
+        let connector = try lab.deployment(for: model, transport: .folder).siteConnector(timeout: .seconds(10))
         for report in try await Publisher.run(model.sites, in: model, connect: connector) {
             say(
                 "\(report.site)  \(report.added) added, \(report.modified) changed, \(report.deleted) deleted\(report.publishes ? "" : " (publish: false)")"

@@ -4,6 +4,7 @@ import Glibc
 import HierarchyFile
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteModel
@@ -50,12 +51,8 @@ struct DirectoryOptions: ParsableArguments {
         do { uris = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
         do {
             return try Lab(directory: labDirectory, logger: logger)
-                .siteConnector(
-                    for: hierarchy,
-                    directories: uris,
-                    identities: identities,
-                    timeout: .milliseconds(Int(timeout * 1000))
-                )
+                .deployment(for: hierarchy, directories: uris, identities: identities, transport: .folder)
+                .siteConnector(timeout: .milliseconds(Int(timeout * 1000)))
         } catch {
             throw CommandFailure.unavailable(error.description)
         }
@@ -156,7 +153,7 @@ private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, 
         )
     } catch let failure as CommandFailure {
         throw failure
-    } catch let error as LabError {
+    } catch let error as DeploymentError {
         throw CommandFailure.unavailable(error.description)
     } catch {
         throw CommandFailure.unavailable(

@@ -70,26 +70,28 @@ struct SchemaCommand: AsyncParsableCommand {
             }
             let target: LDAPURI
             do { target = try LDAPURI(uriText) } catch { throw CommandFailure.badInput(error.description) }
-            let authentication: LDAPConnectionConfiguration.Authentication
+            let credential: DirectoryCredential
             if let bindDN = optionOrEnvironment(bindDN, "SITELOC_BIND_DN") {
                 let dn: DistinguishedName
                 do { dn = try DistinguishedName(parsing: bindDN) } catch {
                     throw CommandFailure.badInput(error.description)
                 }
                 let file = optionOrEnvironment(passwordFile, "SITELOC_BIND_PASSWORD_FILE")
-                authentication = .simple(dn: dn, password: try readPassword(file: file))
+                credential = .password(dn: dn, try readPassword(file: file))
             } else if target.scheme == .ldapi {
-                authentication = .external
+                credential = .transportIdentity
             } else {
                 throw CommandFailure.badInput(
                     "--bind-dn is needed for \(target.scheme.rawValue):// (only ldapi:// can use SASL EXTERNAL)"
                 )
             }
             do {
-                let connection = try await LDAPConnection.connect(
-                    LDAPConnectionConfiguration(uris: [target], authentication: authentication),
-                    logger: .siteloc
+                let connection = try await DirectoryAccess(
+                    uris: [target],
+                    credential: credential,
+                    operationTimeout: .seconds(30)
                 )
+                .connect(logger: .siteloc)
                 let outcome = try await SchemaInstallation.install(
                     on: connection,
                     indexes: !noIndexes,

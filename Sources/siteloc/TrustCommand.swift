@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LDAPKit
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteModel
@@ -96,9 +97,13 @@ struct TrustCheckCommand: AsyncParsableCommand {
 func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async throws -> [ForestRecord] {
     var records: [ForestRecord] = []
     for forest in model.forests {
-        let uris: [LDAPURI]
-        do { uris = try lab.directoryURIs(for: forest) } catch { throw CommandFailure.badInput(error.description) }
-        guard !uris.isEmpty else {
+        let directories: [ForestName: DirectoryAccess]
+        do {
+            directories = try lab.deployment(for: model, directoryTimeout: timeout, transport: .folder).directories
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+        guard let access = directories[forest.name] else {
             throw CommandFailure.unavailable(
                 "no directory for forest \(forest.name): list it under the forest's directory in the file, or start"
                     + " the lab with: siteloc lab up --hierarchy FILE"
@@ -106,10 +111,7 @@ func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async th
         }
         let servers = model.sites.filter { $0.forest == forest.name }.map(\.server)
         do {
-            let connection = try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: uris, connectTimeout: timeout, operationTimeout: timeout),
-                logger: .siteloc
-            )
+            let connection = try await access.connect(logger: .siteloc)
             let record: ForestRecord
             do {
                 record = try await ForestRecordReader.read(forest.name, siteServers: servers, on: connection)
@@ -122,7 +124,7 @@ func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async th
         } catch {
             throw CommandFailure.unavailable(
                 "cannot read forest \(forest.name) from its directory (tried "
-                    + uris.map(\.string).joined(separator: ", ") + "): \(error)"
+                    + access.uris.map(\.string).joined(separator: ", ") + "): \(error)"
             )
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import HierarchyFile
 import LDAPKit
 import Logging
+import SiteAssembly
 import SiteDirectory
 import SiteModel
 import Testing
@@ -214,18 +215,8 @@ import Testing
 
             // Readable by anyone, written by the administrative identity only: not by a site server's.
             let site = try #require(HierarchyReader.read(Self.yaml).hierarchy.site(try SiteCode("P01")))
-            let identity = lab.identity(of: site)
-            let forest = try #require(lab.forests().first { $0.name == Self.corp })
-            let p01 = try await LDAPConnection.connect(
-                LDAPConnectionConfiguration(
-                    uris: [try LDAPURI(forest.uri)],
-                    authentication: .simple(
-                        dn: identity.dn,
-                        password: try Secret(contentsOf: URL(fileURLWithPath: identity.passwordFile))
-                    )
-                ),
-                logger: Logger(label: "test")
-            )
+            let p01 = try await lab.deployment(for: HierarchyReader.read(Self.yaml).hierarchy).siteAccess(of: site)
+                .connect(logger: Logger(label: "test"))
             defer { Task { await p01.close() } }
             let planted = layout.subnet(try #require(ADSubnet("10.77.0.0/16")))
             await #expect(throws: LDAPError.self) {

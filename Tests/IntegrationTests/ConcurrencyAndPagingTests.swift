@@ -58,7 +58,7 @@ extension Integration {
         @Test func manyOperationsInFlightOnOneConnectionUpToTheWindow() async throws {
             try await TestLab.withPrivateLab { lab, forest in
                 let pid = forest.pid!
-                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                var configuration = try lab.access(for: forest, as: .anonymous).configuration()
                 configuration.maxOutstandingRequests = 64
                 let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
                 try await pause(pid)
@@ -99,7 +99,7 @@ extension Integration {
         @Test func operationTimeoutBoundsAServerThatStopsAnswering() async throws {
             try await TestLab.withPrivateLab { lab, forest in
                 let pid = forest.pid!
-                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                var configuration = try lab.access(for: forest, as: .anonymous).configuration()
                 configuration.operationTimeout = .milliseconds(500)
                 let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
                 try await pause(pid)
@@ -125,7 +125,7 @@ extension Integration {
         /// it is never sent.
         @Test func aRequestWaitingForTheWindowCanBeCancelled() async throws {
             try await TestLab.withPrivateLab { lab, forest in
-                var configuration = try lab.configuration(for: forest, as: .anonymous)
+                var configuration = try lab.access(for: forest, as: .anonymous).configuration()
                 configuration.maxOutstandingRequests = 1
                 let connection = try await LDAPConnection.connect(configuration, logger: TestLab.logger)
                 try await pause(forest.pid!)
@@ -153,7 +153,7 @@ extension Integration {
         @Test func cancellingATaskAbandonsItsRequest() async throws {
             try await TestLab.withPrivateLab { lab, forest in
                 let connection = try await LDAPConnection.connect(
-                    try lab.configuration(for: forest, as: .anonymous),
+                    try lab.access(for: forest, as: .anonymous).configuration(),
                     logger: TestLab.logger
                 )
                 try await pause(forest.pid!)

@@ -43,8 +43,7 @@ extension Integration {
         /// What a roaming client of CEN at 10.10.1.1/16 hears from a directory at `uris`.
         static func ask(_ uris: [LDAPURI]) async throws -> DirectoryAnswer {
             let client = LDAPSiteDirectoryClient(
-                uris: uris,
-                timeout: Self.timeout,
+                access: DirectoryAccess(uris: uris, timeout: Self.timeout),
                 layout: TestLab.layout,
                 logger: TestLab.logger
             )
@@ -111,9 +110,8 @@ extension Integration {
             let forest = try ForestName("corp.contoso.com")
             let lookup = DirectorySiteKeys(
                 hierarchy: sites.hierarchy,
-                directories: [forest: [uri]],
-                logger: TestLab.logger,
-                timeout: Self.timeout
+                directories: [forest: DirectoryAccess(uris: [uri], timeout: Self.timeout)],
+                logger: TestLab.logger
             )
             var answer: DirectoryKeyAnswer?
             let took = await Self.elapsed { answer = await lookup.key(of: try! SiteCode("CEN")) }

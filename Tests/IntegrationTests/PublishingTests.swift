@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import HierarchyFile
 import LDAPKit
+import SiteAssembly
 import SiteDirectory
 import SiteModel
 import SiteTestKit
@@ -27,7 +28,11 @@ struct PublishedLabScope: SuiteTrait, TestScoping {
         let hierarchy = try Published.example()
         do {
             try await lab.up(hierarchy: hierarchy)
-            _ = try await Publisher.run(hierarchy.sites, in: hierarchy, connect: try lab.siteConnector(for: hierarchy))
+            _ = try await Publisher.run(
+                hierarchy.sites,
+                in: hierarchy,
+                connect: try lab.deployment(for: hierarchy).siteConnector()
+            )
             try await Published.$lab.withValue(lab) { try await function() }
         } catch {
             _ = try? await lab.down()
@@ -65,7 +70,7 @@ enum Published {
     static func connect(asSite code: String) async throws -> LDAPConnection {
         let hierarchy = try example()
         let site = try #require(hierarchy.site(try SiteCode(code)))
-        return try await current().siteConnector(for: hierarchy)(site)
+        return try await current().deployment(for: hierarchy).siteConnector()(site)
     }
 
     /// The DNs below cn=System Management with this site code, lower-cased.
@@ -135,7 +140,7 @@ struct Publishing {
         let reports = try await Publisher.run(
             hierarchy.sites,
             in: hierarchy,
-            connect: try Published.current().siteConnector(for: hierarchy)
+            connect: try Published.current().deployment(for: hierarchy).siteConnector()
         )
         #expect(reports.count == 5)
         #expect(reports.allSatisfy { $0.changes.isEmpty }, "\(reports.map { ($0.site, $0.changes.count) })")
@@ -151,7 +156,7 @@ struct Publishing {
             [hierarchy.sites[index]],
             in: hierarchy,
             dryRun: true,
-            connect: try Published.current().siteConnector(for: hierarchy)
+            connect: try Published.current().deployment(for: hierarchy).siteConnector()
         )
         let changes = try #require(reports.first?.changes)
         #expect(changes.count == 2)
@@ -165,7 +170,7 @@ struct Publishing {
         let hierarchy = try Published.example()
         let cenBefore = try await Published.objects(of: "CEN")
         let p01 = try #require(hierarchy.site(try SiteCode("P01")))
-        let connector = try Published.current().siteConnector(for: hierarchy)
+        let connector = try Published.current().deployment(for: hierarchy).siteConnector()
         _ = try await Publisher.run([p01], in: hierarchy, unpublish: true, connect: connector)
         #expect(try await Published.objects(of: "P01").isEmpty)
         #expect(try await Published.objects(of: "CEN") == cenBefore)
@@ -369,7 +374,7 @@ struct InterruptedPublishing {
             let forest = try #require(lab.forests().first)
             let pid = try #require(forest.pid)
             let layout = DirectoryLayout(forest: forest.name)
-            let connector = try lab.siteConnector(for: hierarchy)
+            let connector = try lab.deployment(for: hierarchy).siteConnector()
             let run = Task {
                 try await Publisher.run(hierarchy.sites, in: hierarchy, concurrency: 4, connect: connector)
             }
@@ -387,11 +392,15 @@ struct InterruptedPublishing {
             await #expect(throws: (any Error).self) { _ = try await run.value }
 
             try await lab.up(hierarchy: hierarchy)
-            _ = try await Publisher.run(hierarchy.sites, in: hierarchy, connect: try lab.siteConnector(for: hierarchy))
+            _ = try await Publisher.run(
+                hierarchy.sites,
+                in: hierarchy,
+                connect: try lab.deployment(for: hierarchy).siteConnector()
+            )
             let again = try await Publisher.run(
                 hierarchy.sites,
                 in: hierarchy,
-                connect: try lab.siteConnector(for: hierarchy)
+                connect: try lab.deployment(for: hierarchy).siteConnector()
             )
             #expect(again.allSatisfy { $0.changes.isEmpty })
             let after = try await lab.connect(to: forest.name, as: .anonymous)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LDAPKit
+import SiteAssembly
 import SiteDirectory
 import SiteLocation
 import SiteModel
@@ -63,7 +64,7 @@ import Testing
         let model = HierarchyGenerator.hierarchy(sites: 200, boundariesPerSite: 2, forest: TestLab.forest)
         try await lab.up(hierarchy: model, replicas: 2)
         let forest = try #require(lab.forests().first { $0.name == TestLab.forest })
-        let connector = try lab.siteConnector(for: model, timeout: .seconds(2))
+        let connector = try lab.deployment(for: model).siteConnector(timeout: .seconds(2))
         let looked = model.sites[3]
         _ = try await Publisher.run(Array(model.sites.prefix(10)), in: model, connect: connector)
         try await waitUntilInSync(lab)
@@ -77,8 +78,7 @@ import Testing
             membership: .forest(TestLab.forest.rawValue)
         )
         let directory = LDAPSiteDirectoryClient(
-            uris: uris,
-            timeout: .seconds(2),
+            access: DirectoryAccess(uris: uris, timeout: .seconds(2)),
             layout: TestLab.layout,
             logger: TestLab.logger
         )
@@ -134,7 +134,7 @@ import Testing
         let halves = [Array(model.sites.prefix(30)), Array(model.sites.dropFirst(30))]
         try await withThrowingTaskGroup(of: Int.self) { group in
             for (half, server) in zip(halves, forest.servers) {
-                let connector = try lab.siteConnector(for: model, directories: [try LDAPURI(server.uri)])
+                let connector = try lab.deployment(for: model, directories: [try LDAPURI(server.uri)]).siteConnector()
                 group.addTask { try await Publisher.run(half, in: model, connect: connector).count }
             }
             var published = 0
@@ -164,7 +164,10 @@ import Testing
     }
 
     static func connection(_ server: LabServer, of forest: LabForest) async throws -> LDAPConnection {
-        try await LDAPConnection.connect(forest.configuration(server: server, as: .admin), logger: TestLab.logger)
+        try await LDAPConnection.connect(
+            forest.access(server: server, as: .admin).configuration(),
+            logger: TestLab.logger
+        )
     }
 
     static func addMarker(_ name: String, at server: LabServer, of forest: LabForest) async throws {
@@ -179,10 +182,8 @@ import Testing
     static func waitUntilVisible(_ name: String, at server: LabServer) async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if let reader = try? await LDAPConnection.connect(
-                LDAPConnectionConfiguration(uris: [try LDAPURI(server.uri)]),
-                logger: TestLab.logger
-            ) {
+            if let reader = try? await DirectoryAccess(uris: [try LDAPURI(server.uri)]).connect(logger: TestLab.logger)
+            {
                 let found = try? await reader.search(
                     base: TestLab.layout.systemManagement.child("cn", name),
                     scope: .base

@@ -1,6 +1,7 @@
 import Foundation
 import HierarchyFile
 import LDAPKit
+import SiteAssembly
 import SiteDirectory
 import SiteLab
 import SiteLocation
@@ -22,7 +23,11 @@ struct RulesLabScope: SuiteTrait, TestScoping {
         let hierarchy = try RoamingRules.hierarchy()
         do {
             try await lab.up(hierarchy: hierarchy)
-            _ = try await Publisher.run(hierarchy.sites, in: hierarchy, connect: try lab.siteConnector(for: hierarchy))
+            _ = try await Publisher.run(
+                hierarchy.sites,
+                in: hierarchy,
+                connect: try lab.deployment(for: hierarchy).siteConnector()
+            )
             try await RoamingRules.$lab.withValue(lab) { try await function() }
         } catch {
             _ = try? await lab.down()
@@ -314,8 +319,7 @@ struct RoamingRules {
         let forest = try ForestName("corp.contoso.com")
         let uri = try #require(lab.forests().first { $0.name == forest }?.uri)
         let directory = LDAPSiteDirectoryClient(
-            uris: [try LDAPURI(uri)],
-            timeout: .seconds(2),
+            access: DirectoryAccess(uris: [try LDAPURI(uri)], timeout: .seconds(2)),
             layout: DirectoryLayout(forest: forest),
             logger: TestLab.logger
         )

@@ -29,8 +29,7 @@ extension Publishing {
         for forest in hierarchy.forests {
             let texts = uris?[forest.name] ?? lab.forests().filter { $0.name == forest.name }.map(\.uri)
             clients[forest.name] = LDAPSiteDirectoryClient(
-                uris: try texts.map { try LDAPURI($0) },
-                timeout: timeout,
+                access: DirectoryAccess(uris: try texts.map { try LDAPURI($0) }, timeout: timeout),
                 layout: DirectoryLayout(forest: forest.name),
                 logger: TestLab.logger
             )

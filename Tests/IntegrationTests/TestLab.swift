@@ -71,21 +71,26 @@ struct TestDirectory: Sendable {
         )
     }
 
-    func configuration(as identity: LabIdentity) throws -> LDAPConnectionConfiguration {
+    func access(as identity: LabIdentity) throws -> DirectoryAccess {
         switch identity {
         case .anonymous:
-            return LDAPConnectionConfiguration(uris: [try LDAPURI(uri)])
+            return DirectoryAccess(uris: [try LDAPURI(uri)], operationTimeout: .seconds(30))
         case .admin:
-            return LDAPConnectionConfiguration(
+            return DirectoryAccess(
                 uris: [try LDAPURI(uri)],
-                authentication: .simple(
+                credential: .passwordFile(
                     dn: try DistinguishedName(parsing: adminDN),
-                    password: try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
-                )
+                    file: URL(fileURLWithPath: passwordFile)
+                ),
+                operationTimeout: .seconds(30)
             )
         case .localOwner:
             guard let ldapiURI else { throw LabError("this test needs an ldapi:// URI in SITELOC_DIRECTORY_URI") }
-            return LDAPConnectionConfiguration(uris: [try LDAPURI(ldapiURI)], authentication: .external)
+            return DirectoryAccess(
+                uris: [try LDAPURI(ldapiURI)],
+                credential: .transportIdentity,
+                operationTimeout: .seconds(30)
+            )
         }
     }
 }
@@ -127,7 +132,7 @@ enum TestLab {
     }
 
     static func connect(as identity: LabIdentity) async throws -> LDAPConnection {
-        try await LDAPConnection.connect(try directory.configuration(as: identity), logger: logger)
+        try await directory.access(as: identity).connect(logger: logger)
     }
 
     /// A container of its own below cn=System Management for one test, removed with everything in it afterwards.

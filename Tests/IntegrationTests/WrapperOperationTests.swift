@@ -196,7 +196,7 @@ extension Integration.WrapperOperations {
 
 extension Integration.WrapperOperations {
     @Test func aOneShotSessionConnectsConversesAndReportsWhyItCouldNotConnect() async throws {
-        let live = try TestLab.directory.configuration(as: .anonymous)
+        let live = try TestLab.directory.access(as: .anonymous).configuration()
         let suffix = TestLab.layout.suffix
         let (server, extended, missing) = try await LDAPConnection.withSession(live, logger: TestLab.logger) {
             session in

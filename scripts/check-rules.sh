@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The architecture's rules that a grep can check (DEVELOPERS.md, "Rules"); each failure names the file and the rule.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+failed=0
+rule() { echo "rule broken: $1" >&2; shift; printf '  %s\n' "$@" >&2; failed=1; }
+
+# Directory connections open from a DirectoryAccess (LDAPKit), handed out by SiteAssembly; only LDAPKit builds the
+# connection configuration behind it. The wrapper's own tests (timeouts, TLS, slapd's forms, hostile servers,
+# operations) are exempt: they test that configuration.
+wrapper_tests='Tests/IntegrationTests/(ConnectTimeoutTests|TLSTests|SchemaFormTests|WrapperOperationTests|HostilePeerTests)\.swift|Tests/LDAPKitTests/'
+found=$(grep -rln --include='*.swift' 'LDAPConnectionConfiguration(' Sources Tests Benchmarks \
+    | grep -Ev "^Sources/LDAPKit/|^($wrapper_tests)" || true)
+[ -z "$found" ] || rule "a connection configuration built outside LDAPKit (use a DirectoryAccess from SiteAssembly)" $found
+
+# Only LDAPKit's handle calls libldap.
+found=$(grep -rln --include='*.swift' -E '\bldap_[a-z_]+\(' Sources | grep -v '^Sources/LDAPKit/Internal/LDAPHandle.swift' || true)
+[ -z "$found" ] || rule "ldap_* called outside Sources/LDAPKit/Internal/LDAPHandle.swift" $found
+
+exit $failed
