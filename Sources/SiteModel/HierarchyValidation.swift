@@ -362,11 +362,9 @@ public enum HierarchyValidation {
         return modes
     }
 
-    /// Eight ASCII characters: the site code, then 5 hex digits (upper case, as the reader stores ids).
+    /// An object id (``ObjectIDRule``, upper case as the reader stores ids) made by `siteCode`.
     static func isObjectID(_ id: String, siteCode: String) -> Bool {
-        let bytes = Array(id.utf8)
-        return bytes.count == 8 && id.hasPrefix(siteCode)
-            && bytes.dropFirst(3).allSatisfy(ASCII.isUpperHex)
+        ObjectIDRule.isValid(exactly: id) && id.hasPrefix(siteCode)
     }
 
     private static func list(_ names: Set<ForestName>) -> String {

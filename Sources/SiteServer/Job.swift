@@ -83,7 +83,7 @@ public struct JobHeader: Codable, Sendable, Equatable {
         originVerified = try container.decodeIfPresent(Bool.self, forKey: .originVerified) ?? false
         let problems = [
             Self.isSafeID(id) ? nil : "id (letters, digits and -, at most 64)",
-            Self.isPackageID(package) ? nil : "package (8 characters A-Z or 0-9)",
+            ObjectIDRule.isValid(exactly: package) ? nil : "package (\(ObjectIDRule.expected))",
             payloadBytes >= 0 ? nil : "payloadBytes (not negative)",
             Self.isHexDigest(payloadSHA256) ? nil : "payloadSHA256 (64 hex digits, lower case)",
         ].compactMap { $0 }
@@ -106,10 +106,6 @@ public struct JobHeader: Codable, Sendable, Equatable {
     static func isSafeID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64
             && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || ASCII.isLetterOrDigit($0) }
-    }
-
-    static func isPackageID(_ id: String) -> Bool {
-        id.utf8.count == 8 && id.utf8.allSatisfy { ASCII.isDigit($0) || ASCII.isUpper($0) }
     }
 
     static func isHexDigest(_ text: String) -> Bool {

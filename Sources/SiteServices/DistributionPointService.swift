@@ -20,7 +20,7 @@ import Glibc
 /// SHA-256, which the version is). Conditional requests, ranges (one, or a few as `multipart/byteranges`), `HEAD`,
 /// `PROPFIND` (depth 0 and 1) and `OPTIONS`.
 /// The file comes from the site database's placement and the site's content library; no path is ever taken from the
-/// request: a package id is eight characters A–Z 0–9 or the answer is 404.
+/// request: a package id is a site code and five hex digits (`ObjectIDRule`) or the answer is 404.
 public struct DistributionPointService: Sendable {
     public let host: String
     private let metrics: ContentMetrics
@@ -224,7 +224,9 @@ public struct DistributionPointService: Sendable {
     }
 
     private func content(_ context: SiteRequestContext) async throws -> OpenContent? {
-        guard let package = context.parameters.get("package"), Self.isPackageID(package) else { return nil }
+        guard let package = context.parameters.get("package"), ObjectIDRule.isValid(exactly: package) else {
+            return nil
+        }
         return try await opened.value(package) { try open(package) }.value
     }
 
@@ -245,10 +247,6 @@ public struct DistributionPointService: Sendable {
             lastModified: Int64(placement.created.timeIntervalSince1970.rounded(.down)),
             file: handle
         )
-    }
-
-    static func isPackageID(_ text: String) -> Bool {
-        text.utf8.count == 8 && text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }
     }
 
     static let propfindMethod = HTTPRequest.Method("PROPFIND")!

@@ -178,8 +178,8 @@ public struct ManagementPointService: Sendable {
         func bad(_ field: String, _ detail: String) -> Result<ContentRequest, ServiceProblem> {
             .failure(ServiceProblem(status: 400, title: "Bad Request", detail: detail, field: field))
         }
-        guard DistributionPointService.isPackageID(message.package) else {
-            return bad("package", "package must be eight characters A-Z 0-9, such as CEN00001")
+        guard ObjectIDRule.isValid(exactly: message.package) else {
+            return bad("package", "package must be \(ObjectIDRule.expected)")
         }
         guard message.address.utf8.count <= 64, let address = try? ClientAddress(message.address) else {
             return bad("address", "address must be ADDRESS/LEN, such as 10.20.1.5/24 or 2001:db8:10::5/64")

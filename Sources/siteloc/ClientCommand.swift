@@ -35,11 +35,14 @@ struct ClientGetCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The package, e.g. CEN00002.")
-    var package: String
+    @Option(help: "The package, e.g. CEN00002.", transform: { try PackageID($0) })
+    var package: PackageID
 
-    @Option(help: "The advertisement, whose policy the default management point gives (without it the defaults apply).")
-    var advertisement: String?
+    @Option(
+        help: "The advertisement, whose policy the default management point gives (without it the defaults apply).",
+        transform: { try AdvertisementID($0) }
+    )
+    var advertisement: AdvertisementID?
 
     @Option(help: "The client's state folder: downloads in progress and the cache.")
     var state: String = ".siteloc/client"
@@ -53,22 +56,12 @@ struct ClientGetCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
-        guard Self.isObjectID(package.uppercased()) else {
-            throw ValidationError("--package must be eight characters A-Z 0-9, such as CEN00002, not '\(package)'")
-        }
-        if let advertisement, !Self.isObjectID(advertisement.uppercased()) {
-            throw ValidationError("--advertisement must be eight characters A-Z 0-9, such as CEN20002")
-        }
         if let maxRate, maxRate <= 0 {
             throw ValidationError("--max-rate must be a number of bytes per second above 0")
         }
         guard timeout > 0 && timeout <= 300 else {
             throw ValidationError("--timeout must be a number of seconds above 0 and at most 300, e.g. 5")
         }
-    }
-
-    static func isObjectID(_ text: String) -> Bool {
-        text.utf8.count == 8 && text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }
     }
 
     func run() async throws {
@@ -100,8 +93,8 @@ struct ClientGetCommand: AsyncParsableCommand {
             outcome = .success(
                 try await contentClient.get(
                     profile,
-                    package: package.uppercased(),
-                    advertisement: advertisement?.uppercased(),
+                    package: package.rawValue,
+                    advertisement: advertisement?.rawValue,
                     progress: progress
                 )
             )

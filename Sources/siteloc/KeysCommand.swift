@@ -96,8 +96,8 @@ struct SendPackageCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The package id, e.g. CEN00001.")
-    var id: String
+    @Argument(help: "The package id, e.g. CEN00001.", transform: { try PackageID($0) })
+    var id: PackageID
 
     @Option(help: "The hierarchy file.")
     var hierarchy: String
@@ -105,8 +105,8 @@ struct SendPackageCommand: ParsableCommand {
     @Option(help: "The package content (a file).")
     var content: String?
 
-    @Option(help: "The jobs' priority: high, medium or low.")
-    var priority: String = JobPriority.medium.rawValue
+    @Option(help: "The jobs' priority: high, medium or low.", transform: SiteRouting.JobPriority.argument)
+    var priority: SiteRouting.JobPriority = .medium
 
     @Option(name: .customLong("dir"), help: "The lab folder.")
     var labDirectory: String = Lab.defaultDirectory
@@ -114,22 +114,16 @@ struct SendPackageCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    func validate() throws {
-        guard JobPriority(rawValue: priority.lowercased()) != nil else {
-            throw ValidationError("--priority must be high, medium or low, not '\(priority)'")
-        }
-    }
-
     func run() throws {
         let model = try loadHierarchy(hierarchy)
         let sent: PackageSending.Sent
         do {
             sent = try PackageSending.send(
-                id,
+                id.rawValue,
                 hierarchy: model,
                 sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory,
                 content: content.map { URL(fileURLWithPath: $0) },
-                priority: JobPriority(rawValue: priority.lowercased()) ?? .medium
+                priority: priority
             )
         } catch {
             throw CommandFailure.badInput(error.description)

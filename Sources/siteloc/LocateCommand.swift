@@ -131,24 +131,29 @@ struct ContentCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The package.")
-    var package: String
+    @Option(help: "The package.", transform: { try PackageID($0) })
+    var package: PackageID
 
-    @Option(help: "The advertisement (its settings decide; without it the defaults apply).")
-    var advertisement: String?
+    @Option(
+        help: "The advertisement (its settings decide; without it the defaults apply).",
+        transform: {
+            try AdvertisementID($0)
+        }
+    )
+    var advertisement: AdvertisementID?
 
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         let model = try loadHierarchy(client.hierarchy)
-        guard let package = model.package(ASCII.uppercased(package)) else {
+        guard let package = model.package(package.rawValue) else {
             throw CommandFailure.badInput(
                 "package \(package) is not in \(client.hierarchy); expected one of \(model.packages.map(\.id).joined(separator: ", "))"
             )
         }
         var chosen: Advertisement?
         if let advertisement {
-            guard let found = model.advertisements.first(where: { $0.id.uppercased() == advertisement.uppercased() })
+            guard let found = model.advertisements.first(where: { $0.id == advertisement.rawValue })
             else {
                 throw CommandFailure.badInput("advertisement \(advertisement) is not in \(client.hierarchy)")
             }
