@@ -2,6 +2,7 @@ import Foundation
 import SiteModel
 import SiteRouting
 import SiteServer
+import Synchronization
 import Testing
 
 /// A running site server with an address whose sender is not installed here, then a courier address: the RAS
@@ -105,6 +106,31 @@ extension SiteServerSenders {
         """
 
     /// Three destinations, two packages for P01: never more than two deliveries at once, never two to one site.
+    /// A sender is a type and one line of registration: a sender registered for the RAS address type (which has
+    /// none here) carries the job — into P01's inbox folder — and the courier is never needed.
+    @Test func aRegisteredSenderCarriesItsAddressTypesJobs() async throws {
+        let sites = try SiteFolderFixture(Self.yaml)
+        defer { sites.remove() }
+        let cen = try sites.folders("CEN")
+        let p01 = try sites.folders("P01")
+        let sent = try sites.send("CEN00001", bytes: 50_000, byte: 42)
+        let job = try #require(sent.jobs.first)
+        let carried = CountingSender(inbox: p01.inbox)
+        let sender = try sites.server("CEN", directoryKeys: true, configure: { $0.senders[.asyncRas] = carried })
+        await sender.runOnce()
+        #expect(carried.count.withLock { $0 } == 1)
+        #expect(SiteStatus(folders: cen).outbox.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cen.courier.path).isEmpty)
+        let delivered = Self.events(cen).filter { $0.contains("\"delivered\"") }
+        #expect(delivered.count == 1 && delivered[0].contains("asyncRas"), "\(delivered)")
+        try await sites.server("P01", directoryKeys: true).runOnce()
+        #expect(SiteStatus(folders: p01).packages.map(\.package) == ["CEN00001"], "job \(job.id)")
+    }
+
+    static func events(_ folders: SiteFolders) -> [String] {
+        ((try? String(contentsOf: folders.events, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
     @Test func deliveriesStayWithinTheSitesConcurrencyLimits() async throws {
         let sites = try SiteFolderFixture(Self.limitsYAML)
         defer { sites.remove() }
@@ -248,5 +274,26 @@ extension SiteServerSenders {
         }
         #expect(!FileManager.default.fileExists(atPath: leftover.path))
         #expect(FileManager.default.fileExists(atPath: kept.path), "only what a delivery left is removed")
+    }
+}
+
+/// A sender of a test's own: the job's file as it is, into a folder, counted.
+final class CountingSender: JobSender {
+    let inbox: URL
+    let count = Mutex(0)
+
+    init(inbox: URL) { self.inbox = inbox }
+
+    func deliver(_ delivery: JobDelivery) async throws -> String {
+        count.withLock { $0 += 1 }
+        let section = delivery.section
+        var bytes = section.prefix
+        let file = try FileHandle(forReadingFrom: section.file)
+        defer { try? file.close() }
+        try file.seek(toOffset: section.offset)
+        bytes += try file.readToEnd() ?? Data()
+        let target = inbox.appendingPathComponent("\(delivery.job.header.id).\(delivery.job.header.signer).job")
+        try bytes.write(to: target, options: .withoutOverwriting)
+        return target.path
     }
 }

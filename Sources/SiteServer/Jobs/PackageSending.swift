@@ -117,7 +117,7 @@ public enum PackageSending {
         }
         try folders.create()
         // The name is made only of the header's id and signer, which reading the parcel checked to their exact form.
-        let name = JobCarrier.inboxName(job.header)
+        let name = StandardSender.inboxName(job.header)
         let temporary = folders.inbox.appendingPathComponent("." + name + ".tmp")
         do {
             let input = try RegularFile.openForReading(parcel)
