@@ -296,7 +296,11 @@ public func withServices<T: Sendable>(
 }
 
 /// A deployment that cannot be assembled as configured, and why.
-public struct DeploymentError: Error, CustomStringConvertible {
+public struct DeploymentError: KindedError {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: FailureKind
+    public init(_ description: String, kind: FailureKind = .serviceUnavailable) {
+        self.description = description
+        self.kind = kind
+    }
 }

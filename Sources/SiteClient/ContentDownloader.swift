@@ -367,7 +367,8 @@ struct ContentDownloader: Sendable {
     static let restart = "restarted"
 
     /// A distribution point that kept the connection open but sent less than the minimum rate.
-    struct TooSlow: Error, CustomStringConvertible {
+    struct TooSlow: KindedError {
+        var kind: FailureKind { .serviceUnavailable }
         var bytes: Int64
         var seconds: Double
         var description: String {

@@ -151,7 +151,15 @@ public struct DownloadReport: Codable, Sendable {
     public var sources: [DownloadSource]
 }
 
-public enum ClientError: Error, CustomStringConvertible, Sendable {
+public enum ClientError: KindedError, Sendable {
+    public var kind: FailureKind {
+        switch self {
+        case .noManagementPoint: .serviceUnavailable
+        case .badInput: .badInput
+        case .state: .badInput
+        }
+    }
+
     /// No management point answered: exit 3.
     case noManagementPoint(String)
     /// The request cannot be what the user meant: exit 2.

@@ -111,7 +111,8 @@ func withTimeLimit<T: Sendable>(
 }
 
 /// An answer that did not end within its time limit.
-struct TimeLimitExceeded: Error, CustomStringConvertible {
+struct TimeLimitExceeded: KindedError {
+    var kind: FailureKind { .serviceUnavailable }
     var what: String
     var limit: Duration
     var description: String { "timeout: \(what) did not end within \(limit)" }

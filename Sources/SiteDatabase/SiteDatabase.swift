@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import SiteModel
 
 /// What one site knows of content, in its own SQLite database (`<site folder>/site.sqlite`, WAL mode): the versions
 /// placed on its own distribution points, and the package status its child sites sent up. Nothing else: a site
@@ -456,7 +457,8 @@ public struct VersionSource: Sendable, Equatable, Codable {
 }
 
 /// A site database that cannot be opened, read or written, with the file and the reason.
-public struct SiteDatabaseError: Error, Sendable, CustomStringConvertible {
+public struct SiteDatabaseError: KindedError, Sendable {
     public let description: String
+    public var kind: FailureKind { .internalError }
     public init(_ description: String) { self.description = description }
 }

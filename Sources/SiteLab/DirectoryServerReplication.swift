@@ -2,6 +2,7 @@ import Foundation
 public import LDAPKit
 import Logging
 import SiteDirectory
+import SiteModel
 
 extension DirectoryServer {
     /// This server's part in its forest's multi-provider replication (docs/replication.md, "The container image"):
@@ -21,25 +22,30 @@ extension DirectoryServer {
         /// would break a cn=config value, and a password that can stand unquoted in one.
         public init(serverID: Int, peers: [Peer], password: Secret) throws(LabError) {
             guard Self.serverIDs.contains(serverID) else {
-                throw LabError("the server ID must be a whole number from 1 to 4095, not \(serverID)")
+                throw LabError("the server ID must be a whole number from 1 to 4095, not \(serverID)", kind: .badInput)
             }
-            guard !peers.isEmpty else { throw LabError("a replicated server needs at least one peer") }
+            guard !peers.isEmpty else { throw LabError("a replicated server needs at least one peer", kind: .badInput) }
             var seen: Set<Int> = [serverID]
             for peer in peers {
                 guard Self.serverIDs.contains(peer.serverID), seen.insert(peer.serverID).inserted else {
                     throw LabError(
-                        "peer \(peer.serverID) (\(peer.url)): every server of a forest needs its own ID from 1 to 4095"
+                        "peer \(peer.serverID) (\(peer.url)): every server of a forest needs its own ID from 1 to 4095",
+                        kind: .badInput
                     )
                 }
                 guard peer.url.scheme != .ldapi, !peer.url.string.contains(where: Self.unsafeInConfig) else {
-                    throw LabError("peer \(peer.serverID): \(peer.url) is not an ldap:// or ldaps:// URL")
+                    throw LabError(
+                        "peer \(peer.serverID): \(peer.url) is not an ldap:// or ldaps:// URL",
+                        kind: .badInput
+                    )
                 }
             }
             let text = String(decoding: password.bytes, as: UTF8.self)
             guard text.count >= 8, !text.contains(where: Self.unsafeInConfig) else {
                 throw LabError(
                     "the replication password must be at least 8 printable characters without spaces, quotes or "
-                        + "backslashes (slapd keeps it in its configuration)"
+                        + "backslashes (slapd keeps it in its configuration)",
+                    kind: .badInput
                 )
             }
             self.serverID = serverID
@@ -53,12 +59,15 @@ extension DirectoryServer {
             for pair in text.split(whereSeparator: \.isWhitespace) {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, let id = Int(parts[0]) else {
-                    throw LabError("the peer '\(pair)' is not of the form ID=URL, e.g. 2=ldap://corp2/")
+                    throw LabError(
+                        "the peer '\(pair)' is not of the form ID=URL, e.g. 2=ldap://corp2/",
+                        kind: .badInput
+                    )
                 }
                 do {
                     peers.append(Peer(serverID: id, url: try LDAPURI(String(parts[1]))))
                 } catch {
-                    throw LabError("the peer '\(pair)': \(error)")
+                    throw LabError("the peer '\(pair)': \(error)", kind: .badInput)
                 }
             }
             return peers

@@ -25,7 +25,7 @@ public struct LabCertificateAuthority: Sendable {
 
     /// The server identity of a site-system host: issued the first time, then kept.
     public func serverIdentity(for host: String) throws(LabError) -> TLSIdentity {
-        guard let name = DNSName.normalized(host) else { throw LabError("\(host) is not a host name") }
+        guard let name = DNSName.normalized(host) else { throw LabError("\(host) is not a host name", kind: .badInput) }
         let hosts = folder.appendingPathComponent("hosts", isDirectory: true)
         let certificate = hosts.appendingPathComponent(name + ".pem")
         let key = hosts.appendingPathComponent(name + ".key")
@@ -51,7 +51,12 @@ public struct LabCertificateAuthority: Sendable {
     public func clientIdentity(for name: String) throws(LabError) -> TLSIdentity {
         guard !name.isEmpty, name.utf8.count <= 64,
             name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F })
-        else { throw LabError("a client name is 1 to 64 printable ASCII characters, not '\(name.prefix(64))'") }
+        else {
+            throw LabError(
+                "a client name is 1 to 64 printable ASCII characters, not '\(name.prefix(64))'",
+                kind: .badInput
+            )
+        }
         return try issue(commonName: name, names: [], usage: .clientAuth, by: try load())
     }
 

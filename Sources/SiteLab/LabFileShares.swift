@@ -32,10 +32,16 @@ public struct LabFileShares: Codable, Sendable {
         public init(namespace: String, address: String) throws(LabError) {
             let plain = namespace.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "._-".contains($0) }
             guard plain, !namespace.isEmpty, namespace.count <= 64, !namespace.hasPrefix(".") else {
-                throw LabError("not a network namespace name: \"\(namespace)\" (expected letters, digits, . _ -)")
+                throw LabError(
+                    "not a network namespace name: \"\(namespace)\" (expected letters, digits, . _ -)",
+                    kind: .badInput
+                )
             }
             guard IPv4Address(address) != nil else {
-                throw LabError("not an IPv4 address: \"\(address)\" (expected a dotted quad such as 10.77.0.1)")
+                throw LabError(
+                    "not an IPv4 address: \"\(address)\" (expected a dotted quad such as 10.77.0.1)",
+                    kind: .badInput
+                )
             }
             self.namespace = namespace
             self.address = address

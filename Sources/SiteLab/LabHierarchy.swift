@@ -22,7 +22,7 @@ extension Lab {
             if !forest.directory.isEmpty { return try forest.directory.map { try LDAPURI($0) } }
             return try forests().filter { $0.name == forest.name }.flatMap(\.uris).map { try LDAPURI($0) }
         } catch {
-            throw LabError("forest \(forest.name): \(error)")
+            throw LabError("forest \(forest.name): \(error)", kind: .badInput)
         }
     }
 

@@ -32,7 +32,9 @@ extension Lab {
 
     /// Records that `system` listens at `url`, served by this process.
     public func record(_ system: SiteSystem, of site: SiteCode, url: URL) throws(LabError) {
-        guard let file = systemFile(system.host) else { throw LabError("\(system.host) is not a host name") }
+        guard let file = systemFile(system.host) else {
+            throw LabError("\(system.host) is not a host name", kind: .badInput)
+        }
         let record = LabSystem(
             host: system.host,
             site: site.rawValue,

@@ -1,6 +1,7 @@
 import BlockingWork
 import Foundation
 import Glibc
+public import SiteModel
 
 /// Starting, watching and stopping the lab's slapd processes, and running the OpenLDAP tools.
 enum ProcessControl {
@@ -162,7 +163,11 @@ enum ProcessControl {
 }
 
 /// A lab problem, said so that the user knows what to do.
-public struct LabError: Error, CustomStringConvertible {
+public struct LabError: KindedError {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: FailureKind
+    public init(_ description: String, kind: FailureKind = .serviceUnavailable) {
+        self.description = description
+        self.kind = kind
+    }
 }

@@ -133,7 +133,9 @@ public struct ContentLocationResponse: Sendable, Codable, Hashable {
 }
 
 /// An error answer (RFC 9457 `application/problem+json`): what is wrong and, for a bad request, which field.
-public struct ServiceProblem: Sendable, Codable, Hashable, Error, CustomStringConvertible {
+public struct ServiceProblem: Sendable, Codable, Hashable, KindedError {
+    /// A service's refusal, as its client meets it: the service could not be used for this.
+    public var kind: FailureKind { .serviceUnavailable }
     public var status: Int
     public var title: String
     public var detail: String

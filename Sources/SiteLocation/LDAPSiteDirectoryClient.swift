@@ -79,7 +79,9 @@ public struct LDAPSiteDirectoryClient: SiteDirectoryClient {
         return .unreachable("the directory did not answer within \(timeout)")
     }
 
-    private struct ServerLost: Error {
+    private struct ServerLost: KindedError {
+        var kind: FailureKind { .serviceUnavailable }
+        var description: String { "\(server) went away: \(error)" }
         var server: LDAPURI
         var error: LDAPError
     }

@@ -367,9 +367,13 @@ public struct ContentLocation: Sendable, Encodable {
     }
 }
 
-public struct LocatorError: Error, CustomStringConvertible {
+public struct LocatorError: KindedError {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: FailureKind
+    public init(_ description: String, kind: FailureKind = .badInput) {
+        self.description = description
+        self.kind = kind
+    }
 }
 
 /// Collects trace lines from concurrent code.

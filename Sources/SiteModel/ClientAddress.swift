@@ -29,7 +29,8 @@ public enum ClientAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct ClientAddressError: Error, CustomStringConvertible {
+public struct ClientAddressError: KindedError {
+    public var kind: FailureKind { .badInput }
     public let text: String
     public var description: String {
         "'\(text)' is not a client address; expected ADDRESS/LEN such as 10.20.1.5/24 (an IPv4 address needs its prefix length) or 2001:db8:10::5/64"

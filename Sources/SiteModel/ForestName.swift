@@ -26,7 +26,8 @@ public struct ForestName: Hashable, Sendable, Comparable, CustomStringConvertibl
     }
 }
 
-public struct ForestNameError: Error, CustomStringConvertible {
+public struct ForestNameError: KindedError {
+    public var kind: FailureKind { .badInput }
     public let text: String
     public var description: String {
         "'\(text)' is not a forest name; expected a DNS domain name such as corp.contoso.com (labels of letters, digits and hyphens)"

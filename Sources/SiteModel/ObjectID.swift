@@ -25,13 +25,13 @@ public struct PackageID: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// A package id as a person types it: ASCII letters in either case.
     public init(_ text: String) throws(ObjectIDError) {
-        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(kind: "package", text: text) }
+        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(object: "package", text: text) }
         rawValue = id
     }
 
     /// A package id exactly as it must stand in a job, a request or a record: upper case, nothing mapped.
     public init(exactly text: String) throws(ObjectIDError) {
-        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(kind: "package", text: text) }
+        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(object: "package", text: text) }
         rawValue = text
     }
 
@@ -48,13 +48,13 @@ public struct AdvertisementID: Hashable, Sendable, Comparable, CustomStringConve
 
     /// An advertisement id as a person types it: ASCII letters in either case.
     public init(_ text: String) throws(ObjectIDError) {
-        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(kind: "advertisement", text: text) }
+        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(object: "advertisement", text: text) }
         rawValue = id
     }
 
     /// An advertisement id exactly as it must stand in a request: upper case, nothing mapped.
     public init(exactly text: String) throws(ObjectIDError) {
-        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(kind: "advertisement", text: text) }
+        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(object: "advertisement", text: text) }
         rawValue = text
     }
 
@@ -63,11 +63,13 @@ public struct AdvertisementID: Hashable, Sendable, Comparable, CustomStringConve
 }
 
 /// Text that is not an object id; it quotes at most 40 characters of what was given, control characters escaped.
-public struct ObjectIDError: Error, CustomStringConvertible {
-    public let kind: String
+public struct ObjectIDError: KindedError {
+    public var kind: FailureKind { .badInput }
+    /// What the id was to name: "package" or "advertisement".
+    public let object: String
     public let text: String
     public var description: String {
-        "'\(UntrustedText.escape(String(text.prefix(40))))' is not \(kind == "advertisement" ? "an" : "a") \(kind) id; expected "
+        "'\(UntrustedText.escape(String(text.prefix(40))))' is not \(object == "advertisement" ? "an" : "a") \(object) id; expected "
             + ObjectIDRule.expected
     }
 }

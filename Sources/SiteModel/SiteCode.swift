@@ -48,7 +48,8 @@ public struct SiteCode: Hashable, Sendable, Comparable, CustomStringConvertible,
     }
 }
 
-public struct SiteCodeError: Error, CustomStringConvertible {
+public struct SiteCodeError: KindedError {
+    public var kind: FailureKind { .badInput }
     public let text: String
     public let reason: String
     public var description: String { "'\(text)' is not a site code: \(reason)" }

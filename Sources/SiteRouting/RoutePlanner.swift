@@ -20,7 +20,9 @@ public struct RouteHop: Sendable, Equatable {
 }
 
 /// Why a route cannot be made (docs/site-communication.md).
-public struct RouteFailure: Error, Sendable, Equatable, CustomStringConvertible {
+public struct RouteFailure: KindedError, Sendable, Equatable {
+    /// A route that cannot be made is what the route check finds.
+    public var kind: FailureKind { .checkFailed }
     public enum Code: String, Sendable, Codable {
         case missingAddress = "missing-address"
         case noAvailableAddress = "no-available-address"

@@ -1,5 +1,6 @@
 @_spi(CustomByteBufferAllocator) import NIOCore
 import NIOPosix
+import SiteModel
 import Synchronization
 
 #if canImport(Glibc)
@@ -200,7 +201,8 @@ final class ContentLane: Sendable {
 }
 
 /// A download's client read nothing for the send timeout: the download is dropped, and its connection with it.
-struct ContentSendTimeout: Error, CustomStringConvertible {
+struct ContentSendTimeout: KindedError {
+    var kind: FailureKind { .serviceUnavailable }
     var timeout: Duration
     var description: String { "the client read nothing for \(timeout); the download is dropped" }
 }

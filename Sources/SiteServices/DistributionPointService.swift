@@ -365,7 +365,8 @@ final class ContentFile: Sendable {
     }
 }
 
-struct ContentFileError: Error, CustomStringConvertible {
+struct ContentFileError: KindedError {
+    var kind: FailureKind { .internalError }
     var offset: Int64
     var description: String { "the content file ended or failed at byte \(offset)" }
 }

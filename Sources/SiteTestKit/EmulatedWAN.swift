@@ -1,4 +1,5 @@
 public import Foundation
+public import SiteModel
 
 /// An emulated WAN link between this machine's network namespace and a new one (`ip netns add`): a tap device on
 /// each side joined by `Benchmarks/wan/tap-link.c` (built with the system's C compiler), which carries every frame
@@ -101,7 +102,8 @@ public final class EmulatedWAN {
     private static func ip(_ arguments: [String]) throws { try runProgram(Self.ip, arguments) }
 }
 
-public struct EmulatedWANError: Error, CustomStringConvertible {
+public struct EmulatedWANError: KindedError {
+    public var kind: FailureKind { .internalError }
     public var description: String
     init(_ description: String) { self.description = description }
 }

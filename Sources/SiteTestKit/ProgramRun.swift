@@ -1,4 +1,5 @@
 import Foundation
+public import SiteModel
 
 /// Runs `executable` with `arguments` to its end and returns what it printed on standard output; a status other
 /// than 0 throws, with the command and the end of what it printed on standard error. For the tools benchmarks and
@@ -26,6 +27,7 @@ public func runProgram(_ executable: String, _ arguments: [String]) throws -> St
     return String(decoding: printed, as: UTF8.self)
 }
 
-public struct ProgramRunError: Error, CustomStringConvertible {
+public struct ProgramRunError: KindedError {
+    public var kind: FailureKind { .internalError }
     public var description: String
 }

@@ -1,4 +1,5 @@
 import Glibc
+public import SiteModel
 
 /// A TCP socket on 127.0.0.1 that accepts connections (the kernel completes the handshake) but never answers:
 /// the directory that is up but silent, for timeout tests and benchmarks.
@@ -40,7 +41,8 @@ public final class SilentListener {
     }
 }
 
-public struct SilentListenerError: Error, CustomStringConvertible {
+public struct SilentListenerError: KindedError {
+    public var kind: FailureKind { .internalError }
     public let errno: Int32
     public var description: String { "cannot listen on 127.0.0.1: \(String(cString: strerror(errno)))" }
 }

@@ -66,18 +66,11 @@ struct ClientGetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try loadHierarchy(client.hierarchy)
-        let override: [LDAPURI]
-        do {
-            override = try client.directoryURIs.map { try LDAPURI($0) }
-        } catch {
-            throw CommandFailure.badInput("\(error)")
-        }
-        let deployment = try labDeployment(
-            Lab(directory: client.labDirectory, logger: .siteloc),
-            hierarchy: model,
-            directories: override,
+        let deployment = try Lab(directory: client.labDirectory, logger: .siteloc).deployment(
+            for: model,
+            directories: try client.directoryURIs.map { try LDAPURI($0) },
             directoryTimeout: .milliseconds(Int(client.connectTimeout * 1000)),
-            transport: "folder"
+            transport: .folder
         )
         let contentClient = deployment.contentClient(
             state: URL(fileURLWithPath: state),
@@ -88,26 +81,19 @@ struct ClientGetCommand: AsyncParsableCommand {
         let profile = try client.profile()
         var progress: (@Sendable (Int64, Int64) -> Void)?
         if let bar { progress = { done, size in bar.show(done, of: size) } }
-        let outcome: Result<ClientResult, ClientError>
+        let result: ClientResult
         do {
-            outcome = .success(
-                try await contentClient.get(
-                    profile,
-                    package: package.rawValue,
-                    advertisement: advertisement?.rawValue,
-                    progress: progress
-                )
+            result = try await contentClient.get(
+                profile,
+                package: package.rawValue,
+                advertisement: advertisement?.rawValue,
+                progress: progress
             )
-        } catch let failure {
-            outcome = .failure(failure)
+        } catch {
+            bar?.end()
+            throw error
         }
         bar?.end()
-        let result: ClientResult
-        switch outcome {
-        case .success(let value): result = value
-        case .failure(.noManagementPoint(let message)): throw CommandFailure.unavailable(message)
-        case .failure(.badInput(let message)), .failure(.state(let message)): throw CommandFailure.badInput(message)
-        }
         if client.json {
             try printJSON(result)
         } else {
@@ -152,13 +138,7 @@ struct ClientEnrollCommand: ParsableCommand {
     func run() throws {
         let authority = LabCertificateAuthority(lab: Lab(directory: labDirectory, logger: .siteloc))
         let clientState = ClientState(folder: URL(fileURLWithPath: state))
-        do {
-            try clientState.store(try authority.clientIdentity(for: name))
-        } catch let error as LabError {
-            throw CommandFailure.badInput(error.description)
-        } catch {
-            throw CommandFailure.badInput("\(error)")
-        }
+        try clientState.store(try authority.clientIdentity(for: name))
         print("enrolled '\(name)': certificate and key in \(state)/identity, trusting the lab's certificate authority")
     }
 }

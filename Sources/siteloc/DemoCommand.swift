@@ -43,8 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await walkThrough(lab: lab)
         } catch {
             if !keep { _ = try? await lab.down() }
-            if let failure = error as? CommandFailure { throw failure }
-            throw CommandFailure.unavailable("\(error)")
+            throw error
         }
     }
 
@@ -136,7 +135,7 @@ struct DemoCommand: AsyncParsableCommand {
             ("a Berlin laptop (fabrikam.com) in Paris", try demoClient("10.20.7.7/16", "P02", .forest("fabrikam.com"))),
         ]
         // The deployment's locator: management points answer from their site databases once site servers ran.
-        let deployment = try labDeployment(lab, hierarchy: model)
+        let deployment = try lab.deployment(for: model)
         let locator = deployment.locator()
         let office = try requirePackage(model, "CEN00001")
         let advertisement = model.advertisements.first { $0.package == office.id }

@@ -67,12 +67,8 @@ struct KeysImportCommand: ParsableCommand {
     func run() throws {
         let (model, site) = try options.load()
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
-        do {
-            let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file), knownIn: model)
-            print("imported the key of \(from) (fingerprint \(key.fingerprint)) at \(site.code)")
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let (from, key) = try folders.importKey(from: URL(fileURLWithPath: file), knownIn: model)
+        print("imported the key of \(from) (fingerprint \(key.fingerprint)) at \(site.code)")
     }
 }
 
@@ -105,7 +101,7 @@ struct SendPackageCommand: ParsableCommand {
     @Option(help: "The package content (a file).")
     var content: String?
 
-    @Option(help: "The jobs' priority: high, medium or low.", transform: SiteRouting.JobPriority.argument)
+    @Option(help: "The jobs' priority: high, medium or low.", transform: oneOf)
     var priority: SiteRouting.JobPriority = .medium
 
     @Option(name: .customLong("dir"), help: "The lab folder.")
@@ -116,18 +112,13 @@ struct SendPackageCommand: ParsableCommand {
 
     func run() throws {
         let model = try loadHierarchy(hierarchy)
-        let sent: PackageSending.Sent
-        do {
-            sent = try PackageSending.send(
-                id.rawValue,
-                hierarchy: model,
-                sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory,
-                content: content.map { URL(fileURLWithPath: $0) },
-                priority: priority
-            )
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let sent = try PackageSending.send(
+            id.rawValue,
+            hierarchy: model,
+            sitesDirectory: Lab(directory: labDirectory, logger: .siteloc).sitesDirectory,
+            content: content.map { URL(fileURLWithPath: $0) },
+            priority: priority
+        )
         if json {
             try printJSON(sent)
             return
@@ -165,13 +156,7 @@ struct CourierImportCommand: ParsableCommand {
     func run() throws {
         let (_, site) = try options.load()
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
-        do {
-            let header = try PackageSending.importParcel(URL(fileURLWithPath: file), into: folders)
-            print(
-                "parcel \(header.id) (package \(header.package), from \(header.signer)) is in the inbox of \(site.code)"
-            )
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let header = try PackageSending.importParcel(URL(fileURLWithPath: file), into: folders)
+        print("parcel \(header.id) (package \(header.package), from \(header.signer)) is in the inbox of \(site.code)")
     }
 }

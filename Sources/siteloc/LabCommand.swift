@@ -58,12 +58,8 @@ struct LabCommand: AsyncParsableCommand {
             if let hierarchy {
                 let model = try loadHierarchy(hierarchy)
                 let results: [LabForestStatus]
-                do {
-                    results = try await labFolder.up(hierarchy: model, replicas: replicas)
-                    if !names.isEmpty { _ = try await labFolder.up(forests: names, replicas: replicas) }
-                } catch {
-                    throw CommandFailure.unavailable(error.description)
-                }
+                results = try await labFolder.up(hierarchy: model, replicas: replicas)
+                if !names.isEmpty { _ = try await labFolder.up(forests: names, replicas: replicas) }
                 try report(results)
                 if !json, let shares = labFolder.fileShares() {
                     print(
@@ -78,12 +74,7 @@ struct LabCommand: AsyncParsableCommand {
                     "no lab in \(lab.directory) yet: name at least one forest, e.g. --forest corp.contoso.com"
                 )
             }
-            let results: [LabForestStatus]
-            do {
-                results = try await labFolder.up(forests: names, replicas: replicas)
-            } catch {
-                throw CommandFailure.unavailable(error.description)
-            }
+            let results = try await labFolder.up(forests: names, replicas: replicas)
             try report(results)
         }
 
@@ -172,12 +163,7 @@ struct LabCommand: AsyncParsableCommand {
         @OptionGroup var lab: LabDirectoryOption
 
         func run() async throws {
-            let stopped: [LabForest]
-            do {
-                stopped = try await Lab(directory: lab.directory, logger: .siteloc).down()
-            } catch {
-                throw CommandFailure.unavailable(error.description)
-            }
+            let stopped = try await Lab(directory: lab.directory, logger: .siteloc).down()
             if stopped.isEmpty {
                 print("nothing running in \(lab.directory)")
             }

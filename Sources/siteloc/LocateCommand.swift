@@ -62,8 +62,7 @@ struct ClientOptions: ParsableArguments {
     }
 
     func profile() throws -> ClientProfile {
-        let code: SiteCode
-        do { code = try SiteCode(assignedSite) } catch { throw CommandFailure.badInput(error.description) }
+        let code = try SiteCode(assignedSite)
         let membership: ClientProfile.Membership =
             mobile ? .mobile : workgroup ? .workgroup : .forest(forest ?? "")
         return ClientProfile(
@@ -78,16 +77,11 @@ struct ClientOptions: ParsableArguments {
     /// The locator, with the directory of each forest: --directory, else the file's URIs, else the lab's; management
     /// points answer from their sites' databases once a site server has run there, until then from the file.
     func locator(for model: Hierarchy) throws -> Locator {
-        let override: [LDAPURI]
-        do { override = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
-        let lab = Lab(directory: labDirectory, logger: .siteloc)
-        let timeout = Duration.milliseconds(Int(connectTimeout * 1000))
-        return try labDeployment(
-            lab,
-            hierarchy: model,
-            directories: override,
-            directoryTimeout: timeout,
-            transport: "folder"
+        try Lab(directory: labDirectory, logger: .siteloc).deployment(
+            for: model,
+            directories: try directoryURIs.map { try LDAPURI($0) },
+            directoryTimeout: .milliseconds(Int(connectTimeout * 1000)),
+            transport: .folder
         )
         .locator()
     }
@@ -109,12 +103,7 @@ struct LocateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try loadHierarchy(client.hierarchy)
-        let location: Location
-        do {
-            location = try await client.locator(for: model).locate(try client.profile())
-        } catch let error as LocatorError {
-            throw CommandFailure.badInput(error.description)
-        }
+        let location = try await client.locator(for: model).locate(try client.profile())
         if client.json { return try printJSON(location) }
         printLocation(location)
     }
@@ -164,16 +153,11 @@ struct ContentCommand: AsyncParsableCommand {
             }
             chosen = found
         }
-        let result: ContentLocation
-        do {
-            result = try await client.locator(for: model).content(
-                try client.profile(),
-                package: package,
-                advertisement: chosen
-            )
-        } catch let error as LocatorError {
-            throw CommandFailure.badInput(error.description)
-        }
+        let result = try await client.locator(for: model).content(
+            try client.profile(),
+            package: package,
+            advertisement: chosen
+        )
         if client.json { return try printJSON(result) }
         printLocation(result.location, showTrace: false)
         print("package           \(result.package)\(result.advertisement.map { " (advertisement \($0))" } ?? "")")

@@ -47,15 +47,10 @@ struct DirectoryOptions: ParsableArguments {
     }
 
     func connector(for hierarchy: Hierarchy, logger: Logger) throws -> Publisher.Connector {
-        let uris: [LDAPURI]
-        do { uris = try directoryURIs.map { try LDAPURI($0) } } catch { throw CommandFailure.badInput("\(error)") }
-        do {
-            return try Lab(directory: labDirectory, logger: logger)
-                .deployment(for: hierarchy, directories: uris, identities: identities, transport: .folder)
-                .siteConnector(timeout: .milliseconds(Int(timeout * 1000)))
-        } catch {
-            throw CommandFailure.unavailable(error.description)
-        }
+        let uris = try directoryURIs.map { try LDAPURI($0) }
+        return try Lab(directory: labDirectory, logger: logger)
+            .deployment(for: hierarchy, directories: uris, identities: identities, transport: .folder)
+            .siteConnector(timeout: .milliseconds(Int(timeout * 1000)))
     }
 }
 
@@ -151,13 +146,12 @@ private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, 
             },
             progress: runProgress
         )
-    } catch let failure as CommandFailure {
+    } catch let failure as any KindedError {
         throw failure
-    } catch let error as DeploymentError {
-        throw CommandFailure.unavailable(error.description)
     } catch {
-        throw CommandFailure.unavailable(
-            "\(unpublish ? "unpublishing" : "publishing") stopped: \(error); run it again to finish"
+        throw CommandFailure(
+            kind: Siteloc.kind(of: error),
+            description: "\(unpublish ? "unpublishing" : "publishing") stopped: \(error); run it again to finish"
         )
     }
     if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -69,13 +69,10 @@ struct SchemaCommand: AsyncParsableCommand {
                 throw CommandFailure.badInput("name the directory: --uri ldap://HOST[:PORT] or SITELOC_DIRECTORY_URI")
             }
             let target: LDAPURI
-            do { target = try LDAPURI(uriText) } catch { throw CommandFailure.badInput(error.description) }
+            target = try LDAPURI(uriText)
             let credential: DirectoryCredential
             if let bindDN = optionOrEnvironment(bindDN, "SITELOC_BIND_DN") {
-                let dn: DistinguishedName
-                do { dn = try DistinguishedName(parsing: bindDN) } catch {
-                    throw CommandFailure.badInput(error.description)
-                }
+                let dn = try DistinguishedName(parsing: bindDN)
                 let file = optionOrEnvironment(passwordFile, "SITELOC_BIND_PASSWORD_FILE")
                 credential = .password(dn: dn, try readPassword(file: file))
             } else if target.scheme == .ldapi {
@@ -105,7 +102,7 @@ struct SchemaCommand: AsyncParsableCommand {
                     Swift.print("schema version \(DirectorySchema.version) already installed on \(target)")
                 }
             } catch {
-                throw CommandFailure.unavailable("cannot install the schema: \(error)")
+                throw CommandFailure(context: "cannot install the schema", error)
             }
         }
     }
@@ -114,9 +111,7 @@ struct SchemaCommand: AsyncParsableCommand {
 /// Reads a password from `--password-file` or, failing that, `SITELOC_BIND_PASSWORD`; never from a flag value.
 func readPassword(file: String?) throws -> Secret {
     if let file {
-        do { return try Secret(contentsOf: URL(fileURLWithPath: file)) } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        return try Secret(contentsOf: URL(fileURLWithPath: file))
     }
     if let value = EnvironmentSecrets.values["SITELOC_BIND_PASSWORD"] { return value }
     throw CommandFailure.badInput("a password is needed: give --password-file FILE or set SITELOC_BIND_PASSWORD")

@@ -68,8 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard let forestText = setting(forest, "SITELOC_FOREST") else {
             throw CommandFailure.badInput("name the forest: --forest corp.contoso.com or SITELOC_FOREST")
         }
-        let forestName: ForestName
-        do { forestName = try ForestName(forestText) } catch { throw CommandFailure.badInput(error.description) }
+        let forestName = try ForestName(forestText)
         let certificate = setting(tlsCertificateFile, "SITELOC_TLS_CERTIFICATE_FILE")
         let key = setting(tlsKeyFile, "SITELOC_TLS_KEY_FILE")
         guard (certificate == nil) == (key == nil) else {
@@ -91,9 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let password: Secret?
         if let file = setting(adminPasswordFile, "SITELOC_ADMIN_PASSWORD_FILE") {
-            do { password = try Secret(contentsOf: URL(fileURLWithPath: file)) } catch {
-                throw CommandFailure.badInput(error.description)
-            }
+            password = try Secret(contentsOf: URL(fileURLWithPath: file))
         } else {
             password = EnvironmentSecrets.values["SITELOC_ADMIN_PASSWORD"]
         }
@@ -111,12 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
             openFiles: openFilesLimit,
             replication: replication
         )
-        let preparation: DirectoryServer.Preparation
-        do {
-            preparation = try await DirectoryServer(settings: settings, logger: .siteloc).prepare()
-        } catch {
-            throw CommandFailure.unavailable(error.description)
-        }
+        let preparation = try await DirectoryServer(settings: settings, logger: .siteloc).prepare()
         var report = preparation.changes.map { "siteloc: \($0)\n" }.joined()
         report += "siteloc: \(forestName) ready; running \(preparation.command.joined(separator: " "))\n"
         FileHandle.standardError.write(Data(report.utf8))
@@ -147,9 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let password: Secret
         if let passwordFile {
-            do { password = try Secret(contentsOf: URL(fileURLWithPath: passwordFile)) } catch {
-                throw CommandFailure.badInput(error.description)
-            }
+            password = try Secret(contentsOf: URL(fileURLWithPath: passwordFile))
         } else if let environmentPassword {
             password = environmentPassword
         } else {
@@ -158,14 +148,10 @@ struct ServeCommand: AsyncParsableCommand {
                     + "SITELOC_REPLICATION_PASSWORD_FILE (the same at every server of the forest)"
             )
         }
-        do {
-            return try DirectoryServer.Replication(
-                serverID: id,
-                peers: try DirectoryServer.Replication.peers(from: peerText),
-                password: password
-            )
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        return try DirectoryServer.Replication(
+            serverID: id,
+            peers: try DirectoryServer.Replication.peers(from: peerText),
+            password: password
+        )
     }
 }

@@ -71,16 +71,12 @@ struct SiteInitCommand: ParsableCommand {
     func run() throws {
         let (_, site) = try options.load()
         let folders = SiteFolders(site: site.code, sitesDirectory: options.lab.sitesDirectory)
-        do {
-            let (key, created) = try folders.initialize()
-            print(
-                "\(created ? "created" : "kept") the signing key of \(site.code) (fingerprint \(key.fingerprint)) in "
-                    + folders.keys.path
-            )
-            print("next: siteloc publish --hierarchy \(options.hierarchy) puts the public key into the directory")
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let (key, created) = try folders.initialize()
+        print(
+            "\(created ? "created" : "kept") the signing key of \(site.code) (fingerprint \(key.fingerprint)) in "
+                + folders.keys.path
+        )
+        print("next: siteloc publish --hierarchy \(options.hierarchy) puts the public key into the directory")
     }
 }
 
@@ -112,9 +108,10 @@ struct SiteRunCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "How the standard sender reaches other site servers' inboxes: smb or folder (default: smb when the lab's smbd runs)."
+            "How the standard sender reaches other site servers' inboxes: smb or folder (default: smb when the lab's smbd runs).",
+        transform: oneOf
     )
-    var transport: String?
+    var transport: LabTransport?
 
     @Option(help: "Seconds between delivery retries, overriding the file's retryDelayMinutes.")
     var retryDelay: Double?
@@ -127,9 +124,6 @@ struct SiteRunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (site != nil) != all else { throw ValidationError("give either --site CODE or --all") }
-        if let transport, !["smb", "folder"].contains(transport) {
-            throw ValidationError("--transport must be smb or folder, not '\(transport)'")
-        }
         if let retryDelay, retryDelay < 0 { throw ValidationError("--retry-delay must be 0 or more seconds") }
         guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
     }
@@ -144,7 +138,7 @@ struct SiteRunCommand: AsyncParsableCommand {
             sites = [found]
         } else {
             model = try loadHierarchy(hierarchy)
-            sites = try labDeployment(lab, hierarchy: model, transport: "folder").initializedSites
+            sites = try lab.deployment(for: model, transport: .folder).initializedSites
             guard !sites.isEmpty else {
                 throw CommandFailure.badInput(
                     "no site of \(hierarchy) has a site server folder in \(lab.sitesDirectory.path); create them with:"
@@ -152,7 +146,7 @@ struct SiteRunCommand: AsyncParsableCommand {
                 )
             }
         }
-        let deployment = try labDeployment(lab, hierarchy: model, transport: transport)
+        let deployment = try lab.deployment(for: model, transport: transport)
         let servers = try siteServers(sites, in: deployment) { settings in
             settings.retryDelay = retryDelay.map { .milliseconds(Int($0 * 1000)) }
             settings.pollInterval = .milliseconds(Int(pollInterval * 1000))
@@ -299,52 +293,23 @@ struct SiteStatusCommand: ParsableCommand {
     }
 }
 
-/// The lab as a deployment (where each forest's directory is, where site servers keep their folders, how they reach
-/// one another), or an unavailable failure saying what to start.
-func labDeployment(
-    _ lab: Lab,
-    hierarchy: Hierarchy,
-    directories: [LDAPURI] = [],
-    directoryTimeout: Duration = .seconds(2),
-    transport: String? = nil
-) throws -> Deployment {
-    do {
-        return try lab.deployment(
-            for: hierarchy,
-            directories: directories,
-            directoryTimeout: directoryTimeout,
-            transport: transport.flatMap(LabTransport.init(rawValue:))
-        )
-    } catch {
-        throw CommandFailure.unavailable(error.description)
-    }
-}
-
-/// The HTTP services of the site systems of `sites`, or an unavailable failure saying which cannot be served.
+/// The HTTP services of the site systems of `sites`, with the process's metrics.
 func siteSystemServers(
     _ sites: [SiteCode],
     in deployment: Deployment,
     onListening: @escaping @Sendable (SiteSystem, Site, URL) async -> Void
 ) throws -> [SiteSystemServer] {
-    do {
-        return try deployment.siteSystemServers(sites, metrics: ProcessMetrics.exposition, onListening: onListening)
-    } catch {
-        throw CommandFailure.unavailable(error.description)
-    }
+    try deployment.siteSystemServers(sites, metrics: ProcessMetrics.exposition, onListening: onListening)
 }
 
-/// The site servers of `sites` in a deployment, or a bad-input failure naming what is wrong with a site's folder.
+/// The site servers of `sites` in a deployment, copying large jobs with smbclient where it is installed.
 func siteServers(
     _ sites: [Site],
     in deployment: Deployment,
     configure: (inout SiteServerSettings) -> Void = { _ in }
 ) throws -> [SiteServer] {
-    do {
-        return try deployment.siteServers(sites.map(\.code)) { settings in
-            settings.smbclient = SMBClientProgram.installed
-            configure(&settings)
-        }
-    } catch {
-        throw CommandFailure.badInput(error.description)
+    try deployment.siteServers(sites.map(\.code)) { settings in
+        settings.smbclient = SMBClientProgram.installed
+        configure(&settings)
     }
 }

@@ -97,12 +97,7 @@ struct TrustCheckCommand: AsyncParsableCommand {
 func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async throws -> [ForestRecord] {
     var records: [ForestRecord] = []
     for forest in model.forests {
-        let directories: [ForestName: DirectoryAccess]
-        do {
-            directories = try lab.deployment(for: model, directoryTimeout: timeout, transport: .folder).directories
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let directories = try lab.deployment(for: model, directoryTimeout: timeout, transport: .folder).directories
         guard let access = directories[forest.name] else {
             throw CommandFailure.unavailable(
                 "no directory for forest \(forest.name): list it under the forest's directory in the file, or start"

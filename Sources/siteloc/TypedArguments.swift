@@ -6,18 +6,17 @@ import SiteRouting
 // type's own explanation (exit 2), and a command's `run()` never checks a string by hand.
 
 /// Text that names none of a set of values; says which ones there are.
-struct UnknownValue: Error, CustomStringConvertible {
+struct UnknownValue: KindedError {
+    var kind: FailureKind { .badInput }
     let given: String
     let expected: [String]
     var description: String { "'\(given)' is not one of \(expected.joined(separator: ", "))" }
 }
 
-extension SiteRouting.JobPriority {
-    /// Parses `--priority` in either case.
-    static func argument(_ text: String) throws -> Self {
-        guard let priority = Self(rawValue: ASCII.lowercased(text)) else {
-            throw UnknownValue(given: text, expected: allCases.map(\.rawValue))
-        }
-        return priority
+/// One of an enumeration's values by its name, in either case (`--priority high`, `--transport folder`).
+func oneOf<Value: RawRepresentable & CaseIterable>(_ text: String) throws -> Value where Value.RawValue == String {
+    guard let value = Value(rawValue: ASCII.lowercased(text)) else {
+        throw UnknownValue(given: text, expected: Value.allCases.map(\.rawValue))
     }
+    return value
 }

@@ -283,7 +283,7 @@ extension CommandLine {
                 (["send", "package", "CEN00001"] + site, 2, "siteloc site init"),
                 (
                     ["site", "run", "--site", "CEN", "--transport", "carrier"] + site, 2,
-                    "--transport must be smb or folder"
+                    "'carrier' is not one of smb, folder"
                 ),
                 (["keys", "export", "--site", "CEN"] + site, 2, "create it with: siteloc site init --site CEN"),
                 (["site", "status", "--site", "CEN", "--dir", folder], 2, "no site server folder for 'CEN'"),

@@ -16,7 +16,7 @@ import Testing
     @Test func anAddressIsRetriedItsNumberOfTimesThenSubstituted() throws {
         var state = OutboxState()
         let first = try address(1)
-        let failure = DeliveryFailure(kind: .transport, description: "connection refused")
+        let failure = DeliveryFailure(reason: .transport, description: "connection refused")
         policy.afterFailure(&state, on: first, failure, at: now)
         #expect(state.attempts == 1 && state.nextAttempt == now.addingTimeInterval(60) && state.failedAddresses.isEmpty)
         policy.afterFailure(&state, on: first, failure, at: now)
@@ -28,7 +28,7 @@ import Testing
 
     @Test func aSenderNotInstalledIsSubstitutedAtOnce() throws {
         var state = OutboxState()
-        let failure = DeliveryFailure(kind: .senderNotInstalled, description: "sender-not-installed")
+        let failure = DeliveryFailure(reason: .senderNotInstalled, description: "sender-not-installed")
         policy.afterFailure(&state, on: try address(1, .asyncRas), failure, at: now)
         #expect(state.failedAddresses == [1] && state.nextAttempt == nil && state.attempts == 0)
     }

@@ -84,7 +84,8 @@ extension SiteServer {
             try reject(file, rejection)
             return
         } catch {
-            throw error as? SiteServerError ?? SiteServerError("cannot handle job \(header.id): \(error)")
+            throw error as? SiteServerError
+                ?? SiteServerError("cannot handle job \(header.id): \(error)", kind: .internalError)
         }
         unlink(file.path)
     }
@@ -154,7 +155,9 @@ extension SiteServer {
         var status = try PackageStatusJob.read(job, hierarchy: settings.hierarchy)
         status.created = try await verifiedCreation(of: status)
         let recorded: Bool
-        do { recorded = try database.record(status) } catch { throw SiteServerError(error.description) }
+        do { recorded = try database.record(status) } catch {
+            throw SiteServerError(error.description, kind: .internalError)
+        }
         events.record(
             recorded ? "status" : "status-old",
             job: job.header,
@@ -169,7 +172,10 @@ extension SiteServer {
     /// source's signed word for the version from the package job that placed it.
     func reportStatus(_ placement: PackagePlacement, placedBy job: JobHeader) throws(SiteServerError) {
         guard let source = PackageStatusJob.source(of: job) else {
-            throw SiteServerError("job \(job.id) placed \(placement.package) without its origin's signature")
+            throw SiteServerError(
+                "job \(job.id) placed \(placement.package) without its origin's signature",
+                kind: .internalError
+            )
         }
         try PackageStatusJob.queue(
             placement,
@@ -194,7 +200,7 @@ extension SiteServer {
         do {
             forwarded = try database.markForwarded(job.header.id, header: onward, signer: job.header.signer.rawValue)
         } catch {
-            throw SiteServerError(error.description)
+            throw SiteServerError(error.description, kind: .internalError)
         }
         if forwarded {
             events.record("forwarded", job: job.header, detail: "re-signed by \(site.code) into the outbox")
@@ -207,7 +213,10 @@ extension SiteServer {
     func moveToOutbox(_ file: URL, id: String) throws(SiteServerError) {
         let outgoing = folders.outbox.appendingPathComponent(id + "." + JobFile.suffix)
         guard link(file.path, outgoing.path) == 0 || errno == EEXIST else {
-            throw SiteServerError("cannot move job \(id) into the outbox: \(String(cString: strerror(errno)))")
+            throw SiteServerError(
+                "cannot move job \(id) into the outbox: \(String(cString: strerror(errno)))",
+                kind: .internalError
+            )
         }
         unlink(file.path)
     }
@@ -219,7 +228,7 @@ extension SiteServer {
         do {
             return try database.markHandled(header.id, action: action, signer: header.signer.rawValue)
         } catch {
-            throw SiteServerError(error.description)
+            throw SiteServerError(error.description, kind: .internalError)
         }
     }
 }

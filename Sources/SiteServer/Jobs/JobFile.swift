@@ -136,13 +136,13 @@ public struct JobFile: Sendable {
     /// The lines before the payload: magic, header, signature (`-` unsigned).
     static func encodedHeader(_ header: JobHeader, signedBy key: SiteSigningKey?) throws(SiteServerError) -> Data {
         guard let json = try? RecordCoding.encoder().encode(header) else {
-            throw SiteServerError("cannot encode job \(header.id)")
+            throw SiteServerError("cannot encode job \(header.id)", kind: .internalError)
         }
         let signed = Data((magic + "\n").utf8) + json + Data("\n".utf8)
         let signatureLine: String
         if let key {
             guard let signature = try? key.signature(for: signed) else {
-                throw SiteServerError("cannot sign job \(header.id)")
+                throw SiteServerError("cannot sign job \(header.id)", kind: .internalError)
             }
             signatureLine = signature.base64EncodedString()
         } else {
@@ -170,12 +170,12 @@ public struct JobFile: Sendable {
             throw error
         } catch {
             unlink(temporary.path)
-            throw SiteServerError("cannot write job \(header.id) to \(url.path): \(error)")
+            throw SiteServerError("cannot write job \(header.id) to \(url.path): \(error)", kind: .internalError)
         }
         guard rename(temporary.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary.path)
-            throw SiteServerError("cannot write job \(header.id) to \(url.path): \(reason)")
+            throw SiteServerError("cannot write job \(header.id) to \(url.path): \(reason)", kind: .internalError)
         }
     }
 
@@ -204,7 +204,7 @@ public struct JobFile: Sendable {
             }
             return (hex(hash.finalize()), count)
         } catch {
-            throw SiteServerError("cannot copy \(url.path): \(error)")
+            throw SiteServerError("cannot copy \(url.path): \(error)", kind: .internalError)
         }
     }
 

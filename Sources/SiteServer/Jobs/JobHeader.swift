@@ -125,7 +125,7 @@ public struct JobHeader: Codable, Sendable, Equatable {
     /// Signs the header as its origin.
     public mutating func signAsOrigin(with key: SiteSigningKey) throws(SiteServerError) {
         guard let signature = try? key.signature(for: originStatement) else {
-            throw SiteServerError("cannot sign job \(id) as its origin")
+            throw SiteServerError("cannot sign job \(id) as its origin", kind: .internalError)
         }
         originSignature = signature.base64EncodedString()
     }

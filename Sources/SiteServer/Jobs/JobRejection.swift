@@ -1,5 +1,9 @@
+public import SiteModel
+
 /// Why a site server refused a job. Refused jobs are kept aside with this, never applied or forwarded.
-public struct JobRejection: Error, Sendable, Codable, CustomStringConvertible {
+public struct JobRejection: KindedError, Sendable, Codable {
+    /// A job is a neighbour's input; its refusal is about what was sent.
+    public var kind: FailureKind { .badInput }
     public enum Code: String, Sendable, Codable {
         case malformed
         case unsigned

@@ -39,7 +39,7 @@ public enum PackageSending {
         let source = SiteFolders(site: package.sourceSite, sitesDirectory: sitesDirectory)
         let key = try SiteSigningKey(contentsOf: source.signingKey)
         guard let database = try source.openDatabase() else {
-            throw SiteServerError("cannot open the site database of \(package.sourceSite)")
+            throw SiteServerError("cannot open the site database of \(package.sourceSite)", kind: .internalError)
         }
         let library = ContentLibrary(folders: source, database: database)
         let placement: PackagePlacement
@@ -128,11 +128,14 @@ public enum PackageSending {
             try output.synchronize()
         } catch {
             unlink(temporary.path)
-            throw SiteServerError("cannot copy \(parcel.path) into \(folders.inbox.path): \(error)")
+            throw SiteServerError(
+                "cannot copy \(parcel.path) into \(folders.inbox.path): \(error)",
+                kind: .internalError
+            )
         }
         guard rename(temporary.path, folders.inbox.appendingPathComponent(name).path) == 0 else {
             unlink(temporary.path)
-            throw SiteServerError("cannot move the parcel into \(folders.inbox.path)")
+            throw SiteServerError("cannot move the parcel into \(folders.inbox.path)", kind: .internalError)
         }
         return job.header
     }

@@ -74,7 +74,7 @@ enum PackageStatusJob {
             source: source
         )
         guard let payload = try? RecordCoding.encoder().encode(status) else {
-            throw SiteServerError("cannot encode the status of \(placement.package)")
+            throw SiteServerError("cannot encode the status of \(placement.package)", kind: .internalError)
         }
         let (digest, bytes) = JobFile.digest(of: payload)
         var header = JobHeader(
@@ -124,7 +124,9 @@ enum PackageStatusJob {
             payloadSHA256: placement.sha256
         )
         try header.signAsOrigin(with: key)
-        guard let made = source(of: header) else { throw SiteServerError("cannot sign \(placement.package)'s version") }
+        guard let made = source(of: header) else {
+            throw SiteServerError("cannot sign \(placement.package)'s version", kind: .internalError)
+        }
         return made
     }
 

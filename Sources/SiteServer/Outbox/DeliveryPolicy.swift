@@ -51,7 +51,7 @@ struct DeliveryPolicy: Sendable {
     /// failed and the next one substitutes (at the next pass).
     func afterFailure(_ state: inout OutboxState, on address: Address, _ failure: DeliveryFailure?, at now: Date) {
         state.lastError = failure?.description ?? state.lastError
-        if failure?.kind == .senderNotInstalled {
+        if failure?.reason == .senderNotInstalled {
             state.failedAddresses.append(address.priority)
             state.attempts = 0
             state.nextAttempt = nil

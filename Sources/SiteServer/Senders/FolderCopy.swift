@@ -45,11 +45,11 @@ enum FolderCopy {
         } catch {
             unlink(temporary.path)
             if error is CancellationError { throw error }
-            throw DeliveryFailure(kind: .transport, description: "cannot write into \(folder.path): \(error)")
+            throw DeliveryFailure(reason: .transport, description: "cannot write into \(folder.path): \(error)")
         }
         guard rename(temporary.path, target.path) == 0 else {
             unlink(temporary.path)
-            throw DeliveryFailure(kind: .transport, description: "cannot rename into \(folder.path)")
+            throw DeliveryFailure(reason: .transport, description: "cannot rename into \(folder.path)")
         }
     }
 

@@ -47,7 +47,7 @@ public struct JobSenders: Sendable {
     func deliver(_ delivery: JobDelivery) async throws -> String {
         guard let sender = senders[delivery.address.sender] else {
             throw DeliveryFailure(
-                kind: .senderNotInstalled,
+                reason: .senderNotInstalled,
                 description:
                     "sender-not-installed: the \(delivery.address.sender.rawValue) sender is modelled for planning only"
             )
@@ -57,13 +57,14 @@ public struct JobSenders: Sendable {
 }
 
 /// A delivery that did not happen, and whether the same address is worth another try.
-public struct DeliveryFailure: Error, CustomStringConvertible {
-    public enum Kind: Sendable { case senderNotInstalled, noInbox, transport }
-    public var kind: Kind
+public struct DeliveryFailure: KindedError {
+    public var kind: FailureKind { .serviceUnavailable }
+    public enum Reason: Sendable { case senderNotInstalled, noInbox, transport }
+    public var reason: Reason
     public var description: String
 
-    public init(kind: Kind, description: String) {
-        self.kind = kind
+    public init(reason: Reason, description: String) {
+        self.reason = reason
         self.description = description
     }
 }

@@ -40,7 +40,7 @@ struct StandardSender: JobSender {
         let address = delivery.address
         let server = address.destination ?? delivery.server
         guard let inbox = resolveInbox(delivery.next, server) else {
-            throw DeliveryFailure(kind: .noInbox, description: "no inbox known for \(delivery.next) at \(server)")
+            throw DeliveryFailure(reason: .noInbox, description: "no inbox known for \(delivery.next) at \(server)")
         }
         let limiter = RateLimiter(address.rateLimit, calendar: calendar)
         let section = delivery.section
@@ -87,7 +87,7 @@ struct StandardSender: JobSender {
                     }
                 }
             } catch let error as SMBError {
-                throw DeliveryFailure(kind: .transport, description: error.description)
+                throw DeliveryFailure(reason: .transport, description: error.description)
             }
         }
         return "\(inbox)/\(name)"

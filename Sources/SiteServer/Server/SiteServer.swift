@@ -59,7 +59,7 @@ public final class SiteServer: Service {
         key = try SiteSigningKey(contentsOf: folders.signingKey)
         try folders.create()
         guard let database = try folders.openDatabase() else {
-            throw SiteServerError("cannot open the site database of \(settings.site)")
+            throw SiteServerError("cannot open the site database of \(settings.site)", kind: .internalError)
         }
         self.database = database
         planner = RoutePlanner(hierarchy: settings.hierarchy, calendar: settings.calendar)

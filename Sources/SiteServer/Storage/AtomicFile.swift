@@ -1,13 +1,19 @@
 import Foundation
+public import SiteModel
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A site server problem a person can act on: what went wrong and what to do.
-public struct SiteServerError: Error, Sendable, CustomStringConvertible {
+/// A site server problem a person can act on: what went wrong and what to do. Most are about what it was given (a
+/// site, a folder, a package, a parcel); a file it cannot write is ``FailureKind/internalError``.
+public struct SiteServerError: KindedError, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: FailureKind
+    public init(_ description: String, kind: FailureKind = .badInput) {
+        self.description = description
+        self.kind = kind
+    }
 }
 
 /// Files that appear whole or not at all: written under a temporary name beside the target, flushed, then renamed.
@@ -29,7 +35,7 @@ enum AtomicFile {
         guard rename(temporary.path, file.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary.path)
-            throw SiteServerError("cannot write \(file.path): \(reason)")
+            throw SiteServerError("cannot write \(file.path): \(reason)", kind: .internalError)
         }
     }
 
@@ -48,7 +54,7 @@ enum AtomicFile {
         // link() refuses an existing name, so creation is exclusive and still atomic.
         if link(temporary.path, file.path) == 0 { return true }
         if errno == EEXIST { return false }
-        throw SiteServerError("cannot create \(file.path): \(String(cString: strerror(errno)))")
+        throw SiteServerError("cannot create \(file.path): \(String(cString: strerror(errno)))", kind: .internalError)
     }
 
     /// Creates `file` with `contents` unless it exists; returns false when it did. The name appears before the
@@ -57,7 +63,10 @@ enum AtomicFile {
         let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if descriptor < 0 {
             if errno == EEXIST { return false }
-            throw SiteServerError("cannot create \(file.path): \(String(cString: strerror(errno)))")
+            throw SiteServerError(
+                "cannot create \(file.path): \(String(cString: strerror(errno)))",
+                kind: .internalError
+            )
         }
         defer { close(descriptor) }
         _ = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
@@ -67,7 +76,10 @@ enum AtomicFile {
     private static func writeNew(_ file: URL, contents: Data, mode: mode_t, durable: Bool) throws(SiteServerError) {
         let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
-            throw SiteServerError("cannot write \(file.path): \(String(cString: strerror(errno)))")
+            throw SiteServerError(
+                "cannot write \(file.path): \(String(cString: strerror(errno)))",
+                kind: .internalError
+            )
         }
         defer { close(descriptor) }
         let written = contents.withUnsafeBytes { buffer -> Bool in
@@ -82,7 +94,7 @@ enum AtomicFile {
         guard written, !durable || fsync(descriptor) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(file.path)
-            throw SiteServerError("cannot write \(file.path): \(reason)")
+            throw SiteServerError("cannot write \(file.path): \(reason)", kind: .internalError)
         }
     }
 }
@@ -140,12 +152,13 @@ enum RegularFile {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw SiteServerError("cannot create \(url.path): \(error.localizedDescription)")
+            throw SiteServerError("cannot create \(url.path): \(error.localizedDescription)", kind: .internalError)
         }
         guard isRealDirectory(url) else {
             throw SiteServerError(
                 "\(url.path) is a symbolic link or not a folder; a site server follows no link it did not make:"
-                    + " remove it and start again"
+                    + " remove it and start again",
+                kind: .internalError
             )
         }
     }
@@ -154,7 +167,7 @@ enum RegularFile {
     static func createForWriting(_ url: URL, mode: mode_t = 0o644) throws(SiteServerError) -> FileHandle {
         let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
-            throw SiteServerError("cannot write \(url.path): \(String(cString: strerror(errno)))")
+            throw SiteServerError("cannot write \(url.path): \(String(cString: strerror(errno)))", kind: .internalError)
         }
         return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }

@@ -87,14 +87,20 @@ public struct ContentLibrary: Sendable {
             try output.synchronize()
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(error)")
+            throw SiteServerError(
+                "cannot store package \(package.id) in \(folder.path): \(error)",
+                kind: .internalError
+            )
         }
         let version = Self.version(sha256: digest)
         let target = contentFile(package.id, version: version)
         guard rename(temporary.path, target.path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw SiteServerError("cannot store package \(package.id) in \(folder.path): \(reason)")
+            throw SiteServerError(
+                "cannot store package \(package.id) in \(folder.path): \(reason)",
+                kind: .internalError
+            )
         }
         let ownPoints = Set(
             hierarchy.site(folders.site)?.systems.filter { $0.roles.contains(.distributionPoint) }.map(\.host) ?? []
@@ -108,7 +114,7 @@ public struct ContentLibrary: Sendable {
             placedAt: JobHeader.wholeMilliseconds(now),
             job: job
         )
-        do { try database.place(placement) } catch { throw SiteServerError(error.description) }
+        do { try database.place(placement) } catch { throw SiteServerError(error.description, kind: .internalError) }
         // Older versions go once the database names the new one; a reader that opened one keeps its bytes.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         where name.hasSuffix(".bin") && !name.hasPrefix(".") && name != target.lastPathComponent {
