@@ -24,7 +24,7 @@ test: deps
 ## The container image (localhost/siteloc-slapd:latest), built with podman from a Debian base made by mmdebstrap.
 image: deps
 	scripts/install-deps.sh container
-	swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
+	swift build -c release --static-swift-stdlib --product siteloc-serve --scratch-path .build-static
 	podman image exists localhost/siteloc-base:bookworm-smb-sqlite || { \
 	    mmdebstrap --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient,libsqlite3-0 bookworm /tmp/siteloc-base.tar \
 	    && podman import /tmp/siteloc-base.tar localhost/siteloc-base:bookworm-smb-sqlite && rm -f /tmp/siteloc-base.tar; }

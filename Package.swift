@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "siteloc", targets: ["siteloc"]),
+        // The container image's binary: `siteloc serve` and nothing else, so its static build stays small.
+        .executable(name: "siteloc-serve", targets: ["siteloc-serve"]),
         .library(name: "LDAPKit", targets: ["LDAPKit"]),
         .library(name: "SiteDirectory", targets: ["SiteDirectory"]),
         // For the fuzz targets (Fuzz/), a package of their own so that a plain build never needs libFuzzer.
@@ -100,10 +102,21 @@ let package = Package(
             name: "SiteLab",
             dependencies: [
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SiteServer",
+                "DirectoryServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Layer 4: one forest's directory server (slapd: configuration, schema, replication, its process), what
+        // `siteloc serve` runs in the container; kept free of HTTP, SQLite and cryptography so that the container's
+        // static binary builds in minutes.
+        .target(
+            name: "DirectoryServing",
+            dependencies: [
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Layer 4: services: a site system's management point and distribution point over HTTP (Hummingbird).
@@ -138,18 +151,31 @@ let package = Package(
             name: "SiteAssembly",
             dependencies: [
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "SiteLocation", "SiteServer", "SiteLab",
+                "DirectoryServing",
                 "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Layer 6: the command line, thin over the layers below.
+        // Layer 6: what both executables share: exit statuses from failure kinds, the environment's secrets, the
+        // escaping log handler, and `serve` (one forest's directory in the foreground).
+        .target(
+            name: "CommandLineCore",
+            dependencies: [
+                "LDAPKit", "SMBKit", "SiteModel", "DirectoryServing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "siteloc-serve", dependencies: ["CommandLineCore", "SiteModel"]),
         .executableTarget(
             name: "siteloc",
             dependencies: [
-                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "HierarchyFile", "SiteLocation",
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "DirectoryServing",
+                "HierarchyFile", "SiteLocation",
                 "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase", "SiteAssembly", "SiteServices",
-                "SiteClient",
+                "SiteClient", "CommandLineCore",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,7 +194,8 @@ let package = Package(
         .executableTarget(
             name: "siteloc-bench",
             dependencies: [
-                "LDAPKit", "SiteLab", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit", "SiteLocation",
+                "LDAPKit", "SiteLab", "DirectoryServing", "SiteDirectory", "SiteModel", "CLDAPBaseline", "SiteTestKit",
+                "SiteLocation",
                 "HierarchyFile", "SiteServer", "SMBKit", "SiteDatabase", "SiteAssembly", "SiteServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -198,7 +225,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "LDAPKit", "SiteLab", "SiteDirectory", "DirectorySchema", "SiteModel", "HierarchyFile", "SiteTestKit",
+                "LDAPKit", "SiteLab", "DirectoryServing", "SiteDirectory", "DirectorySchema", "SiteModel",
+                "HierarchyFile", "SiteTestKit",
                 "SiteLocation", "SiteServer", "SiteRouting", "SMBKit", "SiteTrust", "BlockingWork", "SiteDatabase",
                 "SiteAssembly", "SiteServices", "SiteClient",
                 .product(name: "Logging", package: "swift-log"),

@@ -47,7 +47,9 @@ fi
 "$TOOLS/bin/hadolint" Docker/Dockerfile && ok "hadolint finds nothing in Docker/Dockerfile" || fail "hadolint"
 
 echo "== static siteloc, base image, image"
-swift build -c release --static-swift-stdlib --product siteloc --scratch-path .build-static
+# The image carries siteloc-serve (only `siteloc serve`), whose static build leaves out HTTP, SQLite and
+# cryptography.
+swift build -c release --static-swift-stdlib --product siteloc-serve --scratch-path .build-static
 if ! podman image exists "$BASE"; then
     mmdebstrap --quiet --variant=apt --include=slapd,ldap-utils,ca-certificates,libsmbclient,libsqlite3-0 bookworm "$WORK/base.tar"
     podman import "$WORK/base.tar" "$BASE" >/dev/null
@@ -189,7 +191,8 @@ mkdir -p "$WORK/compose/secrets"
 cp Docker/compose.yaml "$WORK/compose/"
 cp -r Docker/ldif "$WORK/compose/"
 # What Active Directory would hold in each forest (functional level, trusts, site servers), loaded on first start.
-SITELOC=.build-static/release/siteloc
+swift build --product siteloc
+SITELOC=.build/debug/siteloc
 for name in corp.contoso.com fabrikam.com; do
     "$SITELOC" forest ldif --hierarchy examples/contoso.yaml --forest "$name" > "$WORK/compose/ldif/$name/10-forest.ldif"
 done

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DirectoryServing
 import Foundation
 import LDAPKit
 import Logging

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLDAPBaseline
+import DirectoryServing
 import Foundation
 import LDAPKit
 import Logging

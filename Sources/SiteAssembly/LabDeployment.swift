@@ -1,3 +1,4 @@
+public import DirectoryServing
 import Foundation
 public import LDAPKit
 import Logging

@@ -1,4 +1,5 @@
 import DirectorySchema
+public import DirectoryServing
 public import Foundation
 import Glibc
 public import LDAPKit
@@ -182,16 +183,6 @@ public struct LabForestStatus: Sendable {
     }
 }
 
-/// Who a lab connection binds as.
-public enum LabIdentity: Sendable {
-    /// No bind; clients read anonymously.
-    case anonymous
-    /// The forest's administrative identity (`cn=admin,<suffix>`), with the password from the lab folder.
-    case admin
-    /// SASL EXTERNAL over ldapi as the lab's owner, who manages cn=config (schema, indexes).
-    case localOwner
-}
-
 /// The embedded lab: one private slapd per forest, from the system's slapd, in a folder of its own.
 ///
 /// Each forest gets `cn=config` built with `slapadd -n0`, back-mdb and syncprov loaded as modules, the siteloc
@@ -296,8 +287,9 @@ public struct Lab: Sendable {
                 // Every provider of a forest has the first one's admin password.
                 let password =
                     serverID == 1
-                    ? Self.randomPassword()
-                    : ((try? String(contentsOfFile: forest.passwordFile, encoding: .utf8)) ?? Self.randomPassword())
+                    ? PrivateFiles.randomPassword()
+                    : ((try? String(contentsOfFile: forest.passwordFile, encoding: .utf8))
+                        ?? PrivateFiles.randomPassword())
                 try await instance.initialize(password: password, serverID: serverID)
             }
             forest.record(try await start(instance, serverID: serverID, previous: previous[serverID]))
@@ -308,7 +300,7 @@ public struct Lab: Sendable {
         var replicatorHash: String?
         if count > 1 {
             if !FileManager.default.fileExists(atPath: forest.replicationPasswordFile) {
-                try PrivateFiles.write(forest.replicationPasswordFile, Self.randomPassword())
+                try PrivateFiles.write(forest.replicationPasswordFile, PrivateFiles.randomPassword())
             }
             replicatorHash = try await first.passwordHash(of: forest.replicationPasswordFile)
         }
@@ -538,48 +530,9 @@ public struct Lab: Sendable {
         return NSTemporaryDirectory() + "siteloc-\(String(hash, radix: 16)).ldapi"
     }
 
-    static func randomPassword() -> String {
-        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
-        var generator = SystemRandomNumberGenerator()
-        var password = ""
-        for _ in 0..<32 {
-            password.append(alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))])
-        }
-        return password
-    }
 }
 
 struct LabStateFile: Codable {
     var version: Int
     var forests: [LabForest]
-}
-
-/// The OpenLDAP server tools the lab runs.
-struct SlapdTools {
-    let slapd: String
-    let slapadd: String
-    let slappasswd: String
-    /// From ldap-utils.
-    let ldapmodify: String
-
-    /// Looks in `SITELOC_OPENLDAP_SBIN` when it is set (a folder, for OpenLDAP installed elsewhere), otherwise in
-    /// the usual places.
-    static func locate() throws(LabError) -> SlapdTools {
-        let override = ProcessInfo.processInfo.environment["SITELOC_OPENLDAP_SBIN"].flatMap { $0.isEmpty ? nil : $0 }
-        let folders = override.map { [$0] } ?? ["/usr/sbin", "/usr/local/sbin", "/opt/symas/sbin", "/usr/libexec"]
-        func find(_ name: String) -> String? {
-            folders.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-        }
-        guard let slapd = find("slapd"), let slapadd = find("slapadd"), let slappasswd = find("slappasswd") else {
-            throw LabError(
-                "slapd is not installed (looked for slapd, slapadd and slappasswd in \(folders.joined(separator: ", "))). "
-                    + "Install it with: sudo apt-get install -y slapd ldap-utils (or run `make deps`), "
-                    + "or set SITELOC_OPENLDAP_SBIN to the folder that holds them"
-            )
-        }
-        let ldapmodify =
-            ["/usr/bin/ldapmodify", "/usr/local/bin/ldapmodify", "/opt/symas/bin/ldapmodify"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/ldapmodify"
-        return SlapdTools(slapd: slapd, slapadd: slapadd, slappasswd: slappasswd, ldapmodify: ldapmodify)
-    }
 }

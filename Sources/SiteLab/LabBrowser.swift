@@ -1,3 +1,4 @@
+public import DirectoryServing
 public import Foundation
 
 /// A headless browser for the lab: Debian's chromium takes a screenshot of a page (the demo's status page).

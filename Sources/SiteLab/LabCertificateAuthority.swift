@@ -1,4 +1,5 @@
 import Crypto
+public import DirectoryServing
 public import Foundation
 public import SiteModel
 import SwiftASN1

@@ -1,3 +1,4 @@
+public import DirectoryServing
 public import Foundation
 import Glibc
 public import LDAPKit
@@ -127,7 +128,7 @@ extension Lab {
             }
         }
         let passwordIsNew = !FileManager.default.fileExists(atPath: shares.passwordFile)
-        if passwordIsNew { try PrivateFiles.write(shares.passwordFile, Self.randomPassword()) }
+        if passwordIsNew { try PrivateFiles.write(shares.passwordFile, PrivateFiles.randomPassword()) }
         if shares.port == 0 { shares.port = try ProcessControl.freeLoopbackPort() }
         if shares.placement != placement, let pid = shares.pid {
             if Self.isSmbd(pid, config: shares.configFile) { await ProcessControl.stop(pid) }

@@ -1,4 +1,5 @@
 import DirectorySchema
+public import DirectoryServing
 import Foundation
 public import LDAPKit
 import SiteDirectory
@@ -118,7 +119,7 @@ extension Lab {
             let identity = identity(of: site)
             try PrivateFiles.createFolder(directory.folder + "/identities")
             if !FileManager.default.fileExists(atPath: identity.passwordFile) {
-                try PrivateFiles.write(identity.passwordFile, Self.randomPassword())
+                try PrivateFiles.write(identity.passwordFile, PrivateFiles.randomPassword())
             }
             let hash = try await ProcessControl.run(tools.slappasswd, ["-n", "-T", identity.passwordFile])
                 .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,3 +1,4 @@
+public import DirectoryServing
 public import Foundation
 public import SiteModel
 

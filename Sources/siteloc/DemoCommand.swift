@@ -1,5 +1,7 @@
 import ArgumentParser
+import CommandLineCore
 import DirectorySchema
+import DirectoryServing
 import Foundation
 import HierarchyFile
 import LDAPKit

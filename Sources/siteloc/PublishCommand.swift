@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineCore
 import Foundation
 import Glibc
 import HierarchyFile
@@ -150,7 +151,7 @@ private func publish(unpublish: Bool, hierarchyFile: String, siteCode: String?, 
         throw failure
     } catch {
         throw CommandFailure(
-            kind: Siteloc.kind(of: error),
+            kind: CommandOutcome.kind(of: error),
             description: "\(unpublish ? "unpublishing" : "publishing") stopped: \(error); run it again to finish"
         )
     }

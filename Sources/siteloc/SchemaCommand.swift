@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineCore
 import DirectorySchema
 import Foundation
 import LDAPKit

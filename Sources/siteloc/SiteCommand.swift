@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineCore
 import Foundation
 import LDAPKit
 import Logging

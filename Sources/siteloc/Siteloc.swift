@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineCore
 import Foundation
 import LDAPKit
 import Logging
@@ -49,78 +50,8 @@ struct Siteloc: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            // The one place an exit status is decided: from the failure's kind.
-            let (message, status) = outcome(of: error)
-            guard let status else { exit(withError: error) }
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
-            Foundation.exit(status.rawValue)
+            exit(after: error)
         }
-    }
-
-    /// The kind of any error a command meets: its own, or for the wrappers' errors (which know nothing of kinds)
-    /// a directory or share that could not be used, or a name or password file that is not what it should be.
-    static func kind(of error: any Error) -> FailureKind {
-        switch error {
-        case let failure as any KindedError: failure.kind
-        case is SecretFileError, is LDAPURIError, is DistinguishedNameError: .badInput
-        default: .serviceUnavailable
-        }
-    }
-
-    /// What a command's failure prints and the status it exits with; nil for argument-parser's own outcomes (help,
-    /// a version, an exit code a command chose), which it reports itself.
-    static func outcome(of error: any Error) -> (message: String, status: ExitStatus?) {
-        switch error {
-        case let failure as any KindedError:
-            let prefix = failure.kind == .internalError ? "internal error" : "error"
-            return ("\(prefix): \(failure.description)", ExitStatus(failure.kind))
-        // The wrappers' own errors: a directory or share that could not be used, a password file that cannot.
-        case is LDAPError, is SMBError, is SecretFileError, is LDAPURIError, is DistinguishedNameError:
-            return ("error: \(error)", ExitStatus(kind(of: error)))
-        default:
-            // argument-parser would say 64 for a value it refused; docs/command-line.md says 2.
-            if exitCode(for: error) == .validationFailure { return (fullMessage(for: error), .badInput) }
-            return ("", nil)
-        }
-    }
-}
-
-/// The exit statuses of docs/command-line.md.
-enum ExitStatus: Int32 {
-    case done = 0
-    case problemsFound = 1
-    case badInput = 2
-    case serviceUnavailable = 3
-
-    init(_ kind: FailureKind) {
-        switch kind {
-        case .badInput: self = .badInput
-        case .checkFailed: self = .problemsFound
-        case .serviceUnavailable, .internalError: self = .serviceUnavailable
-        }
-    }
-}
-
-/// A failure the command line itself finds (a site the file does not have, a flag that contradicts another), with
-/// its kind; failures of the libraries go up as they are, with theirs.
-struct CommandFailure: KindedError {
-    let kind: FailureKind
-    let description: String
-
-    static func badInput(_ message: String) -> CommandFailure { CommandFailure(kind: .badInput, description: message) }
-    static func unavailable(_ message: String) -> CommandFailure {
-        CommandFailure(kind: .serviceUnavailable, description: message)
-    }
-
-    init(kind: FailureKind, description: String) {
-        self.kind = kind
-        self.description = description
-    }
-
-    /// `error` said with what the command was doing; of the error's own kind.
-    init(context: String, _ error: any Error) {
-        kind = Siteloc.kind(of: error)
-        description = "\(context): \(error)"
     }
 }
 
@@ -128,15 +59,6 @@ struct CommandFailure: KindedError {
 struct LabDirectoryOption: ParsableArguments {
     @Option(name: .customLong("dir"), help: "The lab folder.")
     var directory: String = Lab.defaultDirectory
-}
-
-extension Logger {
-    static let siteloc = Logger(label: "siteloc")
-}
-
-/// An option's value, or else the environment variable's (an empty variable counts as unset).
-func optionOrEnvironment(_ value: String?, _ variable: String) -> String? {
-    value ?? ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
 }
 
 /// Prints a value as pretty JSON with sorted keys.

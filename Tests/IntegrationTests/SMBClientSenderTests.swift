@@ -1,4 +1,5 @@
 import BlockingWork
+import DirectoryServing
 import Foundation
 import HierarchyFile
 import Logging

@@ -1,4 +1,5 @@
 import DirectorySchema
+import DirectoryServing
 import Foundation
 import Glibc
 import LDAPKit

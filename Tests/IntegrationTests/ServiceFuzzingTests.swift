@@ -1,3 +1,4 @@
+import DirectoryServing
 import Foundation
 import Testing
 

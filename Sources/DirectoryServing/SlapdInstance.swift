@@ -1,30 +1,38 @@
 import DirectorySchema
-import Foundation
+package import Foundation
 import Glibc
-import LDAPKit
-import Logging
-import SiteDirectory
+package import LDAPKit
+package import Logging
+package import SiteDirectory
 
 /// One forest's slapd in a folder of its own: `slapd.d` (cn=config), `db`, `slapd.log`, `admin.password` and,
 /// unless placed elsewhere, the ldapi socket. Both the lab and `siteloc serve` run their directories through it.
-struct SlapdInstance {
+package struct SlapdInstance {
     /// The line written into the log before each start, so that errors show only the latest attempt.
-    static let startMarker = "--- siteloc: starting slapd"
+    package static let startMarker = "--- siteloc: starting slapd"
 
-    let layout: DirectoryLayout
-    let folder: String
-    let socketPath: String
-    let tools: SlapdTools
-    let logger: Logger
+    package let layout: DirectoryLayout
+    package let folder: String
+    package let socketPath: String
+    package let tools: SlapdTools
+    package let logger: Logger
 
-    var configFolder: String { folder + "/slapd.d" }
-    var passwordFile: String { folder + "/admin.password" }
-    var logFile: String { folder + "/slapd.log" }
-    var ldapiURI: LDAPURI { .ldapi(socketPath: socketPath) }
-    var isInitialized: Bool { FileManager.default.fileExists(atPath: configFolder + "/cn=config.ldif") }
+    package init(layout: DirectoryLayout, folder: String, socketPath: String, tools: SlapdTools, logger: Logger) {
+        self.layout = layout
+        self.folder = folder
+        self.socketPath = socketPath
+        self.tools = tools
+        self.logger = logger
+    }
+
+    package var configFolder: String { folder + "/slapd.d" }
+    package var passwordFile: String { folder + "/admin.password" }
+    package var logFile: String { folder + "/slapd.log" }
+    package var ldapiURI: LDAPURI { .ldapi(socketPath: socketPath) }
+    package var isInitialized: Bool { FileManager.default.fileExists(atPath: configFolder + "/cn=config.ldif") }
 
     /// Builds the folder: the admin password (0600), cn=config with the schema via `slapadd -n0`, the database.
-    func initialize(password: String, serverID: Int = 1) async throws(LabError) {
+    package func initialize(password: String, serverID: Int = 1) async throws(LabError) {
         try PrivateFiles.createFolder(folder)
         try PrivateFiles.createFolder(configFolder)
         try PrivateFiles.createFolder(folder + "/db")
@@ -45,13 +53,13 @@ struct SlapdInstance {
     }
 
     /// The `{SSHA}` hash of the password file; `-T` reads the file, so the password never is on a command line.
-    func passwordHash(of file: String? = nil) async throws(LabError) -> String {
+    package func passwordHash(of file: String? = nil) async throws(LabError) -> String {
         try await ProcessControl.run(tools.slappasswd, ["-n", "-T", file ?? passwordFile])
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Starts slapd in a session of its own, listening on `listeners` and the ldapi socket; returns its pid.
-    func start(listeners: [String]) throws(LabError) -> pid_t {
+    package func start(listeners: [String]) throws(LabError) -> pid_t {
         // A slapd that died leaves its socket and pid file behind.
         try? FileManager.default.removeItem(atPath: socketPath)
         try? FileManager.default.removeItem(atPath: folder + "/slapd.pid")
@@ -63,13 +71,13 @@ struct SlapdInstance {
     }
 
     /// slapd's command line: foreground, errors only on standard error, the listeners and the ldapi socket.
-    func arguments(listeners: [String]) -> [String] {
+    package func arguments(listeners: [String]) -> [String] {
         let urls = listeners.map { $0.hasSuffix("/") ? $0 : $0 + "/" } + [ldapiURI.string + "/"]
         return ["-d", "none", "-h", urls.joined(separator: " "), "-F", configFolder]
     }
 
     /// Polls the ldapi socket until slapd answers; false when slapd exited (its log says why).
-    func waitUntilAnswering(pid: pid_t, within limit: Duration = .seconds(15)) async throws(LabError) -> Bool {
+    package func waitUntilAnswering(pid: pid_t, within limit: Duration = .seconds(15)) async throws(LabError) -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if !ProcessControl.isAlive(pid) { return false }
@@ -88,14 +96,14 @@ struct SlapdInstance {
     }
 
     /// What slapd logged since it was last started.
-    var lastLog: String { ProcessControl.tail(logFile, after: Self.startMarker) }
+    package var lastLog: String { ProcessControl.tail(logFile, after: Self.startMarker) }
 
     /// Brings the schema and indexes up to date (as the local owner, over ldapi) and adds the base tree that is
     /// missing (as the admin), with the replication identity when its password hash is given. A replica that
     /// fills itself from a peer adds no entry (`baseTree` false): entries made on two providers independently
     /// would collide when they meet.
     @discardableResult
-    func provision(
+    package func provision(
         baseTree: Bool = true,
         replicatorHash: String? = nil
     ) async throws(LabError)
@@ -148,7 +156,7 @@ struct SlapdInstance {
     }
 
     /// A connection over the ldapi socket.
-    func connect(as identity: LabIdentity) async throws -> LDAPConnection {
+    package func connect(as identity: LabIdentity) async throws -> LDAPConnection {
         let credential: DirectoryCredential =
             switch identity {
             case .anonymous: .anonymous
@@ -159,7 +167,7 @@ struct SlapdInstance {
             .connect(logger: logger)
     }
 
-    static func addIfAbsent(
+    package static func addIfAbsent(
         _ dn: DistinguishedName,
         _ attributes: [LDAPAttribute],
         on connection: LDAPConnection
@@ -173,8 +181,19 @@ struct SlapdInstance {
 }
 
 /// Files only their owner may read, and the lab's log lines.
-enum PrivateFiles {
-    static func createFolder(_ path: String) throws(LabError) {
+package enum PrivateFiles {
+    /// 32 letters and digits (no look-alikes) from the system's random source.
+    package static func randomPassword() -> String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        var generator = SystemRandomNumberGenerator()
+        var password = ""
+        for _ in 0..<32 {
+            password.append(alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))])
+        }
+        return password
+    }
+
+    package static func createFolder(_ path: String) throws(LabError) {
         do {
             try FileManager.default.createDirectory(
                 atPath: path,
@@ -186,7 +205,7 @@ enum PrivateFiles {
         }
     }
 
-    static func write(_ path: String, _ text: String) throws(LabError) {
+    package static func write(_ path: String, _ text: String) throws(LabError) {
         let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
@@ -197,7 +216,7 @@ enum PrivateFiles {
         }
     }
 
-    static func append(_ path: String, _ line: String) {
+    package static func append(_ path: String, _ line: String) {
         let fd = open(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         defer { Glibc.close(fd) }

@@ -1,18 +1,19 @@
 import DirectorySchema
 import LDAPKit
-import SiteDirectory
+package import SiteDirectory
 
 /// The cn=config of one lab directory, written as the LDIF that `slapadd -n0` turns into `slapd.d`.
-struct SlapdConfiguration {
-    let layout: DirectoryLayout
-    let folder: String
-    let passwordHash: String
+package struct SlapdConfiguration {
+    package let layout: DirectoryLayout
+    package let folder: String
+    package let passwordHash: String
     /// This provider's number among its forest's (1 when there is one): changes made here carry it.
-    let serverID: Int
+    package let serverID: Int
     /// The identity SASL EXTERNAL gives to this user's processes over ldapi (slapd runs as the same user).
-    let localOwner: String
+    package let localOwner: String
 
-    init(layout: DirectoryLayout, folder: String, passwordHash: String, serverID: Int, uid: UInt32, gid: UInt32) {
+    package init(layout: DirectoryLayout, folder: String, passwordHash: String, serverID: Int, uid: UInt32, gid: UInt32)
+    {
         self.layout = layout
         self.folder = folder
         self.passwordHash = passwordHash
@@ -20,7 +21,7 @@ struct SlapdConfiguration {
         localOwner = "gidNumber=\(gid)+uidNumber=\(uid),cn=peercred,cn=external,cn=auth"
     }
 
-    var ldif: String {
+    package var ldif: String {
         let indexLines = DirectorySchema.indexValues.map { "olcDbIndex: \($0)" }.joined(separator: "\n")
         let accessLines = AccessControl.rules(for: layout).enumerated().map { "olcAccess: {\($0.offset)}\($0.element)" }
             .joined(separator: "\n")

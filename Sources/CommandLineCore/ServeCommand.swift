@@ -1,12 +1,12 @@
-import ArgumentParser
+package import ArgumentParser
+import DirectoryServing
 import Foundation
 import LDAPKit
 import Logging
-import SiteLab
 import SiteModel
 
-struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ServeCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run one forest's directory in the foreground (the container image's entrypoint).",
         discussion: """
@@ -63,7 +63,9 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var replicationPasswordFile: String?
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let setting = optionOrEnvironment
         guard let forestText = setting(forest, "SITELOC_FOREST") else {
             throw CommandFailure.badInput("name the forest: --forest corp.contoso.com or SITELOC_FOREST")

@@ -1,28 +1,34 @@
 import DirectorySchema
 import Foundation
-import LDAPKit
-import SiteDirectory
+package import LDAPKit
+package import SiteDirectory
 
 /// One provider's part in N-way multi-provider replication of a forest's database (OpenLDAP's syncrepl, RFC 4533;
 /// docs/replication.md): its own `olcServerID`, one `olcSyncrepl` consumer per peer (refreshAndPersist, retrying
 /// every second for ever), `olcMultiProvider`, `entryCSN`/`entryUUID` indexed (without them `contextCSN` is only
 /// written at a clean shutdown), and unlimited searches for the replication identity, which reads everything and
 /// writes nothing.
-struct ReplicationSettings: Sendable {
+package struct ReplicationSettings: Sendable {
     /// 1…4095, unique in the forest.
-    var serverID: Int
+    package var serverID: Int
     /// The other providers: server ID and URL, exactly as each listens (a URL that matches none of slapd's
     /// listeners is the one pitfall that makes slapd replicate from itself).
-    var peers: [(serverID: Int, url: String)]
+    package var peers: [(serverID: Int, url: String)]
     /// The replication identity's password (the same at every provider of the forest).
-    var password: String
+    package var password: String
+
+    package init(serverID: Int, peers: [(serverID: Int, url: String)], password: String) {
+        self.serverID = serverID
+        self.peers = peers
+        self.password = password
+    }
 
     /// `cn=replicator,<suffix>`: reads the whole database, nothing else.
-    static func identity(_ layout: DirectoryLayout) -> DistinguishedName {
+    package static func identity(_ layout: DirectoryLayout) -> DistinguishedName {
         layout.suffix.child("cn", "replicator")
     }
 
-    func syncrepl(_ layout: DirectoryLayout) -> [String] {
+    package func syncrepl(_ layout: DirectoryLayout) -> [String] {
         peers.map { peer in
             "rid=\(String(format: "%03d", peer.serverID)) provider=\(peer.url) bindmethod=simple"
                 + " binddn=\"\(Self.identity(layout))\" credentials=\(password) searchbase=\"\(layout.suffix)\""
@@ -35,7 +41,7 @@ extension SlapdInstance {
     /// Brings cn=config to `settings` (as the local owner over ldapi), changing only what differs: a changed
     /// consumer restarts, an unchanged one keeps replicating. True when something changed.
     @discardableResult
-    func configureReplication(_ settings: ReplicationSettings) async throws(LabError) -> Bool {
+    package func configureReplication(_ settings: ReplicationSettings) async throws(LabError) -> Bool {
         do {
             // Dropping the connection on an error unbinds it.
             let owner = try await connect(as: .localOwner)
@@ -85,7 +91,7 @@ extension SlapdInstance {
 
     /// The database's `contextCSN` values (one per provider that wrote), read as the admin; empty when slapd does
     /// not answer.
-    func contextCSN() async -> [String] {
+    package func contextCSN() async -> [String] {
         guard let admin = try? await connect(as: .admin) else { return [] }
         let entry = try? await admin.search(base: layout.suffix, scope: .base, attributes: ["contextCSN"]).first
         await admin.close()

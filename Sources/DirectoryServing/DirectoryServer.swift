@@ -61,7 +61,7 @@ public struct DirectoryServer: Sendable {
     }
 
     public let settings: Settings
-    let logger: Logger
+    package let logger: Logger
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -96,7 +96,7 @@ public struct DirectoryServer: Sendable {
         if !instance.isInitialized {
             logger.notice("first start: creating the directory", metadata: ["forest": "\(settings.forest)"])
             try await instance.initialize(
-                password: password ?? Lab.randomPassword(),
+                password: password ?? PrivateFiles.randomPassword(),
                 serverID: settings.replication?.serverID ?? 1
             )
             changes.append("created the directory for \(settings.forest) in \(settings.dataFolder)")
@@ -260,7 +260,7 @@ public struct DirectoryServer: Sendable {
     }
 
     /// Sets the soft and hard open-files limit (lowering is always allowed; raising needs privilege).
-    static func limitOpenFiles(to count: Int) throws(LabError) {
+    package static func limitOpenFiles(to count: Int) throws(LabError) {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         guard rlim_t(count) <= limit.rlim_max else {

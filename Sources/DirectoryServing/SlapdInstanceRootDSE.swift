@@ -4,11 +4,11 @@ import LDAPKit
 import SiteDirectory
 
 extension SlapdInstance {
-    var rootDSEFile: String { folder + "/rootdse.ldif" }
+    package var rootDSEFile: String { folder + "/rootdse.ldif" }
 
     /// Writes this server's root DSE file and has slapd read it; true when it changed. The functional level is
     /// `behaviorVersion` when given, else what this server's `cn=Partitions` holds.
-    func publishRootDSE(serverID: Int, behaviorVersion: Int? = nil) async throws -> Bool {
+    package func publishRootDSE(serverID: Int, behaviorVersion: Int? = nil) async throws -> Bool {
         // The local owner manages cn=config and, as everyone may, reads cn=Partitions: one connection for both.
         let owner = try await connect(as: .localOwner)
         do {
@@ -49,7 +49,7 @@ extension SlapdInstance {
     }
 
     /// Adds the root DSE's server objects that are missing (for every server of the forest), on this server.
-    func addServerObjects(_ serverIDs: [Int]) async throws {
+    package func addServerObjects(_ serverIDs: [Int]) async throws {
         let admin = try await connect(as: .admin)
         do {
             for entry in ADRootDSE.serverEntries(serverIDs, in: layout) {

@@ -1,13 +1,17 @@
 import BlockingWork
-import Foundation
+package import Foundation
 import Glibc
 public import SiteModel
 
 /// Starting, watching and stopping the lab's slapd processes, and running the OpenLDAP tools.
-enum ProcessControl {
+package enum ProcessControl {
     /// Starts a program in a new session (so it outlives the command that started it and a terminal's Ctrl-C
     /// does not reach it) with its output appended to `logFile`. Returns its pid.
-    static func spawnDetached(_ executable: String, _ arguments: [String], logFile: String) throws(LabError) -> pid_t {
+    package static func spawnDetached(
+        _ executable: String,
+        _ arguments: [String],
+        logFile: String
+    ) throws(LabError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -48,7 +52,7 @@ enum ProcessControl {
     }
 
     /// Whether the process is running. Reaps it if it is our child and has exited; a zombie counts as gone.
-    static func isAlive(_ pid: pid_t) -> Bool {
+    package static func isAlive(_ pid: pid_t) -> Bool {
         var status: Int32 = 0
         let reaped = waitpid(pid, &status, WNOHANG)
         if reaped == pid { return false }
@@ -63,12 +67,12 @@ enum ProcessControl {
     }
 
     /// Whether `pid` is a slapd serving this configuration folder (so a recycled pid is not mistaken for ours).
-    static func isSlapd(_ pid: pid_t, servingConfig configFolder: String) -> Bool {
+    package static func isSlapd(_ pid: pid_t, servingConfig configFolder: String) -> Bool {
         runs(pid, program: "slapd", with: configFolder)
     }
 
     /// Whether `pid` is alive and runs `program` with `argument` among its arguments.
-    static func runs(_ pid: pid_t, program: String, with argument: String) -> Bool {
+    package static func runs(_ pid: pid_t, program: String, with argument: String) -> Bool {
         guard isAlive(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
             return false
         }
@@ -77,7 +81,7 @@ enum ProcessControl {
     }
 
     /// Sends SIGTERM and waits for the process to end; SIGKILL after `grace`.
-    static func stop(_ pid: pid_t, grace: Duration = .seconds(10)) async {
+    package static func stop(_ pid: pid_t, grace: Duration = .seconds(10)) async {
         guard isAlive(pid) else { return }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
@@ -92,7 +96,11 @@ enum ProcessControl {
     /// Runs a tool to completion and returns its standard output; the error names the tool and shows its output.
     /// `input` goes to the tool's standard input (how secrets reach a tool: never as an argument).
     /// The tool runs and is waited for on the blocking executor, never on a cooperative thread.
-    static func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws(LabError) -> String {
+    package static func run(
+        _ executable: String,
+        _ arguments: [String],
+        input: Data? = nil
+    ) async throws(LabError) -> String {
         try await withBlockingWork { () throws(LabError) in try runBlocking(executable, arguments, input: input) }
     }
 
@@ -130,7 +138,7 @@ enum ProcessControl {
     }
 
     /// A TCP port on 127.0.0.1 that nothing listens on right now.
-    static func freeLoopbackPort() throws(LabError) -> Int {
+    package static func freeLoopbackPort() throws(LabError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LabError("cannot create a socket: \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
@@ -152,7 +160,7 @@ enum ProcessControl {
 
     /// The last `count` lines of a file, for error messages; with `marker`, only what follows its last
     /// occurrence (the latest start attempt).
-    static func tail(_ path: String, lines count: Int = 15, after marker: String? = nil) -> String {
+    package static func tail(_ path: String, lines count: Int = 15, after marker: String? = nil) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log at \(path))" }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if let marker, let last = lines.lastIndex(where: { $0.hasPrefix(marker) }) {
@@ -170,4 +178,14 @@ public struct LabError: KindedError {
         self.description = description
         self.kind = kind
     }
+}
+
+/// Who a lab connection binds as.
+public enum LabIdentity: Sendable {
+    /// No bind; clients read anonymously.
+    case anonymous
+    /// The forest's administrative identity (`cn=admin,<suffix>`), with the password from the lab folder.
+    case admin
+    /// SASL EXTERNAL over ldapi as the lab's owner, who manages cn=config (schema, indexes).
+    case localOwner
 }

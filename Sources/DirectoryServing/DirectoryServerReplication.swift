@@ -96,12 +96,12 @@ extension DirectoryServer {
 
 extension DirectoryServer {
     /// Written once the seed has decided whether to make the base tree: later starts never make it again.
-    var seedDecisionFile: String { settings.dataFolder + "/seed-decided" }
+    package var seedDecisionFile: String { settings.dataFolder + "/seed-decided" }
     /// The replication identity's password, for `slappasswd -T` (0600, in the private data folder).
-    var replicationPasswordFile: String { settings.dataFolder + "/replication.password" }
+    package var replicationPasswordFile: String { settings.dataFolder + "/replication.password" }
 
     /// What this start does about the forest's base tree.
-    struct BaseTreePlan {
+    package struct BaseTreePlan {
         /// Add the base entries that are missing (and the replication identity, with `replicatorHash`).
         var make = true
         var replicatorHash: String?
@@ -114,7 +114,7 @@ extension DirectoryServer {
 
     /// Brings this server's replication settings to what it was told (cn=config over ldapi); with none, a server
     /// that replicated before stops.
-    func replicate(_ instance: SlapdInstance) async throws(LabError) -> [String] {
+    package func replicate(_ instance: SlapdInstance) async throws(LabError) -> [String] {
         guard let replication = settings.replication else {
             let stopped = try await instance.configureReplication(
                 ReplicationSettings(serverID: 1, peers: [], password: "")
@@ -130,7 +130,7 @@ extension DirectoryServer {
     /// A server on its own adds whatever base entry is missing on every start. In a replicated forest only the
     /// seed makes the tree, once, and only when no peer it can reach holds the forest already (a seed started
     /// empty beside a peer with data fills itself from there, as every other server does).
-    func baseTree(_ instance: SlapdInstance) async throws(LabError) -> BaseTreePlan {
+    package func baseTree(_ instance: SlapdInstance) async throws(LabError) -> BaseTreePlan {
         guard let replication = settings.replication else { return BaseTreePlan() }
         guard replication.isSeed, !FileManager.default.fileExists(atPath: seedDecisionFile) else {
             return BaseTreePlan(make: false)
@@ -168,7 +168,7 @@ extension DirectoryServer {
     /// Where this server holds the replication identity and the given password does not bind as it, sets the
     /// password there; replication carries it to the peers, whose own settings say the new one after their next
     /// start.
-    func replicatorPassword(_ instance: SlapdInstance) async throws(LabError) -> [String] {
+    package func replicatorPassword(_ instance: SlapdInstance) async throws(LabError) -> [String] {
         guard let replication = settings.replication else { return [] }
         let identity = ReplicationSettings.identity(instance.layout)
         do {
