@@ -8,6 +8,7 @@ import SiteLab
 import SiteModel
 import SiteServer
 import SiteTestKit
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -58,21 +59,20 @@ extension SiteCommunication {
         servers["CEN"] = try ServerProcess(site: "CEN", hierarchy: hierarchy, lab: lab, logs: logs)
 
         let content = try Self.distinctContent(in: folder)
-        try await siteloc([
-            "send", "package", "CEN00001", "--hierarchy", hierarchy, "--dir", lab, "--content", content.path,
-        ])
-
         let cen = try #require(servers["CEN"]).process.processIdentifier
         let password = try #require(FileManager.default.contents(atPath: "\(lab)/smb/password"))
         let secret = Data(
             String(decoding: password, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8
         )
         #expect(secret.count >= 16)
-        // Watched and killed from a thread of its own: the cooperative threads are shared with the tests running
-        // beside this one, and a watcher starved for the second smbclient takes on a fast machine misses it.
-        let caught = try await withBlockingWork { @concurrent in
-            try Self.killWhileWriting(site: cen, writer: "smbclient", secret: secret, within: .seconds(60))
-        }
+        // Watched and killed from a thread of its own, started before the job is sent: on a fast machine smbclient
+        // writes for under a second, and a watcher that waits for `send package` to be seen ending (or for a
+        // cooperative thread) starts after it is gone (seen in CI: the job delivered whole, no smbclient seen).
+        let watcher = WriterWatch(site: cen, writer: "smbclient", secret: secret, within: .seconds(90))
+        try await siteloc([
+            "send", "package", "CEN00001", "--hierarchy", hierarchy, "--dir", lab, "--content", content.path,
+        ])
+        let caught = await watcher.result()
         if caught.writers.isEmpty {
             Issue.record("CEN never started smbclient; its events: \(Self.events(lab, "CEN"))")
             return
@@ -202,40 +202,16 @@ extension SiteCommunication {
 
     /// The live processes whose parent is `parent` and whose program (the first word of its command line) is
     /// `name`.
-    /// Looks every 5 ms for `writer` started by `site` and, once seen, reads its command line and environment for
-    /// `secret` and kills `site` at once; no writer seen `within` the time limit gives none.
-    static func killWhileWriting(
-        site: pid_t,
-        writer: String,
-        secret: Data,
-        within limit: Duration
-    ) throws -> (writers: [pid_t], exposures: [String]) {
-        let deadline = ContinuousClock.now + limit
-        var writers: [pid_t] = []
-        while writers.isEmpty {
-            guard ContinuousClock.now < deadline else { return ([], []) }
-            usleep(5_000)
-            writers = children(of: site, named: writer)
-        }
-        var exposures: [String] = []
-        for pid in writers {
-            for exposed in ["cmdline", "environ"] {
-                let text = FileManager.default.contents(atPath: "/proc/\(pid)/\(exposed)") ?? Data()
-                if text.range(of: secret) != nil { exposures.append(exposed) }
-            }
-        }
-        kill(site, SIGKILL)
-        return (writers, exposures)
-    }
-
+    /// The children of `parent` running `name`, from each of its threads' `children` list (whichever thread
+    /// forked them): a few small reads, where scanning all of /proc took long enough under load to miss a child.
     static func children(of parent: pid_t, named name: String) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")"),
-                let parentField = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first,
-                Int32(parentField) == parent,
-                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(parent)/task")) ?? []
+        let pids = tasks.flatMap { task -> [pid_t] in
+            let list = FileManager.default.contents(atPath: "/proc/\(parent)/task/\(task)/children") ?? Data()
+            return String(decoding: list, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
+        }
+        return pids.filter { pid in
+            guard let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                 let program = command.split(separator: 0).first
             else { return false }
             return String(decoding: program, as: UTF8.self) == name
@@ -376,5 +352,44 @@ extension SiteCommunication {
         #expect(try JSONDecoder().decode(LabFileShares.Placement.self, from: state) == placed)
         let crafted = Data(#"{"namespace":"siteloc-wan-1","address":"10.77.0.1\n[evil]"}"#.utf8)
         #expect(throws: LabError.self) { try JSONDecoder().decode(LabFileShares.Placement.self, from: crafted) }
+    }
+}
+
+/// A thread of its own that looks every 2 ms for `writer` started by `site` and, once seen, reads its command line
+/// and environment for `secret` and kills `site` at once; no writer seen within the time limit gives none. It never
+/// waits for a cooperative thread, so a loaded machine cannot make it miss a short write.
+final class WriterWatch: Sendable {
+    private let outcome = Mutex<(writers: [pid_t], exposures: [String])?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(site: pid_t, writer: String, secret: Data, within limit: Duration) {
+        let thread = Thread { [self] in
+            let deadline = ContinuousClock.now + limit
+            var writers: [pid_t] = []
+            while writers.isEmpty, ContinuousClock.now < deadline {
+                writers = SiteCommunication.children(of: site, named: writer)
+                if writers.isEmpty { usleep(2_000) }
+            }
+            var exposures: [String] = []
+            for pid in writers {
+                for exposed in ["cmdline", "environ"] {
+                    let text = FileManager.default.contents(atPath: "/proc/\(pid)/\(exposed)") ?? Data()
+                    if text.range(of: secret) != nil { exposures.append(exposed) }
+                }
+            }
+            if !writers.isEmpty { kill(site, SIGKILL) }
+            outcome.withLock { $0 = (writers, exposures) }
+            done.signal()
+        }
+        thread.name = "writer-watch"
+        thread.start()
+    }
+
+    /// What the watch saw, once it ends; waited for on a blocking thread.
+    func result() async -> (writers: [pid_t], exposures: [String]) {
+        await withBlockingWork { @concurrent in
+            self.done.wait()
+            return self.outcome.withLock { $0 } ?? ([], [])
+        }
     }
 }
