@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Already in the graph through Hummingbird; named for NIOHTTPTypes (the HTTP parts a connection guard sees).
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // Already in the graph through swift-nio; named for `Errno`, the typed errno of the system-call layer.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Layer 0: the C library, nothing but a module map and a header.
@@ -55,6 +57,8 @@ let package = Package(
         ),
         // Layer 1: the libsmbclient wrapper. The only module that imports CSMBClient.
         .target(name: "SMBKit", dependencies: ["CSMBClient", "BlockingWork"]),
+        // Layer 1: the system calls siteloc makes, with typed errno: atomic files and starting programs, once.
+        .target(name: "SystemCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Layer 1: the threads blocking work runs on, away from Swift's cooperative pool.
         .target(name: "BlockingWork"),
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.
@@ -66,7 +70,7 @@ let package = Package(
             dependencies: ["SiteModel", .product(name: "Yams", package: "Yams")]
         ),
         // Test support shipped as a library: synthetic hierarchies for load tests and benchmarks.
-        .target(name: "SiteTestKit", dependencies: ["SiteModel"]),
+        .target(name: "SiteTestKit", dependencies: ["SiteModel", "SystemCalls"]),
         // Layer 3: the directory mapping (what lives where, under which names).
         .target(
             name: "SiteDirectory",
@@ -91,6 +95,7 @@ let package = Package(
             name: "SiteServer",
             dependencies: [
                 "SiteModel", "SiteRouting", "SiteDirectory", "SiteDatabase", "LDAPKit", "SMBKit", "BlockingWork",
+                "SystemCalls",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,7 +107,7 @@ let package = Package(
             name: "SiteLab",
             dependencies: [
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SiteServer",
-                "DirectoryServing",
+                "DirectoryServing", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -115,7 +120,7 @@ let package = Package(
         .target(
             name: "DirectoryServing",
             dependencies: [
-                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork",
+                "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -137,7 +142,7 @@ let package = Package(
         .target(
             name: "SiteClient",
             dependencies: [
-                "SiteModel", "SiteLocation", "BlockingWork",
+                "SiteModel", "SiteLocation", "BlockingWork", "SystemCalls",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -163,7 +168,7 @@ let package = Package(
         .target(
             name: "CommandLineCore",
             dependencies: [
-                "LDAPKit", "SMBKit", "SiteModel", "DirectoryServing",
+                "LDAPKit", "SMBKit", "SiteModel", "DirectoryServing", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -175,7 +180,7 @@ let package = Package(
                 "LDAPKit", "SiteModel", "SiteDirectory", "DirectorySchema", "SiteLab", "DirectoryServing",
                 "HierarchyFile", "SiteLocation",
                 "SiteRouting", "SiteServer", "SMBKit", "SiteTrust", "SiteDatabase", "SiteAssembly", "SiteServices",
-                "SiteClient", "CommandLineCore",
+                "SiteClient", "CommandLineCore", "SystemCalls", "BlockingWork",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

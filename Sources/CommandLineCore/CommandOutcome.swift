@@ -4,6 +4,7 @@ import LDAPKit
 package import Logging
 import SMBKit
 package import SiteModel
+import SystemCalls
 
 /// How a command's failure ends the process: the one place an exit status is decided, from the failure's kind
 /// (docs/command-line.md, "Exit status"). Shared by `siteloc` and the container's `siteloc-serve`.
@@ -14,6 +15,7 @@ package enum CommandOutcome {
         switch error {
         case let failure as any KindedError: failure.kind
         case is SecretFileError, is LDAPURIError, is DistinguishedNameError: .badInput
+        case is SystemCallError: .internalError
         default: .serviceUnavailable
         }
     }
@@ -29,7 +31,8 @@ extension ParsableCommand {
             let prefix = failure.kind == .internalError ? "internal error" : "error"
             return ("\(prefix): \(failure.description)", ExitStatus(failure.kind))
         // The wrappers' own errors: a directory or share that could not be used, a password file that cannot.
-        case is LDAPError, is SMBError, is SecretFileError, is LDAPURIError, is DistinguishedNameError:
+        case is LDAPError, is SMBError, is SecretFileError, is LDAPURIError, is DistinguishedNameError,
+            is SystemCallError:
             return ("error: \(error)", ExitStatus(CommandOutcome.kind(of: error)))
         default:
             // argument-parser would say 64 for a value it refused; docs/command-line.md says 2.

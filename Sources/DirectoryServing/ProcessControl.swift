@@ -2,6 +2,7 @@ import BlockingWork
 package import Foundation
 import Glibc
 public import SiteModel
+import SystemCalls
 
 /// Starting, watching and stopping the lab's slapd processes, and running the OpenLDAP tools.
 package enum ProcessControl {
@@ -12,43 +13,11 @@ package enum ProcessControl {
         _ arguments: [String],
         logFile: String
     ) throws(LabError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // A daemon must not keep the descriptors of whoever started it: an inherited pipe would never see EOF.
-        for descriptor in openDescriptors() where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
+        do {
+            return try ChildProcess.spawnDetached(executable, arguments, logFile: logFile)
+        } catch {
+            throw LabError(error.description)
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The child must not inherit this thread's blocked signals (slapd would then ignore SIGTERM) nor any
-        // ignored ones. POSIX_SPAWN_SETSIGDEF 0x04, POSIX_SPAWN_SETSIGMASK 0x08, POSIX_SPAWN_SETSID 0x80: the
-        // macros are not visible to Swift.
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(0x04 | 0x08 | 0x80))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else {
-            throw LabError("cannot start \(executable): \(String(cString: strerror(rc)))")
-        }
-        return pid
-    }
-
-    /// This process's open file descriptors (from /proc/self/fd).
-    private static func openDescriptors() -> [Int32] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return names.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) != -1 }
     }
 
     /// Whether the process is running. Reaps it if it is our child and has exited; a zombie counts as gone.
@@ -109,32 +78,18 @@ package enum ProcessControl {
         _ arguments: [String],
         input: Data?
     ) throws(LabError) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let inputPipe = input.map { _ in Pipe() }
-        process.standardInput = inputPipe ?? FileHandle.nullDevice
+        let finished: ChildProcess.Finished
         do {
-            try process.run()
+            finished = try ChildProcess.run(executable, arguments, input: input, mergeErrors: true)
         } catch {
-            throw LabError("cannot run \(executable): \(error)")
+            throw LabError(error.description)
         }
-        if let input, let inputPipe {
-            inputPipe.fileHandleForWriting.write(input)
-            try? inputPipe.fileHandleForWriting.close()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        guard finished.status == 0 else {
             throw LabError(
-                "\((executable as NSString).lastPathComponent) failed (exit \(process.terminationStatus)):\n\(text)"
+                "\((executable as NSString).lastPathComponent) failed (exit \(finished.status)):\n\(finished.text)"
             )
         }
-        return text
+        return finished.text
     }
 
     /// A TCP port on 127.0.0.1 that nothing listens on right now.

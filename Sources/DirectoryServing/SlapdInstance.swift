@@ -4,6 +4,8 @@ import Glibc
 package import LDAPKit
 package import Logging
 package import SiteDirectory
+import SiteModel
+import SystemCalls
 
 /// One forest's slapd in a folder of its own: `slapd.d` (cn=config), `db`, `slapd.log`, `admin.password` and,
 /// unless placed elsewhere, the ldapi socket. Both the lab and `siteloc serve` run their directories through it.
@@ -205,14 +207,12 @@ package enum PrivateFiles {
         }
     }
 
+    /// Writes `text` as the whole of `path`, mode 0600, atomically.
     package static func write(_ path: String, _ text: String) throws(LabError) {
-        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LabError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
-        fchmod(fd, 0o600)
-        let bytes = Array(text.utf8)
-        guard Glibc.write(fd, bytes, bytes.count) == bytes.count else {
-            throw LabError("cannot write \(path): \(String(cString: strerror(errno)))")
+        do {
+            try AtomicFile.write(URL(fileURLWithPath: path), contents: Data(text.utf8), mode: 0o600)
+        } catch {
+            throw LabError(error.description, kind: .internalError)
         }
     }
 

@@ -1,6 +1,7 @@
 import BlockingWork
 public import Foundation
 public import SiteModel
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -73,18 +74,10 @@ public struct ClientState: Sendable {
     /// Writes `data` whole under a temporary name (mode 600, never through a symbolic link) and renames it over
     /// `target`: a kill leaves the old file or the new one. `durable` also flushes it to disk before the rename.
     static func replace(_ target: URL, with data: Data, durable: Bool) throws(ClientError) {
-        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).tmp")
-        unlink(temporary.path)
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw ClientError.state("cannot write \(temporary.path): \(String(cString: strerror(errno)))")
-        }
-        let written = data.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        let flushed = !durable || fsync(descriptor) == 0
-        close(descriptor)
-        guard written == data.count, flushed, rename(temporary.path, target.path) == 0 else {
-            unlink(temporary.path)
-            throw ClientError.state("cannot write \(target.path): \(String(cString: strerror(errno)))")
+        do {
+            try AtomicFile.write(target, contents: data, mode: 0o600, durable: durable)
+        } catch {
+            throw ClientError.state(error.description)
         }
     }
 

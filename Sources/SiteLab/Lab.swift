@@ -6,6 +6,7 @@ public import LDAPKit
 public import Logging
 import SiteDirectory
 public import SiteModel
+import SystemCalls
 
 /// One forest's directory in a lab, as recorded in the lab's `lab.json`.
 public struct LabForest: Codable, Sendable, Hashable {
@@ -503,10 +504,11 @@ public struct Lab: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(LabStateFile(version: 1, forests: forests.sorted { $0.name < $1.name }))
         else { throw LabError("cannot encode the lab state") }
-        let temporary = stateFile + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data),
-            rename(temporary, stateFile) == 0
-        else { throw LabError("cannot write \(stateFile): \(String(cString: strerror(errno)))") }
+        do {
+            try AtomicFile.write(URL(fileURLWithPath: stateFile), contents: data)
+        } catch {
+            throw LabError(error.description, kind: .internalError)
+        }
     }
 
     /// Serialises `up` and `down` of one lab folder between processes.

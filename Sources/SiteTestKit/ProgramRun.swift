@@ -1,30 +1,20 @@
 import Foundation
 public import SiteModel
+import SystemCalls
 
 /// Runs `executable` with `arguments` to its end and returns what it printed on standard output; a status other
 /// than 0 throws, with the command and the end of what it printed on standard error. For the tools benchmarks and
 /// test fixtures drive (ip, curl, openssl, wrk), whose error output is short.
 @discardableResult
 public func runProgram(_ executable: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let printed = output.fileHandleForReading.readDataToEndOfFile()
-    let said = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let finished = try ChildProcess.run(executable, arguments)
+    guard finished.status == 0 else {
         throw ProgramRunError(
-            description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
-                + String(decoding: said.suffix(2048), as: UTF8.self)
+            description: "\(executable) \(arguments.joined(separator: " ")) exited \(finished.status): "
+                + String(decoding: finished.errors.suffix(2048), as: UTF8.self)
         )
     }
-    return String(decoding: printed, as: UTF8.self)
+    return finished.text
 }
 
 public struct ProgramRunError: KindedError {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlockingWork
 import CommandLineCore
 import DirectorySchema
 import DirectoryServing
@@ -17,6 +18,7 @@ import SiteRouting
 import SiteServer
 import SiteServices
 import SiteTrust
+import SystemCalls
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -369,20 +371,19 @@ struct DemoCommand: AsyncParsableCommand {
         let state = lab.directory.appendingPathComponent("client")
         try? FileManager.default.removeItem(at: state)
         // At home (headquarters), as a process of its own that is killed halfway: a laptop closed mid-download.
-        let laptop = Process()
-        laptop.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
-        laptop.arguments = [
-            "client", "get", "--hierarchy", hierarchy, "--dir", directory, "--ip", "10.10.9.9/16", "--assigned-site",
-            "CEN", "--forest", "corp.contoso.com", "--package", "CEN00001", "--advertisement", "CEN20001",
-            "--state", state.path, "--max-rate", String(8 << 20),
-        ]
-        laptop.standardOutput = FileHandle.nullDevice
-        laptop.standardError = FileHandle.nullDevice
-        try laptop.run()
+        let laptop = try ChildProcess.spawnDetached(
+            ProcessInfo.processInfo.arguments[0],
+            [
+                "client", "get", "--hierarchy", hierarchy, "--dir", directory, "--ip", "10.10.9.9/16",
+                "--assigned-site", "CEN", "--forest", "corp.contoso.com", "--package", "CEN00001", "--advertisement",
+                "CEN20001", "--state", state.path, "--max-rate", String(8 << 20),
+            ],
+            logFile: "/dev/null"
+        )
         let record = state.appendingPathComponent("downloads/CEN00001.json")
         _ = try await poll(within: .seconds(30)) { FileManager.default.fileExists(atPath: record.path) ? true : nil }
-        kill(laptop.processIdentifier, SIGKILL)
-        laptop.waitUntilExit()
+        kill(laptop, SIGKILL)
+        await withBlockingWork { @concurrent in _ = ChildProcess.wait(laptop) }
         let done =
             (try? JSONSerialization.jsonObject(with: Data(contentsOf: record)) as? [String: Any])?["done"] as? Int ?? 0
         say(

@@ -2,6 +2,7 @@ import Crypto
 public import Foundation
 import SiteModel
 import SiteRouting
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 public import SiteModel
+import SystemCalls
 
 /// A site's public signing key, as published in `serviceBindingInformation` (`ed25519:<base64>`) and exchanged in
 /// key files.
@@ -72,7 +73,7 @@ public struct SiteSigningKey: Sendable, CustomStringConvertible {
     /// Writes the key to a new file created with mode 600; an existing key is never replaced.
     func write(to file: URL) throws(SiteServerError) {
         let text = key.rawRepresentation.base64EncodedString() + "\n"
-        try AtomicFile.create(file, contents: Data(text.utf8), mode: 0o600)
+        try SiteServerError.storing { try AtomicFile.create(file, contents: Data(text.utf8), mode: 0o600) }
     }
 }
 

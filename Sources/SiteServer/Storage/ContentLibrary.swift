@@ -1,6 +1,7 @@
 public import Foundation
 public import SiteDatabase
 public import SiteModel
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import SystemCalls
 
 /// `rejected/`: what a site server keeps of the jobs it refused. A neighbour can send any number of junk jobs of any
 /// size, so only a job's head is kept (its three lines: header, signed bytes, signature; the payload's size and hash
@@ -34,8 +35,12 @@ public struct RejectedJobs: Sendable {
             }
         }
         let reason = (try? RecordCoding.encoder(pretty: true).encode(rejection)) ?? Data()
-        try AtomicFile.write(folders.rejected.appendingPathComponent(name + ".reason.json"), contents: reason)
-        try AtomicFile.write(folders.rejected.appendingPathComponent(name), contents: head)
+        try SiteServerError.storing {
+            try AtomicFile.write(folders.rejected.appendingPathComponent(name + ".reason.json"), contents: reason)
+        }
+        try SiteServerError.storing {
+            try AtomicFile.write(folders.rejected.appendingPathComponent(name), contents: head)
+        }
         unlink(file.path)
         forgetOldest()
         return header

@@ -1,6 +1,7 @@
 public import Foundation
 public import SiteDatabase
 public import SiteModel
+import SystemCalls
 
 /// The folders of one site server, under `<sites>/<CODE>/` (by default `.siteloc/lab/sites/CEN`).
 ///
@@ -84,7 +85,9 @@ public struct SiteFolders: Sendable {
         }
         let key = SiteSigningKey()
         try key.write(to: signingKey)
-        try AtomicFile.write(publicKey, contents: Data((key.publicKey.published + "\n").utf8))
+        try SiteServerError.storing {
+            try AtomicFile.write(publicKey, contents: Data((key.publicKey.published + "\n").utf8))
+        }
         return (key.publicKey, true)
     }
 
@@ -115,7 +118,7 @@ public struct SiteFolders: Sendable {
             )
         }
         try create()
-        try AtomicFile.write(peerKey(site), contents: keyFile.encoded())
+        try SiteServerError.storing { try AtomicFile.write(peerKey(site), contents: keyFile.encoded()) }
         return (site, key)
     }
 

@@ -1,5 +1,6 @@
 public import Foundation
 import SiteModel
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
