@@ -56,7 +56,7 @@ let package = Package(
             ]
         ),
         // Layer 1: the libsmbclient wrapper. The only module that imports CSMBClient.
-        .target(name: "SMBKit", dependencies: ["CSMBClient", "BlockingWork"]),
+        .target(name: "SMBKit", dependencies: ["CSMBClient", "BlockingWork", "SystemCalls"]),
         // Layer 1: the system calls siteloc makes, with typed errno: atomic files and starting programs, once.
         .target(name: "SystemCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Layer 1: the threads blocking work runs on, away from Swift's cooperative pool.

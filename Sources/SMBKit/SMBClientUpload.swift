@@ -2,6 +2,7 @@ import BlockingWork
 internal import CSMBClient
 public import Foundation
 import Synchronization
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -404,25 +405,4 @@ private final class SpawningThread: Sendable {
             waiting.signal()
         }
     }
-}
-
-/// Runs `body` with SIGPIPE blocked on this thread: a write into the pipe of an smbclient that has already ended
-/// fails with EPIPE instead of ending the whole site server. A SIGPIPE raised meanwhile is taken before the mask
-/// is restored, so it never reaches the thread's next job.
-private func withoutBrokenPipeSignal<T>(_ body: () throws -> T) throws -> T {
-    var brokenPipe = sigset_t()
-    sigemptyset(&brokenPipe)
-    sigaddset(&brokenPipe, SIGPIPE)
-    var previous = sigset_t()
-    pthread_sigmask(SIG_BLOCK, &brokenPipe, &previous)
-    defer {
-        var pending = sigset_t()
-        sigpending(&pending)
-        if sigismember(&pending, SIGPIPE) == 1 {
-            var now = timespec()
-            _ = sigtimedwait(&brokenPipe, nil, &now)
-        }
-        pthread_sigmask(SIG_SETMASK, &previous, nil)
-    }
-    return try body()
 }

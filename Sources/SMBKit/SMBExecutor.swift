@@ -1,6 +1,7 @@
 internal import CSMBClient
 internal import Dispatch
 internal import Foundation
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,8 @@ final class SMBExecutor: Sendable {
         let result: Result<T, SMBError> = await withCheckedContinuation { continuation in
             queue.async {
                 errno = 0
-                if let value = body() {
+                // A share whose smbd went away mid-write must fail the call with EPIPE, not end the process.
+                if let value = withoutBrokenPipeSignal(body) {
                     continuation.resume(returning: .success(value))
                 } else {
                     let code = errno
@@ -94,7 +96,8 @@ final class SMBExecutor: Sendable {
 
     func free(_ context: Context) {
         queue.async {
-            _ = csmb_library_loaded().pointee.free_context(context.pointer, 1)
+            // Freeing a context says goodbye on its connection, which may already be gone.
+            _ = withoutBrokenPipeSignal { csmb_library_loaded().pointee.free_context(context.pointer, 1) }
             context.credentials.release()
         }
     }

@@ -43,7 +43,9 @@ public enum ChildProcess {
             throw SystemCallError("start", executable, errno: (error as NSError).posixErrno)
         }
         if let input, let inputPipe {
-            inputPipe.fileHandleForWriting.write(input)
+            // A program that ends without reading all of it (one that refused its arguments) must not take this
+            // process with it: its status says what happened.
+            _ = writeAll(Array(input), to: inputPipe.fileHandleForWriting.fileDescriptor)
             try? inputPipe.fileHandleForWriting.close()
         }
         // Standard error is read on another thread while standard output is read here: a program that fills one
