@@ -23,6 +23,30 @@ package enum CommandOutcome {
 }
 
 extension ParsableCommand {
+    /// What both executables' `main` does: environment secrets taken out of the environment before anything can
+    /// start a child, log lines escaped on standard error at `SITELOC_LOG_LEVEL`, then the command, and its
+    /// failure's exit status (``exit(after:)``).
+    package static func runAsExecutable() async {
+        _ = EnvironmentSecrets.values
+        LoggingSystem.bootstrap { label in
+            var handler = ControlEscapingLogHandler(inner: StreamLogHandler.standardError(label: label))
+            handler.logLevel =
+                ProcessInfo.processInfo.environment["SITELOC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+                ?? .warning
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(after: error)
+        }
+    }
+
     /// What a command's failure prints and the status it exits with; nil for argument-parser's own outcomes (help,
     /// a version, an exit code a command chose), which it reports itself.
     package static func outcome(of error: any Error) -> (message: String, status: ExitStatus?) {

@@ -19,44 +19,38 @@ public enum ObjectIDRule {
     }
 }
 
-/// A package id (``ObjectIDRule``). Safe as a file name and in a URL path by construction.
-public struct PackageID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let rawValue: String
-
-    /// A package id as a person types it: ASCII letters in either case.
-    public init(_ text: String) throws(ObjectIDError) {
-        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(object: "package", text: text) }
-        rawValue = id
-    }
-
-    /// A package id exactly as it must stand in a job, a request or a record: upper case, nothing mapped.
-    public init(exactly text: String) throws(ObjectIDError) {
-        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(object: "package", text: text) }
-        rawValue = text
-    }
-
-    /// The code of the site that made the package, as its id spells it.
-    public var siteCodePrefix: Substring { rawValue.prefix(3) }
-
-    public var description: String { rawValue }
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+/// What an object id names; it decides only the words of an error.
+public protocol ObjectKind: Sendable {
+    /// "package", "advertisement".
+    static var name: String { get }
 }
 
-/// An advertisement id (``ObjectIDRule``).
-public struct AdvertisementID: Hashable, Sendable, Comparable, CustomStringConvertible {
+public enum PackageKind: ObjectKind { public static let name = "package" }
+public enum AdvertisementKind: ObjectKind { public static let name = "advertisement" }
+
+/// A package id. Safe as a file name and in a URL path by construction.
+public typealias PackageID = ObjectID<PackageKind>
+/// An advertisement id.
+public typealias AdvertisementID = ObjectID<AdvertisementKind>
+
+/// An object id of one kind (``ObjectIDRule``): a package's cannot be passed where an advertisement's is wanted.
+public struct ObjectID<Kind: ObjectKind>: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let rawValue: String
 
-    /// An advertisement id as a person types it: ASCII letters in either case.
+    /// An id as a person types it: ASCII letters in either case.
     public init(_ text: String) throws(ObjectIDError) {
-        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(object: "advertisement", text: text) }
+        guard let id = ObjectIDRule.normalized(text) else { throw ObjectIDError(object: Kind.name, text: text) }
         rawValue = id
     }
 
-    /// An advertisement id exactly as it must stand in a request: upper case, nothing mapped.
+    /// An id exactly as it must stand in a job, a request or a record: upper case, nothing mapped.
     public init(exactly text: String) throws(ObjectIDError) {
-        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(object: "advertisement", text: text) }
+        guard ObjectIDRule.isValid(exactly: text) else { throw ObjectIDError(object: Kind.name, text: text) }
         rawValue = text
     }
+
+    /// The code of the site that made the object, as its id spells it.
+    public var siteCodePrefix: Substring { rawValue.prefix(3) }
 
     public var description: String { rawValue }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -1,7 +1,5 @@
 import ArgumentParser
 import CommandLineCore
-import Foundation
-import Logging
 
 /// The container image's binary, installed there as `siteloc`: only `siteloc serve`, built without what the rest
 /// of siteloc needs (HTTP, SQLite, cryptography), so that its static build takes minutes, not a quarter of an hour.
@@ -14,24 +12,5 @@ struct SitelocServe: AsyncParsableCommand {
         subcommands: [ServeCommand.self]
     )
 
-    static func main() async {
-        _ = EnvironmentSecrets.values
-        LoggingSystem.bootstrap { label in
-            var handler = ControlEscapingLogHandler(inner: StreamLogHandler.standardError(label: label))
-            handler.logLevel =
-                ProcessInfo.processInfo.environment["SITELOC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
-                ?? .warning
-            return handler
-        }
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(after: error)
-        }
-    }
+    static func main() async { await runAsExecutable() }
 }

@@ -33,25 +33,8 @@ struct Siteloc: AsyncParsableCommand {
     /// Runs the command and exits with the status of docs/command-line.md: bad input is 2 (argument-parser's own choice
     /// would be 64), a directory that cannot be used is 3.
     static func main() async {
-        _ = EnvironmentSecrets.values
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: ProcessMetrics.registry))
-        LoggingSystem.bootstrap { label in
-            var handler = ControlEscapingLogHandler(inner: StreamLogHandler.standardError(label: label))
-            handler.logLevel =
-                ProcessInfo.processInfo.environment["SITELOC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
-                ?? .warning
-            return handler
-        }
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(after: error)
-        }
+        await runAsExecutable()
     }
 }
 
