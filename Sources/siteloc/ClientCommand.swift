@@ -51,17 +51,17 @@ struct ClientGetCommand: AsyncParsableCommand {
     @Option(help: "At most this many bytes per second (BITS uses idle bandwidth only).")
     var maxRate: Int?
 
-    @Option(help: "Seconds for connecting to a service and for each of its answers.")
-    var timeout: Double = 5
+    @Option(
+        help: "Seconds for connecting to a service and for each of its answers (default 5).",
+        transform: TimeLimit.argument
+    )
+    var timeout: TimeLimit = .seconds(5)
 
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if let maxRate, maxRate <= 0 {
             throw ValidationError("--max-rate must be a number of bytes per second above 0")
-        }
-        guard timeout > 0 && timeout <= 300 else {
-            throw ValidationError("--timeout must be a number of seconds above 0 and at most 300, e.g. 5")
         }
     }
 
@@ -70,12 +70,12 @@ struct ClientGetCommand: AsyncParsableCommand {
         let deployment = try Lab(directory: client.labDirectory, logger: .siteloc).deployment(
             for: model,
             directories: try client.directoryURIs.map { try LDAPURI($0) },
-            directoryTimeout: .milliseconds(Int(client.connectTimeout * 1000)),
+            directoryTimeout: client.connectTimeout.duration,
             transport: .folder
         )
         let contentClient = deployment.contentClient(
             state: URL(fileURLWithPath: state),
-            timeout: .milliseconds(Int(timeout * 1000)),
+            timeout: timeout.duration,
             maxRate: maxRate
         )
         let bar = !client.json && isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil

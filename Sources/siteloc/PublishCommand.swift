@@ -38,20 +38,17 @@ struct DirectoryOptions: ParsableArguments {
     @Option(help: "A folder of <site code>.password files for the site identities (default: the lab's).")
     var identities: String?
 
-    @Option(help: "Seconds to wait for each directory server to connect and for each answer.")
-    var timeout: Double = 10
-
-    func validate() throws {
-        guard timeout > 0 && timeout <= 300 else {
-            throw ValidationError("--timeout must be a number of seconds above 0 and at most 300, e.g. 10")
-        }
-    }
+    @Option(
+        help: "Seconds to wait for each directory server to connect and for each answer (default 10).",
+        transform: TimeLimit.argument
+    )
+    var timeout: TimeLimit = .seconds(10)
 
     func connector(for hierarchy: Hierarchy, logger: Logger) throws -> Publisher.Connector {
         let uris = try directoryURIs.map { try LDAPURI($0) }
         return try Lab(directory: labDirectory, logger: logger)
             .deployment(for: hierarchy, directories: uris, identities: identities, transport: .folder)
-            .siteConnector(timeout: .milliseconds(Int(timeout * 1000)))
+            .siteConnector(timeout: timeout.duration)
     }
 }
 

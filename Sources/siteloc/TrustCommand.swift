@@ -39,8 +39,8 @@ struct TrustCheckCommand: AsyncParsableCommand {
     @Option(name: .customLong("dir"), help: "The lab folder, for directories the file does not give.")
     var labDirectory: String = Lab.defaultDirectory
 
-    @Option(help: "Seconds each directory URI gets to answer.")
-    var connectTimeout: Double = 2
+    @Option(help: "Seconds each directory URI gets to answer (default 2).", transform: TimeLimit.argument)
+    var connectTimeout: TimeLimit = .seconds(2)
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -53,7 +53,7 @@ struct TrustCheckCommand: AsyncParsableCommand {
                 records: try await readForestRecords(
                     model,
                     lab: Lab(directory: labDirectory, logger: .siteloc),
-                    timeout: .milliseconds(Int(connectTimeout * 1000))
+                    timeout: connectTimeout.duration
                 ),
                 hierarchy: model
             )
