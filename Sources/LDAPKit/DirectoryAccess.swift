@@ -57,13 +57,6 @@ public struct DirectoryAccess: Sendable, CustomStringConvertible {
         "\(uris.map(\.description).joined(separator: ", ")) (\(credential))"
     }
 
-    /// The same access through other servers (one replica, a test's proxy).
-    public func through(_ uris: [LDAPURI]) -> DirectoryAccess {
-        var access = self
-        access.uris = uris
-        return access
-    }
-
     /// The same access with `timeout` bounding connecting and each answer.
     public func bounded(by timeout: Duration) -> DirectoryAccess {
         var access = self

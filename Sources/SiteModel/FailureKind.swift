@@ -26,15 +26,3 @@ public enum FailureKind: Sendable, Equatable, CustomStringConvertible {
 public protocol KindedError: Error, CustomStringConvertible {
     var kind: FailureKind { get }
 }
-
-/// An error of a given kind and nothing more to it: the one description-only error, for modules whose errors need
-/// no fields of their own.
-public struct Failure: KindedError, Sendable {
-    public let kind: FailureKind
-    public let description: String
-
-    public init(_ kind: FailureKind, _ description: String) {
-        self.kind = kind
-        self.description = description
-    }
-}

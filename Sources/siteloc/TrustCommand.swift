@@ -97,8 +97,8 @@ struct TrustCheckCommand: AsyncParsableCommand {
 /// cannot be read is exit 3, naming it and the URIs tried.
 func readForestRecords(_ model: Hierarchy, lab: Lab, timeout: Duration) async throws -> [ForestRecord] {
     var records: [ForestRecord] = []
+    let directories = try lab.deployment(for: model, directoryTimeout: timeout, transport: .folder).directories
     for forest in model.forests {
-        let directories = try lab.deployment(for: model, directoryTimeout: timeout, transport: .folder).directories
         guard let access = directories[forest.name] else {
             throw CommandFailure.unavailable(
                 "no directory for forest \(forest.name): list it under the forest's directory in the file, or start"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineCore
 import SiteModel
 import SiteRouting
 
@@ -10,10 +11,7 @@ struct UnknownValue: KindedError {
     var kind: FailureKind { .badInput }
     let given: String
     let expected: [String]
-    var description: String {
-        expected.count == 1
-            ? "'\(given)' is not \(expected[0])" : "'\(given)' is not one of \(expected.joined(separator: ", "))"
-    }
+    var description: String { "'\(given)' is not one of \(expected.joined(separator: ", "))" }
 }
 
 /// One of an enumeration's values by its name, in either case (`--priority high`, `--transport folder`).
@@ -25,7 +23,7 @@ func oneOf<Value: RawRepresentable & CaseIterable>(_ text: String) throws -> Val
 }
 
 /// A time limit given in seconds (`--timeout 2.5`): above 0 and at most 300, read into a `Duration` once.
-struct TimeLimit: CustomStringConvertible {
+struct TimeLimit {
     let duration: Duration
 
     static func seconds(_ value: Double) -> TimeLimit { TimeLimit(duration: .milliseconds(Int(value * 1000))) }
@@ -33,10 +31,8 @@ struct TimeLimit: CustomStringConvertible {
     /// Parses an option's value.
     static func argument(_ text: String) throws -> TimeLimit {
         guard let value = Double(text), value > 0, value <= 300 else {
-            throw UnknownValue(given: text, expected: ["a number of seconds above 0 and at most 300, e.g. 2"])
+            throw CommandFailure.badInput("'\(text)' is not a number of seconds above 0 and at most 300, e.g. 2")
         }
         return seconds(value)
     }
-
-    var description: String { "\(duration)" }
 }

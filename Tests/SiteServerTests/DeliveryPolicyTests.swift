@@ -51,7 +51,8 @@ import Testing
 
     @Test func withoutRetriesTheFirstFailureSubstitutes() throws {
         var state = OutboxState()
-        DeliveryPolicy(retries: 0, retryDelay: 60).afterFailure(&state, on: try address(3), nil, at: now)
+        let refused = DeliveryFailure(reason: .transport, description: "refused")
+        DeliveryPolicy(retries: 0, retryDelay: 60).afterFailure(&state, on: try address(3), refused, at: now)
         #expect(state.failedAddresses == [3])
     }
 }

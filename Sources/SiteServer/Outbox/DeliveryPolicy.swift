@@ -49,9 +49,9 @@ struct DeliveryPolicy: Sendable {
     /// After an attempt on `address` failed: another try on the same address after the delay while it has
     /// retries left; then, or at once when the address's sender is not installed here, the address counts as
     /// failed and the next one substitutes (at the next pass).
-    func afterFailure(_ state: inout OutboxState, on address: Address, _ failure: DeliveryFailure?, at now: Date) {
-        state.lastError = failure?.description ?? state.lastError
-        if failure?.reason == .senderNotInstalled {
+    func afterFailure(_ state: inout OutboxState, on address: Address, _ error: any Error, at now: Date) {
+        state.lastError = "\(error)"
+        if (error as? DeliveryFailure)?.reason == .senderNotInstalled {
             state.failedAddresses.append(address.priority)
             state.attempts = 0
             state.nextAttempt = nil

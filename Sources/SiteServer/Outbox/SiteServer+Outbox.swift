@@ -175,8 +175,7 @@ extension SiteServer {
         } catch {
             metrics.delivery(to: next, sender: address.sender, outcome: "failed", bytes: nil)
             let attempts = state.attempts
-            state.lastError = "\(error)"
-            policy.afterFailure(&state, on: address, error as? DeliveryFailure, at: Date())
+            policy.afterFailure(&state, on: address, error, at: Date())
             if state.attempts > attempts { metrics.retry(to: next, sender: address.sender) }
             state.write(folders, header.id)
             events.record("delivery-failed", job: header, detail: "\(address.sender.rawValue) to \(next): \(error)")
