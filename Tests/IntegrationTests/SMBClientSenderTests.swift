@@ -68,7 +68,13 @@ extension SiteCommunication {
         // Watched and killed from a thread of its own, started before the job is sent: on a fast machine smbclient
         // writes for under a second, and a watcher that waits for `send package` to be seen ending (or for a
         // cooperative thread) starts after it is gone (seen in CI: the job delivered whole, no smbclient seen).
-        let watcher = WriterWatch(site: cen, writer: "smbclient", secret: secret, within: .seconds(90))
+        let watcher = WriterWatch(
+            site: cen,
+            writer: "smbclient",
+            writingInto: URL(fileURLWithPath: "\(lab)/sites/P01/inbox"),
+            secret: secret,
+            within: .seconds(90)
+        )
         try await siteloc([
             "send", "package", "CEN00001", "--hierarchy", hierarchy, "--dir", lab, "--content", content.path,
         ])
@@ -355,20 +361,29 @@ extension SiteCommunication {
     }
 }
 
-/// A thread of its own that looks every 2 ms for `writer` started by `site` and, once seen, reads its command line
-/// and environment for `secret` and kills `site` at once; no writer seen within the time limit gives none. It never
-/// waits for a cooperative thread, so a loaded machine cannot make it miss a short write.
+/// A thread of its own that waits (inotify) for a file to be created in `folder` — what the share's smbd does when
+/// `writer`'s upload begins — then finds `writer` among `site`'s children, reads its command line and environment for
+/// `secret` and kills `site` at once; no writer seen within the time limit gives none. It never waits for a
+/// cooperative thread, so a loaded machine cannot make it miss a short write.
 final class WriterWatch: Sendable {
     private let outcome = Mutex<(writers: [pid_t], exposures: [String])?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(site: pid_t, writer: String, secret: Data, within limit: Duration) {
+    init(site: pid_t, writer: String, writingInto folder: URL, secret: Data, within limit: Duration) {
+        // Watched before the thread starts: no creation can come between the caller's next step and the watch.
+        let events = inotify_init1(Int32(IN_CLOEXEC))
+        inotify_add_watch(events, folder.path, UInt32(IN_CREATE))
         let thread = Thread { [self] in
+            defer { close(events) }
             let deadline = ContinuousClock.now + limit
             var writers: [pid_t] = []
+            var buffer = [UInt8](repeating: 0, count: 4_096)
             while writers.isEmpty, ContinuousClock.now < deadline {
+                var ready = pollfd(fd: events, events: Int16(POLLIN), revents: 0)
+                let left = deadline - ContinuousClock.now
+                guard poll(&ready, 1, Int32(left.components.seconds * 1_000 + 1)) > 0 else { continue }
+                _ = read(events, &buffer, buffer.count)
                 writers = SiteCommunication.children(of: site, named: writer)
-                if writers.isEmpty { usleep(2_000) }
             }
             var exposures: [String] = []
             for pid in writers {
