@@ -21,13 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -59,6 +56,10 @@ let package = Package(
         .target(name: "SMBKit", dependencies: ["CSMBClient", "BlockingWork", "SystemCalls"]),
         // Layer 1: the system calls siteloc makes, with typed errno: atomic files and starting programs, once.
         .target(name: "SystemCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        // Layer 0: what siteloc asks of the system's OpenSSL (libcrypto), in plain C types.
+        .target(name: "COpenSSLCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        // Layer 1: SHA-256, Ed25519 and the lab's certificates over it. The only module that imports COpenSSLCrypto.
+        .target(name: "SystemCrypto", dependencies: ["COpenSSLCrypto"]),
         // Layer 1: the threads blocking work runs on, away from Swift's cooperative pool.
         .target(name: "BlockingWork"),
         // Layer 2: pure model and the schema definition; no LDAP, no I/O.
@@ -96,7 +97,7 @@ let package = Package(
             dependencies: [
                 "SiteModel", "SiteRouting", "SiteDirectory", "SiteDatabase", "LDAPKit", "SMBKit", "BlockingWork",
                 "SystemCalls",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SystemCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,9 +110,7 @@ let package = Package(
                 "LDAPKit", "SMBKit", "SiteModel", "SiteDirectory", "DirectorySchema", "BlockingWork", "SiteServer",
                 "DirectoryServing", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SystemCrypto",
             ]
         ),
         // Layer 4: one forest's directory server (slapd: configuration, schema, replication, its process), what
@@ -145,7 +144,7 @@ let package = Package(
                 "SiteModel", "SiteLocation", "BlockingWork", "SystemCalls",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SystemCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -221,6 +220,7 @@ let package = Package(
             dependencies: ["SiteServices", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(name: "BlockingWorkTests", dependencies: ["BlockingWork"]),
+        .testTarget(name: "SystemCryptoTests", dependencies: ["SystemCrypto", "SystemCalls"]),
         .testTarget(name: "SiteRoutingTests", dependencies: ["SiteRouting", "SiteModel", "HierarchyFile"]),
         .testTarget(name: "SiteTrustTests", dependencies: ["SiteTrust", "SiteModel", "HierarchyFile"]),
         .testTarget(
@@ -237,12 +237,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "SystemCrypto",
             ]
         ),
     ]
 )
 
-for target in package.targets where target.type != .system && target.name != "CLDAPBaseline" {
+for target in package.targets
+where target.type != .system && !["CLDAPBaseline", "COpenSSLCrypto"].contains(target.name) {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -17,11 +17,16 @@ found=$(grep -rln --include='*.swift' 'LDAPConnectionConfiguration(' Sources Tes
 found=$(grep -rln --include='*.swift' -E '\bldap_[a-z_]+\(' Sources | grep -v '^Sources/LDAPKit/Internal/LDAPHandle.swift' || true)
 [ -z "$found" ] || rule "ldap_* called outside Sources/LDAPKit/Internal/LDAPHandle.swift" $found
 
-# Every error type above the wrappers (LDAPKit, SMBKit, SystemCalls) knows its kind (KindedError), and the command line decides an exit status
+# Only SystemCrypto sees the system's OpenSSL.
+found=$(grep -rln --include='*.swift' 'import COpenSSLCrypto' Sources Tests Benchmarks | grep -v '^Sources/SystemCrypto/' || true)
+[ -z "$found" ] || rule "COpenSSLCrypto imported outside Sources/SystemCrypto" $found
+
+# Every error type above the wrappers (LDAPKit, SMBKit, SystemCalls, SystemCrypto) knows its kind (KindedError), and
+# the command line decides an exit status
 # once, from the kind: never by wrapping another error's text in a status chosen on the spot.
 found=$(grep -rnE --include='*.swift' \
     '^\s*(public |package |private |fileprivate )?(struct|enum|final class|class) \w+(<[^>]*>)?: [^{]*\bError\b' Sources \
-    | grep -Ev '^Sources/(LDAPKit|SMBKit|SystemCalls)/' || true)
+    | grep -Ev '^Sources/(LDAPKit|SMBKit|SystemCalls|SystemCrypto)/' || true)
 [ -z "$found" ] || rule "an error type without a kind (conform to KindedError)" "$found"
 found=$(grep -rnE --include='*.swift' 'CommandFailure\.(badInput|unavailable)\((error|"\\\(error)' Sources || true)
 [ -z "$found" ] || rule "a CommandFailure choosing a status for another error's text (let it go up with its kind)" "$found"

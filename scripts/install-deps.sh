@@ -8,7 +8,7 @@ set -euo pipefail
 # python3-ldap3 reads the root DSE the way scripts built for Active Directory do (docs/active-directory.md).
 # iproute2: the sender's WAN test puts smbd in a network namespace behind an emulated link (Benchmarks/wan).
 # curl, wget and aria2: real download clients tested against the distribution points.
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl samba smbclient libsmbclient-dev pkg-config python3-venv
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl libssl-dev samba smbclient libsmbclient-dev pkg-config python3-venv
     libsqlite3-dev sqlite3 curl wget aria2 chromium python3-prometheus-client python3-ldap3 iproute2)
 # The dnsname plugin lets compose services find each other by name on podman's CNI networks (replication needs it).
 if [ "${1:-}" = container ]; then

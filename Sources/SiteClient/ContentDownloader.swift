@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import BlockingWork
-import Crypto
+import SystemCrypto
 import Foundation
 import Metrics
 import NIOCore
@@ -417,7 +417,7 @@ final class RunningDigest: Sendable {
     func finish(_ file: PartialFile, size: Int64) throws -> String {
         let (hash, upTo) = state.withLock { $0 }
         guard upTo == size else { return try file.sha256() }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalize().hex
     }
 }
 
@@ -515,6 +515,6 @@ final class PartialFile: Sendable {
             hash.update(data: buffer[0..<count])
             offset += off_t(count)
         }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalize().hex
     }
 }

@@ -1,9 +1,7 @@
-import Crypto
 public import DirectoryServing
 public import Foundation
 public import SiteModel
-import SwiftASN1
-import X509
+import SystemCrypto
 
 /// The lab's private certificate authority (docs/content-services.md, "Native mode"): one per lab, in
 /// `<lab>/ca/` — `ca.key` (mode 600, P-256) and `ca.pem`. It issues a server certificate for each host of a
@@ -38,8 +36,9 @@ public struct LabCertificateAuthority: Sendable {
         }
         let issued = try issue(
             commonName: name,
-            names: [.dnsName(name), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))],
-            usage: .serverAuth,
+            dnsNames: [name],
+            ipv4Addresses: [[127, 0, 0, 1]],
+            usage: .server,
             by: ca
         )
         try PrivateFiles.createFolder(hosts.path)
@@ -58,58 +57,33 @@ public struct LabCertificateAuthority: Sendable {
                 kind: .badInput
             )
         }
-        return try issue(commonName: name, names: [], usage: .clientAuth, by: try load())
+        return try issue(commonName: name, dnsNames: [], ipv4Addresses: [], usage: .client, by: try load())
     }
 
     // MARK: Issuing
 
     private struct Authority {
-        var key: P256.Signing.PrivateKey
-        var certificate: Certificate
         var certificatePEM: String
+        var privateKeyPEM: String
     }
 
     private func load() throws(LabError) -> Authority {
         if let keyPEM = try? String(contentsOf: keyFile, encoding: .utf8),
             let certificatePEM = try? String(contentsOf: certificateFile, encoding: .utf8)
         {
-            do {
-                return Authority(
-                    key: try P256.Signing.PrivateKey(pemRepresentation: keyPEM),
-                    certificate: try Certificate(pemEncoded: certificatePEM),
-                    certificatePEM: certificatePEM
-                )
-            } catch {
-                throw LabError("the lab's certificate authority in \(folder.path) cannot be read: \(error)")
-            }
+            return Authority(certificatePEM: certificatePEM, privateKeyPEM: keyPEM)
         }
         do {
-            let key = P256.Signing.PrivateKey()
-            let name = try DistinguishedName {
-                OrganizationName("siteloc lab")
-                CommonName("siteloc lab certificate authority")
-            }
-            let now = Date()
-            let certificate = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(key.publicKey),
-                notValidBefore: now.addingTimeInterval(-3600),
-                notValidAfter: now.addingTimeInterval(10 * 365 * 86_400),
-                issuer: name,
-                subject: name,
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                },
-                issuerPrivateKey: Certificate.PrivateKey(key)
+            let issued = try Certificates.issue(
+                commonName: "siteloc lab certificate authority",
+                organization: "siteloc lab",
+                usage: .authority,
+                validitySeconds: 10 * 365 * 86_400
             )
-            let certificatePEM = try certificate.serializeAsPEM().pemString
             try PrivateFiles.createFolder(folder.path)
-            try PrivateFiles.write(keyFile.path, key.pemRepresentation)
-            try Self.write(certificateFile, certificatePEM)
-            return Authority(key: key, certificate: certificate, certificatePEM: certificatePEM)
+            try PrivateFiles.write(keyFile.path, issued.privateKeyPEM)
+            try Self.write(certificateFile, issued.certificatePEM)
+            return Authority(certificatePEM: issued.certificatePEM, privateKeyPEM: issued.privateKeyPEM)
         } catch let error as LabError {
             throw error
         } catch {
@@ -119,33 +93,23 @@ public struct LabCertificateAuthority: Sendable {
 
     private func issue(
         commonName: String,
-        names: [GeneralName],
-        usage: ExtendedKeyUsage.Usage,
+        dnsNames: [String],
+        ipv4Addresses: [[UInt8]],
+        usage: Certificates.Usage,
         by authority: Authority
     ) throws(LabError) -> TLSIdentity {
         do {
-            let key = P256.Signing.PrivateKey()
-            let now = Date()
-            let certificate = try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(key.publicKey),
-                notValidBefore: now.addingTimeInterval(-3600),
-                notValidAfter: now.addingTimeInterval(365 * 86_400),
-                issuer: authority.certificate.subject,
-                subject: try DistinguishedName { CommonName(commonName) },
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.notCertificateAuthority)
-                    Critical(KeyUsage(digitalSignature: true))
-                    try ExtendedKeyUsage([usage])
-                    if !names.isEmpty { SubjectAlternativeNames(names) }
-                },
-                issuerPrivateKey: Certificate.PrivateKey(authority.key)
+            let issued = try Certificates.issue(
+                commonName: commonName,
+                usage: usage,
+                dnsNames: dnsNames,
+                ipv4Addresses: ipv4Addresses,
+                validitySeconds: 365 * 86_400,
+                authority: (authority.certificatePEM, authority.privateKeyPEM)
             )
             return TLSIdentity(
-                certificatePEM: try certificate.serializeAsPEM().pemString,
-                privateKeyPEM: key.pemRepresentation,
+                certificatePEM: issued.certificatePEM,
+                privateKeyPEM: issued.privateKeyPEM,
                 authorityPEM: authority.certificatePEM
             )
         } catch {

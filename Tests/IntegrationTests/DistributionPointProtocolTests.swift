@@ -1,4 +1,4 @@
-import Crypto
+import SystemCrypto
 import Foundation
 import SiteServer
 import SiteServices
@@ -16,7 +16,7 @@ extension ContentServices {
         let etag = "\"\(placement.version)\""
         let lastModified = HTTPDate.format(Int64(placement.created.timeIntervalSince1970.rounded(.down)))
         let earlier = HTTPDate.format(Int64(placement.created.timeIntervalSince1970.rounded(.down)) - 1)
-        let digest = Data(SHA256.hash(data: content)).base64EncodedString()
+        let digest = Data(SHA256.hash(data: content).bytes).base64EncodedString()
         try await fixture.serving {
             func ask(
                 _ dp: String = "p01-dp.corp.contoso.com",

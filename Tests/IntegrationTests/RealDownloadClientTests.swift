@@ -1,5 +1,5 @@
 import BlockingWork
-import Crypto
+import SystemCrypto
 import Foundation
 import SiteLocation
 import SiteServer
@@ -65,7 +65,7 @@ import Glibc
                 let bytes = (try? Data(contentsOf: file)) ?? Data()
                 let outcome = Outcome(
                     status: status,
-                    right: "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() == right
+                    right: "sha256:" + SHA256.hash(data: bytes).hex == right
                 )
                 table.append("| \(client.rawValue) | \(name) | \(outcome) |")
                 if outcome.status == 0 && !outcome.right {

@@ -1,8 +1,8 @@
-import Crypto
 public import Foundation
 import SiteModel
 import SiteRouting
 import SystemCalls
+import SystemCrypto
 
 #if canImport(Glibc)
 import Glibc
@@ -127,11 +127,7 @@ public struct JobFile: Sendable {
 
     /// The SHA-256 (hex) and size of bytes in memory.
     public static func digest(of data: Data) -> (String, Int64) {
-        (hex(SHA256.hash(data: data)), Int64(data.count))
-    }
-
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
+        (SHA256.hash(data: data).hex, Int64(data.count))
     }
 
     /// The lines before the payload: magic, header, signature (`-` unsigned).
@@ -203,7 +199,7 @@ public struct JobFile: Sendable {
                 try output?.write(contentsOf: block)
                 count += Int64(block.count)
             }
-            return (hex(hash.finalize()), count)
+            return (hash.finalize().hex, count)
         } catch {
             throw SiteServerError("cannot copy \(url.path): \(error)", kind: .internalError)
         }

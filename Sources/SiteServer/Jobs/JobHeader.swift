@@ -1,7 +1,7 @@
-import Crypto
 public import Foundation
 public import SiteModel
 public import SiteRouting
+import SystemCrypto
 
 #if canImport(Glibc)
 import Glibc

@@ -1,21 +1,21 @@
-import Crypto
 public import Foundation
 public import SiteModel
 import SystemCalls
+import SystemCrypto
 
 /// A site's public signing key, as published in `serviceBindingInformation` (`ed25519:<base64>`) and exchanged in
 /// key files.
 public struct SitePublicKey: Sendable, Equatable, CustomStringConvertible {
     public static let prefix = "ed25519:"
 
-    let key: Curve25519.Signing.PublicKey
+    let key: Ed25519.PublicKey
 
-    init(_ key: Curve25519.Signing.PublicKey) { self.key = key }
+    init(_ key: Ed25519.PublicKey) { self.key = key }
 
     /// Reads the published form; nil for anything else (other values of `serviceBindingInformation` are not keys).
     public init?(published text: String) {
         guard text.hasPrefix(Self.prefix), let raw = Data(base64Encoded: String(text.dropFirst(Self.prefix.count))),
-            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+            let key = Ed25519.PublicKey(rawRepresentation: raw)
         else { return nil }
         self.key = key
     }
@@ -25,7 +25,7 @@ public struct SitePublicKey: Sendable, Equatable, CustomStringConvertible {
 
     /// The first 16 hex digits of the key's SHA-256, for people comparing keys over the phone.
     public var fingerprint: String {
-        SHA256.hash(data: key.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
+        String(SHA256.hash(data: key.rawRepresentation).hex.prefix(16))
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.key.rawRepresentation == rhs.key.rawRepresentation }
@@ -37,9 +37,9 @@ public struct SitePublicKey: Sendable, Equatable, CustomStringConvertible {
 
 /// A site's private signing key. It lives in one file readable only by its owner and never prints.
 public struct SiteSigningKey: Sendable, CustomStringConvertible {
-    let key: Curve25519.Signing.PrivateKey
+    let key: Ed25519.PrivateKey
 
-    public init() { key = Curve25519.Signing.PrivateKey() }
+    public init() { key = Ed25519.PrivateKey() }
 
     public var publicKey: SitePublicKey { SitePublicKey(key.publicKey) }
     public var description: String { "<signing key \(publicKey.fingerprint)>" }
@@ -63,7 +63,7 @@ public struct SiteSigningKey: Sendable, CustomStringConvertible {
             let raw = Data(
                 base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             ),
-            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+            let key = try? Ed25519.PrivateKey(rawRepresentation: raw)
         else {
             throw SiteServerError("the signing key \(file.path) is damaged; expected one base64 Ed25519 private key")
         }
