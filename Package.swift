@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Already in the graph through Hummingbird; named for NIOHTTPTypes (the HTTP parts a connection guard sees).
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // Already in the graph through Hummingbird; named for the router tests' HTTPFields.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // Already in the graph through swift-nio; named for `Errno`, the typed errno of the system-call layer.
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
@@ -237,6 +239,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 "SystemCrypto",
             ]
         ),

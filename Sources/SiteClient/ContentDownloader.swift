@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import BlockingWork
-import SystemCrypto
 import Foundation
 import Metrics
 import NIOCore
@@ -8,6 +7,7 @@ import NIOHTTP1
 import SiteLocation
 import SiteModel
 import Synchronization
+import SystemCrypto
 
 #if canImport(Glibc)
 import Glibc

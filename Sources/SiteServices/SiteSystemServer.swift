@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
+package import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 public import Logging
@@ -34,6 +34,43 @@ public struct SiteSystemServer: Service {
     ) throws {
         self.system = system
         self.site = site
+        let router = Self.router(
+            system: system,
+            site: site,
+            hierarchy: hierarchy,
+            folders: folders,
+            systemURLs: systemURLs,
+            metrics: metrics,
+            limits: limits
+        )
+        let counts = ConnectionCounts()
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counts: counts)])
+        )
+        application = Application(
+            router: router,
+            server: try identity.map { try .tls(http1, tlsConfiguration: try Self.tlsConfiguration($0)) } ?? http1,
+            configuration: ApplicationConfiguration(
+                address: .hostname(address, port: port),
+                serverName: "siteloc \(system.host)",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.connectionsPerListener)
+            ),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// The routes of the host's roles, without a listener: what `init` serves, and what tests drive directly where
+    /// the socket is not the point (Hummingbird's router testing).
+    package static func router(
+        system: SiteSystem,
+        site: Site,
+        hierarchy: Hierarchy,
+        folders: SiteFolders,
+        systemURLs: @escaping SystemURLs,
+        metrics: MetricsExposition? = nil,
+        limits: ServiceLimits = ServiceLimits()
+    ) -> Router<SiteRequestContext> {
         let router = Router(context: SiteRequestContext.self)
         var methods: [(pattern: [Substring], allowed: [HTTPRequest.Method])] = []
         if system.roles.contains(.managementPoint) {
@@ -79,21 +116,7 @@ public struct SiteSystemServer: Service {
         if system.roles.contains(.distributionPoint) {
             DistributionPointService(host: system.host, folders: folders, limits: limits).addRoutes(to: router)
         }
-        let counts = ConnectionCounts()
-        let http1 = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counts: counts)])
-        )
-        application = Application(
-            router: router,
-            server: try identity.map { try .tls(http1, tlsConfiguration: try Self.tlsConfiguration($0)) } ?? http1,
-            configuration: ApplicationConfiguration(
-                address: .hostname(address, port: port),
-                serverName: "siteloc \(system.host)",
-                availableConnectionsDelegate: MaximumAvailableConnections(limits.connectionsPerListener)
-            ),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
+        return router
     }
 
     /// HTTPS for a native-mode site's system: the host's certificate, and a client certificate from the same

@@ -1,12 +1,13 @@
-import SystemCrypto
 import Foundation
 import SiteServer
 import SiteServices
+import SystemCrypto
 import Testing
 
 /// What real download clients send a distribution point (docs/content-services.md, "What real clients rely on"):
 /// the same validators on every DP holding a version, conditional requests, several ranges, HEAD = GET's headers,
-/// and WebDAV as Configuration Manager's client starts a download.
+/// and WebDAV as Configuration Manager's client starts a download. The answers are the routes' own, asked without a
+/// socket; the real clients themselves go over sockets (`RealDownloadClients`).
 extension ContentServices {
     @Test func realClientsGetValidatorsConditionsRangesAndWebDAVAsTheRFCsSay() async throws {
         let fixture = try ServicesFixture()
@@ -17,14 +18,14 @@ extension ContentServices {
         let lastModified = HTTPDate.format(Int64(placement.created.timeIntervalSince1970.rounded(.down)))
         let earlier = HTTPDate.format(Int64(placement.created.timeIntervalSince1970.rounded(.down)) - 1)
         let digest = Data(SHA256.hash(data: content).bytes).base64EncodedString()
-        try await fixture.serving {
+        do {
             func ask(
                 _ dp: String = "p01-dp.corp.contoso.com",
                 _ method: String = "GET",
                 _ path: String = "/SMS_DP_SMSPKG$/CEN00001/",
                 _ headers: String = ""
             ) async throws -> RawHTTP.Answer {
-                try await Self.raw(fixture, dp, "\(method) \(path)", headers: headers)
+                try await fixture.routed(dp, method, path, headers: headers)
             }
             // Every DP holding the version answers with the same validators and digests.
             let whole = try await ask()

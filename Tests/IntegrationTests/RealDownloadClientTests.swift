@@ -1,9 +1,9 @@
 import BlockingWork
-import SystemCrypto
 import Foundation
 import SiteLocation
 import SiteServer
 import Synchronization
+import SystemCrypto
 import Testing
 
 #if canImport(Glibc)

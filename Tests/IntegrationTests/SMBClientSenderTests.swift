@@ -95,7 +95,9 @@ extension SiteCommunication {
         try await Self.waitUntil("P01 has the package", timeout: .seconds(120)) {
             isPlaced("CEN00001", at: "P01", sitesDirectory: URL(fileURLWithPath: "\(lab)/sites"))
         }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitUntil("CEN and P01 have settled", timeout: .seconds(30)) {
+            SiteServerWaits.settled(URL(fileURLWithPath: "\(lab)/sites"), Array(servers.keys))
+        }
         let applied = Self.events(lab, "P01").filter { $0["event"] == "applied" }
         #expect(applied.count == 1, "\(applied)")
         let placed = try #require(

@@ -210,7 +210,9 @@ import Testing
                 && isPlaced("CEN00001", at: "P02", sitesDirectory: sites)
                 && Self.reporters(lab, "CEN") == ["P02", "S01"]
         }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitUntil("the site servers have settled", timeout: .seconds(30)) {
+            SiteServerWaits.settled(URL(fileURLWithPath: "\(lab)/sites"), Array(servers.keys))
+        }
 
         // Exactly once: one apply at each destination, the content whole, nothing left waiting or refused.
         for site in ["S01", "P02"] {

@@ -49,7 +49,7 @@ import Testing
                     content: content
                 )
                 let version = ContentLibrary.version(sha256: try JobFile.digest(of: content).0)
-                try await SiteServerRefusal.waitUntil("version \(byte) is everywhere and reported") {
+                try await SiteServerWaits.until("version \(byte) is everywhere and reported", watching: servers) {
                     try ["P01", "S01"].allSatisfy { try status($0).packages.first?.version == version }
                         && Set(try status("CEN").below.filter { $0.version == version }.map(\.site)) == ["P01", "S01"]
                 }

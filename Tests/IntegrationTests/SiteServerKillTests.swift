@@ -79,7 +79,10 @@ import Glibc
                     && central.below.contains { $0.site == "S01" && $0.version == versions.last }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Nothing may be applied or recorded twice later: wait until every server says it has nothing left to do.
+        try await SiteCommunication.waitUntil("the site servers have settled", timeout: .seconds(60)) {
+            SiteServerWaits.settled(sites, Array(servers.keys))
+        }
         #expect(midStore == 3, "three versions' storing was cut short by a kill (\(round) rounds)")
         // Each job applied once at S01, each status recorded once at CEN, and no half-stored content left.
         let applied = SiteCommunication.events(lab.path, "S01").filter { $0["event"] == "applied" }

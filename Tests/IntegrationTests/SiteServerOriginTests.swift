@@ -390,7 +390,9 @@ extension SiteServerOrigin {
                     sha256: try JobFile.digest(of: directory.appendingPathComponent("content-CEN00001.bin")).0
                 )
                 let expected = ["P01": version, "S01": version, "CEN knows P01": version, "CEN knows S01": version]
-                try await SiteServerRefusal.waitUntil("version \(round) is everywhere") { try versions() == expected }
+                try await SiteServerWaits.until("version \(round) is everywhere", watching: servers) {
+                    try versions() == expected
+                }
                 #expect(try versions() == expected)
             }
         }

@@ -78,10 +78,51 @@ import Testing
         let sites = try Self.makeSites()
         defer { sites.remove() }
         let p01 = try Self.server("P01", sites)
-        try await SiteServer.running([p01]) { try await Self.refuseWhatMustNotBeTrusted(sites) }
+        try await SiteServer.running([p01]) { try await Self.refuseWhatMustNotBeTrusted(sites, at: p01) }
     }
 
-    static func refuseWhatMustNotBeTrusted(_ sites: SiteFolderFixture) async throws {
+    /// A server in this process reports each event as it is logged, and `idle` once after each stretch of work —
+    /// not after every pass of its loop — and only after the work's own events.
+    @Test func aServerReportsItsEventsAndIdleOnceAfterWork() async throws {
+        let sites = try Self.makeSites()
+        defer { sites.remove() }
+        let p01 = try Self.server("P01", sites)
+        let events = p01.activity.stream()
+        let collected = try await SiteServer.running([p01]) { () async throws -> [String] in
+            var names: [String] = []
+            var iterator = events.makeAsyncIterator()
+            // Started, then idle: nothing has arrived yet.
+            while let event = await iterator.next() {
+                names.append(event.event)
+                if event.event == SiteServerEvents.idle { break }
+            }
+            let good = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: try sites.signingKey("CEN"))
+            let bad = try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: nil)
+            var job: [String: String] = [:]
+            while let event = await iterator.next() {
+                names.append(event.event)
+                if let id = event.job { job[id] = event.event }
+                if event.event == SiteServerEvents.idle, job.count == 2 { break }
+            }
+            #expect(job[good] == "delivered" && job[bad] == "rejected", "\(job)")
+            // Twenty passes of its loop (20 ms each) later, with nothing new, it has reported nothing more.
+            let later = p01.activity.stream()
+            try await Task.sleep(for: .milliseconds(400))
+            let more = await later.first(within: .milliseconds(1)) { _ in true }
+            #expect(more == nil, "\(String(describing: more))")
+            return names
+        }
+        #expect(collected.first == "started")
+        #expect(collected.filter { $0 == SiteServerEvents.idle }.count == 2, "\(collected)")
+        #expect(collected.last == SiteServerEvents.idle)
+        #expect(collected.contains("delivered") && collected.contains("rejected"))
+        // The log on disk has the same events, but never `idle`.
+        let logged = SiteEvent.read(try sites.folders("P01")).map(\.event)
+        #expect(!logged.contains(SiteServerEvents.idle))
+        #expect(logged.starts(with: collected.filter { $0 != SiteServerEvents.idle }), "\(logged)")
+    }
+
+    static func refuseWhatMustNotBeTrusted(_ sites: SiteFolderFixture, at p01: SiteServer) async throws {
         // Four jobs for S01 that P01 must not forward, one for P01 itself it must not apply, and one good job.
         var expected: [String: JobRejection.Code] = [:]
         expected[try sites.drop(into: "P01", signer: "CEN", destination: "S01", key: nil)] = .unsigned
@@ -103,7 +144,8 @@ import Testing
 
         let p01Folders = try sites.folders("P01")
         let s01Folders = try sites.folders("S01")
-        try await Self.waitUntil("four jobs are rejected and the good one is delivered to S01") {
+        try await SiteServerWaits.until("four jobs are rejected and the good one is delivered to S01", watching: [p01])
+        {
             let arrived = try FileManager.default.contentsOfDirectory(atPath: s01Folders.inbox.path)
             return SiteStatus(folders: p01Folders).rejected.count == 4 && arrived.contains { $0.hasPrefix(good) }
         }
@@ -199,7 +241,7 @@ extension SiteServerRefusal {
         #expect(flock(writer.fileDescriptor, LOCK_EX) == 0)
         let cen = try Self.server("CEN", sites)
         try await SiteServer.running([cen]) {
-            try await Self.waitUntil("the abandoned file is removed") {
+            try await SiteServerWaits.until("the abandoned file is removed", watching: [cen]) {
                 !FileManager.default.fileExists(atPath: abandoned.path)
             }
         }

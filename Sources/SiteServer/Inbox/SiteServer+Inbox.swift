@@ -14,8 +14,9 @@ extension SiteServer {
     // MARK: Inbox
 
     /// Verifies, then applies or forwards, each whole job in the inbox, oldest name first. Public so tests and
-    /// benchmarks can drive a server one step at a time.
-    public func processInbox() async {
+    /// benchmarks can drive a server one step at a time. Returns how many jobs it took.
+    @discardableResult
+    public func processInbox() async -> Int {
         await withBlockingWork {
             // What an earlier pass took and did not finish (a kill, a shutdown), then what arrived since.
             let unfinished = folders.files(in: folders.work, suffix: JobFile.suffix)
@@ -31,6 +32,7 @@ extension SiteServer {
                     )
                 }
             }
+            return unfinished.count + claimed.count
         }
     }
 

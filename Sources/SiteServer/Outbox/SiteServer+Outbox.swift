@@ -51,8 +51,11 @@ extension SiteServer {
     }
 
     /// Starts deliveries for the due outbox jobs, within the site's concurrency limits.
-    func startDeliveries(in group: inout DiscardingTaskGroup) {
+    /// Starts what is due within the limits; returns how many deliveries it started.
+    @discardableResult
+    func startDeliveries(in group: inout DiscardingTaskGroup) -> Int {
         let limits = site.senderSettings
+        var started = 0
         for (job, next) in dueJobs() {
             let id = job.header.id
             let admitted = running.withLock { running -> Bool in
@@ -63,11 +66,13 @@ extension SiteServer {
                 return true
             }
             guard admitted else { continue }
+            started += 1
             group.addTask {
                 await self.deliver(job, to: next)
                 _ = self.running.withLock { $0.removeValue(forKey: id) }
             }
         }
+        return started
     }
 
     /// One delivery attempt of a job to the next hop, choosing the address by schedule and priority, with retries

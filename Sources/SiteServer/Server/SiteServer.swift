@@ -22,6 +22,8 @@ public final class SiteServer: Service {
     let key: SiteSigningKey
     let planner: RoutePlanner
     let events: EventLog
+    /// What this server reports as it works (``SiteServerEvents``).
+    public let activity = SiteServerEvents()
     let metrics: SiteServerMetrics
     let logger: Logger
     /// Jobs being delivered right now, by job id, with their next hop.
@@ -65,7 +67,7 @@ public final class SiteServer: Service {
         planner = RoutePlanner(hierarchy: settings.hierarchy, calendar: settings.calendar)
         senders = JobSenders(settings: settings, folders: folders)
         metrics = SiteServerMetrics(site: site.code.rawValue)
-        events = EventLog(file: folders.events, metrics: metrics)
+        events = EventLog(file: folders.events, metrics: metrics, subscribers: activity)
         lockDescriptor = open(folders.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = SiteServerState.read(folders)?.pid
@@ -103,13 +105,27 @@ public final class SiteServer: Service {
         // A discarding group: a finished delivery's task is gone at once instead of being kept until shutdown.
         await withDiscardingTaskGroup { group in
             var lastHeartbeat = ContinuousClock.now - .seconds(1)
+            var idleSince: Date?
+            var wasBusy = true
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 // A pass waiting on a directory ends when shutdown begins; what it had not finished stays in the
                 // inbox for the next start.
-                await cancelWhenGracefulShutdown { await self.processInbox() }
-                startDeliveries(in: &group)
-                if ContinuousClock.now - lastHeartbeat >= .seconds(1) {
-                    SiteServerState(pid: getpid(), started: started, heartbeat: Date()).write(folders)
+                let processed = await cancelWhenGracefulShutdown { await self.processInbox() }
+                let delivering = startDeliveries(in: &group)
+                let busy = processed > 0 || delivering > 0 || running.withLock { !$0.isEmpty }
+                let changed = wasBusy != busy
+                wasBusy = busy
+                if changed {
+                    idleSince = busy ? nil : Date()
+                    if !busy {
+                        activity.publish(
+                            SiteEvent(["at": RecordCoding.string(Date()), "event": SiteServerEvents.idle])
+                        )
+                    }
+                }
+                if changed || ContinuousClock.now - lastHeartbeat >= .seconds(1) {
+                    SiteServerState(pid: getpid(), started: started, heartbeat: Date(), idleSince: idleSince)
+                        .write(folders)
                     lastHeartbeat = .now
                 }
                 try? await Task.sleep(for: settings.pollInterval)
@@ -119,6 +135,7 @@ public final class SiteServer: Service {
         }
         SiteServerState(pid: nil, started: started, heartbeat: Date()).write(folders)
         events.record("stopped")
+        activity.finish()
         logger.info("site server stopped", metadata: ["site": "\(site.code)"])
     }
 

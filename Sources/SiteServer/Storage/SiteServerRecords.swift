@@ -108,6 +108,7 @@ enum InternetDate {
 struct EventLog: Sendable {
     let file: URL
     let metrics: SiteServerMetrics
+    let subscribers: SiteServerEvents
 
     func record(_ event: String, job: JobHeader? = nil, detail: String? = nil, file name: String? = nil) {
         metrics.event(event)
@@ -120,6 +121,7 @@ struct EventLog: Sendable {
         }
         if let detail { entry["detail"] = detail }
         if let name { entry["file"] = name }
+        subscribers.publish(SiteEvent(entry))
         guard var line = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) else { return }
         line.append(UInt8(ascii: "\n"))
         let descriptor = open(file.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -140,17 +142,37 @@ public struct SiteEvent: Codable, Sendable {
     public var detail: String?
     public var file: String?
 
+    init(_ entry: [String: String]) {
+        at = entry["at"] ?? ""
+        event = entry["event"] ?? ""
+        job = entry["job"]
+        package = entry["package"]
+        from = entry["from"]
+        destination = entry["destination"]
+        detail = entry["detail"]
+        file = entry["file"]
+    }
+
     public static func read(_ folders: SiteFolders) -> [SiteEvent] {
         guard let text = try? String(contentsOf: folders.events, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(SiteEvent.self, from: Data($0.utf8)) }
     }
 }
 
-/// `server.json`: the running server's pid (nil once it stopped) and its last heartbeat.
+/// `server.json`: the running server's pid (nil once it stopped), its last heartbeat, and since when it has had
+/// nothing to do (nil while it works: see ``SiteServerEvents``); written at once when that changes.
 public struct SiteServerState: Codable, Sendable {
     public var pid: Int32?
     public var started: Date
     public var heartbeat: Date
+    public var idleSince: Date?
+
+    init(pid: Int32?, started: Date, heartbeat: Date, idleSince: Date? = nil) {
+        self.pid = pid
+        self.started = started
+        self.heartbeat = heartbeat
+        self.idleSince = idleSince
+    }
 
     func write(_ folders: SiteFolders) {
         guard let data = try? RecordCoding.encoder().encode(self) else { return }
