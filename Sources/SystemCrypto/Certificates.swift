@@ -43,7 +43,7 @@ public enum Certificates {
         var error = [CChar](repeating: 0, count: 512)
         let addresses = ipv4Addresses.flatMap { $0 }
         let names = dnsNames.map { strdup($0) }
-        defer { names.forEach { free($0) } }
+        defer { for name in names { free(name) } }
         let issued = names.map { $0.map { UnsafePointer<CChar>($0) } }.withUnsafeBufferPointer { nameList in
             addresses.withUnsafeBufferPointer { addressList in
                 siteloc_issue_certificate(

@@ -50,7 +50,8 @@ extension ServicesFixture {
             ) { response in
                 var headers: [String: String] = [:]
                 for field in response.headers { headers[field.name.canonicalName] = field.value }
-                return RawHTTP.Answer(status: response.status.code, headers: headers, body: Data(response.body.readableBytesView))
+                let body = Data(response.body.readableBytesView)
+                return RawHTTP.Answer(status: response.status.code, headers: headers, body: body)
             }
         }
     }
