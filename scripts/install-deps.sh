@@ -8,7 +8,11 @@ set -euo pipefail
 # python3-ldap3 reads the root DSE the way scripts built for Active Directory do (docs/active-directory.md).
 # iproute2: the sender's WAN test puts smbd in a network namespace behind an emulated link (Benchmarks/wan).
 # curl, wget and aria2: real download clients tested against the distribution points.
-packages=(slapd ldap-utils libldap2-dev libsasl2-dev openssl libssl-dev samba smbclient libsmbclient-dev pkg-config python3-venv
+# krb5-kdc and krb5-admin-server: each lab forest's KDC (krb5kdc, kdb5_util, kadmin.local); libkrb5-dev and
+# libsasl2-modules-gssapi-mit: SASL GSSAPI binds; krb5-user: kinit and klist for looking at it by hand. krb5-config
+# writes a system /etc/krb5.conf naming MIT's realm: siteloc never reads it (every process uses the lab's file).
+packages=(slapd ldap-utils libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit libkrb5-dev krb5-kdc krb5-admin-server
+    krb5-user openssl libssl-dev samba smbclient libsmbclient-dev pkg-config python3-venv
     libsqlite3-dev sqlite3 curl wget aria2 chromium python3-prometheus-client python3-ldap3 iproute2)
 # The dnsname plugin lets compose services find each other by name on podman's CNI networks (replication needs it).
 if [ "${1:-}" = container ]; then

@@ -1,10 +1,19 @@
 #ifndef CLDAP_SHIM_H
 #define CLDAP_SHIM_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
 #include <lber.h>
 #include <ldap.h>
+#include <netdb.h>
+#include <openldap.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <sasl/sasl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -35,6 +44,114 @@ static inline int cldap_sasl_external_bind(LDAP *ld) {
     return ldap_sasl_interactive_bind_s(ld, NULL, "EXTERNAL", NULL, NULL, LDAP_SASL_QUIET,
                                         cldap_sasl_no_interaction, NULL);
 }
+
+// SASL GSSAPI as one named principal from one keytab, for this connection only (docs/kerberos.md): the credential is
+// acquired from the keytab into a memory cache named for the principal (so that tickets are reused while valid by
+// every connection of the process with that identity), and handed to libldap inside the interaction callback,
+// the only moment its SASL context exists. The service principal is ldap/<the URI's host> (NOCANON: no reverse
+// lookup). On failure the GSS-API's own words go into `error`.
+typedef struct cldap_gssapi_defaults {
+    gss_cred_id_t credential;
+} cldap_gssapi_defaults;
+
+static int cldap_sasl_gssapi_interaction(LDAP *ld, unsigned flags, void *defaults, void *in) {
+    (void)flags;
+    cldap_gssapi_defaults *gssapi = (cldap_gssapi_defaults *)defaults;
+    if (ldap_set_option(ld, LDAP_OPT_X_SASL_GSS_CREDS, gssapi->credential) != LDAP_OPT_SUCCESS) return LDAP_LOCAL_ERROR;
+    return cldap_sasl_no_interaction(ld, flags, NULL, in);
+}
+
+static void cldap_gss_describe(OM_uint32 major, OM_uint32 minor, char *error, size_t capacity) {
+    size_t used = 0;
+    OM_uint32 codes[2] = {major, minor};
+    int types[2] = {GSS_C_GSS_CODE, GSS_C_MECH_CODE};
+    for (int which = 0; which < 2; which++) {
+        OM_uint32 context = 0, status;
+        do {
+            gss_buffer_desc text = GSS_C_EMPTY_BUFFER;
+            OM_uint32 ignored;
+            status = gss_display_status(&ignored, codes[which], types[which], GSS_C_NO_OID, &context, &text);
+            if (!GSS_ERROR(status) && text.length > 0 && used + 3 < capacity) {
+                used += (size_t)snprintf(error + used, capacity - used, "%s%.*s", used ? "; " : "", (int)text.length,
+                                         (const char *)text.value);
+            }
+            gss_release_buffer(&ignored, &text);
+        } while (!GSS_ERROR(status) && context != 0 && used + 3 < capacity);
+        if (which == 0 && minor == 0) break;
+    }
+}
+
+static inline int cldap_sasl_gssapi_bind(LDAP *ld, const char *principal, const char *keytab, const char *ccache,
+                                         char *error, size_t capacity) {
+    OM_uint32 major, minor;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc buffer = {strlen(principal), (void *)principal};
+    if (capacity > 0) error[0] = 0;
+    major = gss_import_name(&minor, &buffer, GSS_KRB5_NT_PRINCIPAL_NAME, &name);
+    if (GSS_ERROR(major)) {
+        cldap_gss_describe(major, minor, error, capacity);
+        return LDAP_PARAM_ERROR;
+    }
+    gss_key_value_element_desc elements[] = {{"client_keytab", keytab}, {"ccache", ccache}};
+    gss_key_value_set_desc store = {2, elements};
+    cldap_gssapi_defaults defaults = {GSS_C_NO_CREDENTIAL};
+    major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
+                                  &defaults.credential, NULL, NULL);
+    gss_release_name(&minor, &name);
+    if (GSS_ERROR(major)) {
+        cldap_gss_describe(major, minor, error, capacity);
+        return LDAP_LOCAL_ERROR;
+    }
+    ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON);
+    int rc = ldap_sasl_interactive_bind_s(ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
+                                          cldap_sasl_gssapi_interaction, &defaults);
+    gss_release_cred(&minor, &defaults.credential);
+    return rc;
+}
+
+// A TCP connection to `address` (numeric) and `port`, bounded by `milliseconds`, for a server whose name is not in
+// DNS (ldap_init_fd takes it with the URI that names the server, which is the name GSSAPI's service principal uses).
+// Returns the descriptor, or -errno.
+static inline int cldap_connect_tcp(const char *address, int port, int milliseconds) {
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(address, service, &hints, &found);
+    if (rc != 0 || found == NULL) return -EINVAL;
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        int error = errno;
+        freeaddrinfo(found);
+        return -error;
+    }
+    rc = connect(fd, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (rc != 0 && errno != EINPROGRESS) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    if (rc != 0) {
+        struct pollfd waiting = {fd, POLLOUT, 0};
+        rc = poll(&waiting, 1, milliseconds);
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (rc <= 0) error = rc == 0 ? ETIMEDOUT : errno;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+        if (error != 0) {
+            close(fd);
+            return -error;
+        }
+    }
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+static inline int cldap_init_fd(int fd, const char *url, LDAP **ld) { return ldap_init_fd(fd, LDAP_PROTO_TCP, url, ld); }
 
 // The LDAPMod value union is imported by Swift, but setting the berval array through it is clearer in C.
 static inline void cldap_mod_set_bvalues(LDAPMod *mod, struct berval **values) { mod->mod_bvalues = values; }
@@ -85,6 +202,21 @@ static inline cldap_watch *cldap_watch_create(void) {
 // Registers the watch with a session; it must outlive the session (libldap keeps the pointer).
 static inline int cldap_watch_install(LDAP *ld, cldap_watch *watch) {
     return ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &watch->callback);
+}
+
+// A session made from a descriptor (cldap_init_fd) is connected already, so libldap's connection callback never
+// runs: the watch takes the descriptor, and the session the incoming-size limit, as that callback would have.
+static inline void cldap_watch_adopt(LDAP *ld, cldap_watch *watch, int fd) {
+    Sockbuf *sb = NULL;
+    ber_len_t max = CLDAP_MAX_INCOMING;
+    if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS && sb != NULL) {
+        ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max);
+    }
+    pthread_mutex_lock(&watch->lock);
+    if (watch->fd >= 0) close(watch->fd);
+    watch->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (watch->fired && watch->fd >= 0) shutdown(watch->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&watch->lock);
 }
 
 // Ends every blocking call on the socket, now and, once fired, on any socket the session opens later.

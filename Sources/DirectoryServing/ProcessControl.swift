@@ -11,10 +11,11 @@ package enum ProcessControl {
     package static func spawnDetached(
         _ executable: String,
         _ arguments: [String],
-        logFile: String
+        logFile: String,
+        environment: [String: String] = [:]
     ) throws(LabError) -> pid_t {
         do {
-            return try ChildProcess.spawnDetached(executable, arguments, logFile: logFile)
+            return try ChildProcess.spawnDetached(executable, arguments, logFile: logFile, environment: environment)
         } catch {
             throw LabError(error.description)
         }
@@ -68,19 +69,29 @@ package enum ProcessControl {
     package static func run(
         _ executable: String,
         _ arguments: [String],
-        input: Data? = nil
+        input: Data? = nil,
+        environment: [String: String] = [:]
     ) async throws(LabError) -> String {
-        try await withBlockingWork { () throws(LabError) in try runBlocking(executable, arguments, input: input) }
+        try await withBlockingWork { () throws(LabError) in
+            try runBlocking(executable, arguments, input: input, environment: environment)
+        }
     }
 
     private static func runBlocking(
         _ executable: String,
         _ arguments: [String],
-        input: Data?
+        input: Data?,
+        environment: [String: String]
     ) throws(LabError) -> String {
         let finished: ChildProcess.Finished
         do {
-            finished = try ChildProcess.run(executable, arguments, input: input, mergeErrors: true)
+            finished = try ChildProcess.run(
+                executable,
+                arguments,
+                input: input,
+                mergeErrors: true,
+                environment: environment
+            )
         } catch {
             throw LabError(error.description)
         }
@@ -90,6 +101,22 @@ package enum ProcessControl {
             )
         }
         return finished.text
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port` (a blocking connect to loopback, answered or
+    /// refused at once).
+    package static func acceptsConnections(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, size) }
+        } == 0
     }
 
     /// A TCP port on 127.0.0.1 that nothing listens on right now.

@@ -69,8 +69,20 @@ package struct SlapdInstance {
             logFile,
             "\(Self.startMarker) for \(layout.forest), listening on \(listeners.joined(separator: " "))"
         )
-        return try ProcessControl.spawnDetached(tools.slapd, arguments(listeners: listeners), logFile: logFile)
+        return try ProcessControl.spawnDetached(
+            tools.slapd,
+            arguments(listeners: listeners),
+            logFile: logFile,
+            environment: ["KRB5_KTNAME": "FILE:" + keytabFile, "KRB5_CONFIG": kerberosConfigurationFile]
+        )
     }
+
+    /// The keys of this server's service principal (`ldap/<its name>`), read by slapd's GSSAPI when a client binds;
+    /// written by ``KerberosRealm`` when the forest has a KDC.
+    package var keytabFile: String { folder + "/kerberos/ldap.keytab" }
+    /// The Kerberos configuration slapd runs with: its own realm as the default, so that its own machines' names
+    /// come without `@REALM` (docs/kerberos.md).
+    package var kerberosConfigurationFile: String { folder + "/kerberos/krb5.conf" }
 
     /// slapd's command line: foreground, errors only on standard error, the listeners and the ldapi socket.
     package func arguments(listeners: [String]) -> [String] {

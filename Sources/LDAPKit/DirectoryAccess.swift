@@ -14,12 +14,16 @@ public enum DirectoryCredential: Sendable, Equatable, CustomStringConvertible {
     case password(dn: DistinguishedName, Secret)
     /// SASL EXTERNAL: the identity of the transport (the peer credentials of an `ldapi://` socket).
     case transportIdentity
+    /// Kerberos, as Active Directory's machines authenticate: SASL GSSAPI as `principal` (a computer account,
+    /// `NAME$@REALM`), its keys from `keytab`, which only its owner may read. No password exists.
+    case kerberos(principal: String, keytab: URL)
 
     public var description: String {
         switch self {
         case .anonymous: "anonymous"
         case .passwordFile(let dn, _), .password(let dn, _): "simple bind as \(dn)"
         case .transportIdentity: "SASL EXTERNAL"
+        case .kerberos(let principal, _): "Kerberos as \(principal)"
         }
     }
 }
@@ -36,6 +40,11 @@ public struct DirectoryAccess: Sendable, CustomStringConvertible {
     /// Bounds each answer once connected.
     public var operationTimeout: Duration
     public var tls: LDAPConnectionConfiguration.TLS
+    /// Where servers whose names are not in DNS listen (``LDAPConnectionConfiguration/hostAddresses``).
+    public var hostAddresses: [String: String] = [:]
+    /// The krb5.conf a Kerberos credential is used with (the lab's); the process's own when nil. Kerberos reads one
+    /// configuration per process: the first given is kept (``KerberosConfiguration``).
+    public var kerberosConfiguration: String?
 
     /// One `timeout` bounds connecting and each answer unless `operationTimeout` says otherwise.
     public init(
@@ -89,14 +98,19 @@ public struct DirectoryAccess: Sendable, CustomStringConvertible {
             } catch {
                 throw LDAPError(code: .localError, operation: .bind, dn: dn.string, diagnosticMessage: "\(error)")
             }
+        case .kerberos(let principal, let keytab):
+            if let kerberosConfiguration { KerberosConfiguration.use(kerberosConfiguration) }
+            authentication = .gssapi(principal: principal, keytab: keytab.path)
         }
-        return LDAPConnectionConfiguration(
+        var configuration = LDAPConnectionConfiguration(
             uris: uris,
             connectTimeout: connectTimeout,
             operationTimeout: operationTimeout,
             authentication: authentication,
             tls: tls
         )
+        configuration.hostAddresses = hostAddresses
+        return configuration
     }
 
     /// Connects (``LDAPConnection/connect(_:logger:)``).

@@ -8,12 +8,17 @@ public struct LDAPConnectionConfiguration: Sendable {
         case simple(dn: DistinguishedName, password: Secret)
         /// SASL EXTERNAL: the identity of the transport (peer credentials over `ldapi://`).
         case external
+        /// SASL GSSAPI (Kerberos) as `principal`, its key from `keytab` (a file only its owner can read), for this
+        /// connection alone: several identities can be bound at once in one process. The directory server's service
+        /// principal is `ldap/<the URI's host>`, so URIs name servers as their principals do.
+        case gssapi(principal: String, keytab: String)
 
         public var description: String {
             switch self {
             case .anonymous: "anonymous"
             case .simple(let dn, _): "simple bind as \(dn)"
             case .external: "SASL EXTERNAL"
+            case .gssapi(let principal, _): "SASL GSSAPI as \(principal)"
             }
         }
     }
@@ -54,6 +59,11 @@ public struct LDAPConnectionConfiguration: Sendable {
     /// `conn_max_pending_auth` (1,000) allow, so the default stays below both. The operation timeout starts when a
     /// request is sent.
     public var maxOutstandingRequests: Int
+    /// Where to reach servers whose names are not in DNS, by the host name their URIs give: a numeric address.
+    /// The URI keeps the name, which is what Kerberos uses (`ldap/<name>`) and what TLS verifies; the socket goes to
+    /// the address (curl's `--connect-to`). The lab's directory servers are named as Active Directory names its
+    /// domain controllers and listen on loopback.
+    public var hostAddresses: [String: String] = [:]
 
     public init(
         uris: [LDAPURI],

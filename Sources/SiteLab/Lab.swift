@@ -382,7 +382,7 @@ public struct Lab: Sendable {
     }
 
     /// Provider 1 lives in `<lab>/<forest>`, provider k in `<lab>/<forest>@k` (`@` is in no forest name).
-    private func instance(for name: ForestName, serverID: Int = 1, tools: SlapdTools) -> SlapdInstance {
+    func instance(for name: ForestName, serverID: Int = 1, tools: SlapdTools) -> SlapdInstance {
         let folder = directory.path + "/" + name.rawValue + (serverID == 1 ? "" : "@\(serverID)")
         return SlapdInstance(
             layout: DirectoryLayout(forest: name),
@@ -453,6 +453,7 @@ public struct Lab: Sendable {
             }
         }
         try saveState(state)
+        await downKerberos()
         await downFileShares()
         return stopped
     }

@@ -39,8 +39,9 @@ extension Lab {
     /// Starts a directory for each forest of the hierarchy and provisions what Active Directory would already
     /// hold there: the functional level, the trusts, and a computer entry for each site server, which is the
     /// site's identity (its random password is kept in `<forest>/identities/<code>.password`, mode 0600).
-    /// Running it again brings the directories to what the file now says. The lab's smbd (one SMS_<CODE> share
-    /// per site server inbox) starts too.
+    /// Running it again brings the directories to what the file now says. Each forest's KDC (a realm with keytabs
+    /// for the directory servers and the site servers' computer accounts, ``upKerberos(hierarchy:)``) and the lab's
+    /// smbd (one SMS_<CODE> share per site server inbox) start too.
     @discardableResult
     public func up(hierarchy: Hierarchy, replicas: Int? = nil) async throws(LabError) -> [LabForestStatus] {
         let statuses = try await up(
@@ -62,6 +63,7 @@ extension Lab {
                 throw LabError("cannot provision forest \(forest.name) at \(directory.uri): \(error)")
             }
         }
+        try await upKerberos(hierarchy: hierarchy)
         try await upFileShares(hierarchy: hierarchy)
         return statuses
     }

@@ -22,15 +22,20 @@ public enum ChildProcess {
 
     /// Runs `executable` to its end. `input` goes to its standard input (how secrets reach a tool: never as an
     /// argument); without it, standard input is /dev/null. `mergeErrors` sends its standard error with its output.
+    /// `environment` is added to this process's (paths only: never a secret).
     public static func run(
         _ executable: String,
         _ arguments: [String],
         input: Data? = nil,
-        mergeErrors: Bool = false
+        mergeErrors: Bool = false,
+        environment: [String: String] = [:]
     ) throws(SystemCallError) -> Finished {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        }
         let output = Pipe()
         let errors = mergeErrors ? output : Pipe()
         process.standardOutput = output
@@ -58,11 +63,13 @@ public enum ChildProcess {
 
     /// Starts a program in a new session (so it outlives the command that started it and a terminal's Ctrl-C
     /// does not reach it), with no descriptor of this process but its output appended to `logFile`, and no
-    /// blocked or ignored signals. Returns its pid.
+    /// blocked or ignored signals. `environment` is added to this process's (paths only: never a secret). Returns its
+    /// pid.
     public static func spawnDetached(
         _ executable: String,
         _ arguments: [String],
-        logFile: String
+        logFile: String,
+        environment: [String: String] = [:]
     ) throws(SystemCallError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -90,6 +97,10 @@ public enum ChildProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
+        var inherited = ProcessInfo.processInfo.environment
+        inherited.merge(environment) { _, given in given }
+        let environ: [UnsafeMutablePointer<CChar>?] = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for variable in environ { free(variable) } }
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw SystemCallError("start", executable, errno: Errno(rawValue: rc)) }
         return pid

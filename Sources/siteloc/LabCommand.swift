@@ -62,6 +62,14 @@ struct LabCommand: AsyncParsableCommand {
                 results = try await labFolder.up(hierarchy: model, replicas: replicas)
                 if !names.isEmpty { _ = try await labFolder.up(forests: names, replicas: replicas) }
                 try report(results)
+                if !json {
+                    for forest in model.forests {
+                        guard let kdc = labFolder.kerberosStatus(of: forest.name) else { continue }
+                        print(
+                            "kdc  \(kdc.realm)  127.0.0.1:\(kdc.port)  (krb5.conf \(labFolder.kerberosConfigurationFile))"
+                        )
+                    }
+                }
                 if !json, let shares = labFolder.fileShares() {
                     print(
                         "smb  127.0.0.1:\(shares.port)  pid \(shares.pid.map(String.init) ?? "-")  shares SMS_<CODE> for "
@@ -141,6 +149,9 @@ struct LabCommand: AsyncParsableCommand {
                 }
                 if replicated && !result.inSync, let lag = result.lag {
                     print("  \(lag)")
+                }
+                if let kdc = labFolder.kerberosStatus(of: result.forest.name) {
+                    print("  kdc  \(kdc.running ? "up" : "down")  \(kdc.realm)  127.0.0.1:\(kdc.port)")
                 }
             }
             if let shares = labFolder.fileShares() {

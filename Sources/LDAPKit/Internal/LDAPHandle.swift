@@ -20,6 +20,8 @@ final class SocketWatch: @unchecked Sendable {
 
     fileprivate func install(on ld: OpaquePointer) -> Int32 { cldap_watch_install(ld, watch) }
 
+    fileprivate func adopt(_ descriptor: Int32, of ld: OpaquePointer) { cldap_watch_adopt(ld, watch, descriptor) }
+
     /// Shuts the socket down: a blocked read or write returns at once, and libldap reports the server as gone.
     func fire() { cldap_watch_fire(watch) }
 
@@ -62,6 +64,8 @@ final class SocketWatch: @unchecked Sendable {
 final class LDAPHandle {
     private let ld: OpaquePointer
     let uri: LDAPURI
+    /// Whether the session was made over a socket of ours (``init(uri:connectingTo:timeout:)``).
+    private var connected = false
     /// Outlives `ld` (libldap keeps a pointer to it): released after the unbind in deinit.
     let watch = SocketWatch()
 
@@ -88,6 +92,41 @@ final class LDAPHandle {
         guard installed == LDAP_SUCCESS else {
             ldap_unbind_ext(session, nil, nil)
             throw LDAPError(code: LDAPResultCode(rawValue: installed), operation: .connect, server: uri)
+        }
+    }
+
+    /// Connects to `address` (numeric) at the URI's port, bounded by `timeout`, and makes the session over that
+    /// socket with the URI as its name (`ldap_init_fd`): for servers whose names are not in DNS
+    /// (``LDAPConnectionConfiguration/hostAddresses``).
+    init(uri: LDAPURI, connectingTo address: String, timeout: Duration) throws(LDAPError) {
+        guard uri.scheme != .ldapi else {
+            throw LDAPError(code: .paramError, operation: .connect, server: uri)
+        }
+        let port = uri.port ?? (uri.scheme == .ldaps ? 636 : 389)
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let descriptor = cldap_connect_tcp(address, Int32(port), max(1, milliseconds))
+        guard descriptor >= 0 else {
+            let code: LDAPResultCode = descriptor == -ETIMEDOUT ? .timeout : .serverDown
+            throw LDAPError(
+                code: code,
+                operation: .connect,
+                diagnosticMessage: "\(address):\(port): \(String(cString: strerror(-descriptor)))",
+                server: uri
+            )
+        }
+        var session: OpaquePointer?
+        let rc = cldap_init_fd(descriptor, uri.string, &session)
+        guard rc == LDAP_SUCCESS, let session else {
+            close(descriptor)
+            throw LDAPError(code: LDAPResultCode(rawValue: rc), operation: .connect, server: uri)
+        }
+        ld = session
+        self.uri = uri
+        connected = true
+        watch.adopt(descriptor, of: session)
+        if uri.scheme == .ldaps {
+            try check(ldap_install_tls(session), .startTLS)
         }
     }
 
@@ -120,6 +159,7 @@ final class LDAPHandle {
 
     /// Opens the connection now rather than on the first request (`ldap_connect`), bounded by the network timeout.
     func connect() throws(LDAPError) {
+        guard !connected else { return }
         try check(ldap_connect(ld), .connect)
     }
 
@@ -131,6 +171,27 @@ final class LDAPHandle {
     /// SASL EXTERNAL: the identity comes from the transport (`ldap_sasl_interactive_bind_s`).
     func bindExternal() throws(LDAPError) {
         try check(cldap_sasl_external_bind(ld), .bind)
+    }
+
+    /// SASL GSSAPI as `principal` with its key from `keytab`; tickets go to a memory cache named for the identity, so
+    /// that every connection of this process with it reuses them while they are valid. What the GSS-API or the KDC
+    /// said is in the error.
+    func bindGSSAPI(principal: String, keytab: String) throws(LDAPError) {
+        // Named for the identity; only letters and digits of it, so no name can reach outside the MEMORY: cache type.
+        let letters = principal.unicodeScalars.filter {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))
+        }
+        let cache =
+            "MEMORY:siteloc-\(String(String.UnicodeScalarView(letters)))-\(UInt(bitPattern: (principal + "\u{0}" + keytab).hashValue))"
+        var error = [CChar](repeating: 0, count: 512)
+        let rc = cldap_sasl_gssapi_bind(ld, principal, keytab, cache, &error, error.count)
+        guard rc == LDAP_SUCCESS else {
+            var failure = lastError(.bind, code: rc)
+            let said = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !said.isEmpty { failure.diagnosticMessage = said }
+            failure.dn = principal
+            throw failure
+        }
     }
 
     /// Sends a simple bind (`ldap_sasl_bind` with `LDAP_SASL_SIMPLE`); the password is not kept.

@@ -1,3 +1,4 @@
+import CLDAP
 import Foundation
 import Glibc
 import Logging
@@ -316,7 +317,16 @@ final class SessionLoop: @unchecked Sendable {
         register: (SocketWatch) -> Bool
     ) -> Result<LDAPHandle, LDAPError> {
         do {
-            let candidate = try LDAPHandle(uri: uri)
+            let candidate: LDAPHandle
+            if let address = configuration.hostAddresses[uri.host.lowercased()] {
+                candidate = try LDAPHandle(
+                    uri: uri,
+                    connectingTo: address,
+                    timeout: max(.milliseconds(1), deadline - ContinuousClock.now)
+                )
+            } else {
+                candidate = try LDAPHandle(uri: uri)
+            }
             guard register(candidate.watch) else {
                 return .failure(LDAPError(code: .userCancelled, operation: .connect, server: uri))
             }
@@ -392,6 +402,10 @@ final class SessionLoop: @unchecked Sendable {
             return
         case .external:
             try candidate.bindExternal()
+            return
+        case .gssapi(let principal, let keytab):
+            try Keytab.checkPrivate(keytab, for: candidate.uri)
+            try candidate.bindGSSAPI(principal: principal, keytab: keytab)
             return
         }
         guard result.code == .success else {
