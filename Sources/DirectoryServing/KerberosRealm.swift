@@ -116,6 +116,59 @@ package struct KerberosRealm: Sendable {
         for (_, keytab) in principals { chmod(keytab, 0o600) }
     }
 
+    /// The cross-realm principals (`krbtgt/<realm>@<other realm>`) in this realm's database.
+    package func crossRealmPrincipals() async throws(LabError) -> Set<String> {
+        let output = try await ProcessControl.run(
+            "/usr/sbin/kadmin.local",
+            ["-r", name],
+            input: Data("listprincs krbtgt/*\n".utf8),
+            environment: environment
+        )
+        // kadmin.local prints its prompt without a newline: the name is the last word of its line (and the command,
+        // echoed after a prompt, has no realm).
+        return Set(
+            output.split(whereSeparator: \.isNewline).compactMap { $0.split(separator: " ").last.map(String.init) }
+                .filter { $0.hasPrefix("krbtgt/") && $0.contains("@") && $0 != "krbtgt/\(name)@\(name)" }
+        )
+    }
+
+    /// Sets each principal's key from its password (a trust's shared secret: both realms derive the same key and
+    /// key version from it), adding the principal where it is missing. The passwords go on kadmin's standard input.
+    package func setKeys(_ keys: [(principal: String, password: String)], existing: Set<String>) async throws(LabError)
+    {
+        var commands = ""
+        for (principal, password) in keys {
+            try Self.checkName(principal)
+            guard
+                password.unicodeScalars.allSatisfy({
+                    $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0)
+                }),
+                !password.isEmpty
+            else { throw LabError("a trust key's password must be letters and digits", kind: .internalError) }
+            let verb = existing.contains(principal) ? "cpw" : "addprinc"
+            commands += "\(verb) -pw \(password) \(principal)\n"
+        }
+        guard !commands.isEmpty else { return }
+        _ = try await ProcessControl.run(
+            "/usr/sbin/kadmin.local",
+            ["-r", name],
+            input: Data(commands.utf8),
+            environment: environment
+        )
+    }
+
+    /// Removes principals (a trust taken out of the file).
+    package func remove(_ principals: [String]) async throws(LabError) {
+        guard !principals.isEmpty else { return }
+        for principal in principals { try Self.checkName(principal) }
+        _ = try await ProcessControl.run(
+            "/usr/sbin/kadmin.local",
+            ["-r", name],
+            input: Data(principals.map { "delprinc -force \($0)\n" }.joined().utf8),
+            environment: environment
+        )
+    }
+
     /// Principal names reach kadmin.local as text on its standard input: a name can never be another command.
     static func checkName(_ principal: String) throws(LabError) {
         let allowed = principal.unicodeScalars.allSatisfy {

@@ -70,6 +70,52 @@ extension Lab {
                 try await configureGSSAPI(directory, server: server, realm: realm)
             }
         }
+        try await applyTrusts(
+            hierarchy,
+            realms: realms.filter { realm in directories.contains { $0.name == realm.forest } }
+        )
+    }
+
+    /// The cross-realm principals a hierarchy's trusts mean (docs/kerberos.md, "Trusts are keys"): a two-way trust
+    /// between A and B is `krbtgt/A@B` and `krbtgt/B@A`; a one-way trust, where the first forest trusts the second
+    /// (the second's machines use the first's services), is `krbtgt/FIRST@SECOND` alone. Each lives in both realms'
+    /// databases with the same key. No `[capaths]`: a ticket never crosses two trusts.
+    public static func crossRealmPrincipals(of hierarchy: Hierarchy) -> Set<String> {
+        var wanted: Set<String> = []
+        for trust in hierarchy.trusts where trust.forests.count == 2 {
+            let first = KerberosRealm.realm(of: trust.forests[0])
+            let second = KerberosRealm.realm(of: trust.forests[1])
+            wanted.insert("krbtgt/\(first)@\(second)")
+            if trust.direction == .twoWay { wanted.insert("krbtgt/\(second)@\(first)") }
+        }
+        return wanted
+    }
+
+    /// Makes both KDCs of each trust hold its keys, and nothing else: a principal missing on either side is keyed
+    /// anew on both in one step (a fresh random secret, so the key versions stay equal), one the file no longer
+    /// names goes from both.
+    private func applyTrusts(_ hierarchy: Hierarchy, realms: [KerberosRealm]) async throws(LabError) {
+        let wanted = Self.crossRealmPrincipals(of: hierarchy)
+        var present: [String: Set<String>] = [:]
+        for realm in realms { present[realm.name] = try await realm.crossRealmPrincipals() }
+        func realmsOf(_ principal: String) -> [KerberosRealm] {
+            // krbtgt/A@B belongs to the databases of A and B.
+            let parts = principal.dropFirst("krbtgt/".count).split(separator: "@").map(String.init)
+            return realms.filter { parts.contains($0.name) }
+        }
+        for principal in wanted.sorted() {
+            let holders = realmsOf(principal)
+            guard holders.count == 2 else { continue }
+            if holders.allSatisfy({ present[$0.name]?.contains(principal) == true }) { continue }
+            let secret = PrivateFiles.randomPassword()
+            for realm in holders {
+                try await realm.setKeys([(principal, secret)], existing: present[realm.name] ?? [])
+            }
+        }
+        for realm in realms {
+            let unwanted = (present[realm.name] ?? []).subtracting(wanted)
+            try await realm.remove(unwanted.sorted())
+        }
     }
 
     private func startKDC(_ realm: KerberosRealm) async throws(LabError) {
