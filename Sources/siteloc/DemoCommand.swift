@@ -305,12 +305,18 @@ struct DemoCommand: AsyncParsableCommand {
                     .openDatabase(readOnly: true)
             )
         }
+        // A site server records a job as handled in its database, then logs it: the demo tells what the log says,
+        // so it waits for both.
+        func applied(_ job: PackageSending.SentJob) throws -> SiteEvent? {
+            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
+            return SiteEvent.read(folders).first { $0.job == job.id && $0.event == "applied" }
+        }
         _ = try await poll(within: .seconds(60)) {
-            arrivals.allSatisfy { id, database in (try? database?.isHandled(id)) == true } ? true : nil
+            arrivals.allSatisfy { id, database in (try? database?.isHandled(id)) == true }
+                && sent.jobs.allSatisfy { (try? applied($0)) != nil } ? true : nil
         }
         for job in sent.jobs {
-            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
-            let applied = SiteEvent.read(folders).first { $0.job == job.id && $0.event == "applied" }
+            let applied = try applied(job)
             say(
                 "  \(job.destination): \(applied.map { "arrived, signed by \($0.from ?? "?"), \($0.detail ?? "")" } ?? "not arrived")"
             )
