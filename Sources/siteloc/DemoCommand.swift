@@ -256,7 +256,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { for system in systems { lab.forgetSystem(system.system.host) } }
         try await withServices(servers + systems, logger: deployment.logger) {
             _ = try await poll(within: .seconds(20)) { lab.systems().count == systems.count ? true : nil }
-            try await sendAndFollow(model: model, lab: lab, locator: deployment.locator())
+            try await sendAndFollow(model: model, lab: lab, locator: deployment.locator(), servers: servers)
             step(9, "A roaming client downloads over HTTP and resumes from another distribution point")
             try await roamingDownload(model: model, lab: lab, deployment: deployment)
             try await showStatusPage(lab: lab)
@@ -279,10 +279,14 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    private func sendAndFollow(model: Hierarchy, lab: Lab, locator: Locator) async throws {
+    private func sendAndFollow(model: Hierarchy, lab: Lab, locator: Locator, servers: [SiteServer]) async throws {
         let sitesDirectory = lab.sitesDirectory
         say(
             "site servers running for \(model.sites.map(\.code.rawValue).joined(separator: ", ")), inboxes shared as SMS_<code>"
+        )
+        // Subscribed before the package goes: each site server reports the jobs it applies as it applies them.
+        let activity = Dictionary(
+            uniqueKeysWithValues: servers.map { ($0.settings.site.rawValue, $0.activity.stream()) }
         )
         let content = lab.directory.appendingPathComponent("KB958644.msu")
         try Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: content)
@@ -297,26 +301,38 @@ struct DemoCommand: AsyncParsableCommand {
             "siteloc send package CEN00002 --priority high: placed on \(sent.placedAtSource.joined(separator: ", ")) at CEN"
         )
         for job in sent.jobs { say("  job for \(job.destination): \(job.route.joined(separator: " → "))") }
-        // Each destination's database, opened once (its site server created it when it started).
-        let arrivals = try sent.jobs.map { job in
-            (
-                job.id,
-                try SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
-                    .openDatabase(readOnly: true)
-            )
-        }
-        // A site server records a job as handled in its database, then logs it: the demo tells what the log says,
-        // so it waits for both.
-        func applied(_ job: PackageSending.SentJob) throws -> SiteEvent? {
-            let folders = SiteFolders(site: try SiteCode(job.destination), sitesDirectory: sitesDirectory)
-            return SiteEvent.read(folders).first { $0.job == job.id && $0.event == "applied" }
-        }
-        _ = try await poll(within: .seconds(60)) {
-            arrivals.allSatisfy { id, database in (try? database?.isHandled(id)) == true }
-                && sent.jobs.allSatisfy { (try? applied($0)) != nil } ? true : nil
+        var arrived: [String: SiteEvent] = [:]
+        await withTaskGroup(of: [SiteEvent].self) { group in
+            for (destination, jobs) in Dictionary(grouping: sent.jobs, by: \.destination) {
+                guard let stream = activity[destination] else { continue }
+                let ids = Set(jobs.map(\.id))
+                group.addTask {
+                    // Until every job for this destination is applied, or a minute passed.
+                    await withTaskGroup(of: [SiteEvent].self) { watch in
+                        watch.addTask {
+                            var applied: [SiteEvent] = []
+                            for await event in stream where event.event == "applied" && ids.contains(event.job ?? "") {
+                                applied.append(event)
+                                if applied.count == ids.count { break }
+                            }
+                            return applied
+                        }
+                        watch.addTask {
+                            try? await Task.sleep(for: .seconds(60))
+                            return []
+                        }
+                        let first = await watch.next() ?? []
+                        watch.cancelAll()
+                        return first
+                    }
+                }
+            }
+            for await events in group {
+                for event in events { arrived[event.job ?? ""] = event }
+            }
         }
         for job in sent.jobs {
-            let applied = try applied(job)
+            let applied = arrived[job.id]
             say(
                 "  \(job.destination): \(applied.map { "arrived, signed by \($0.from ?? "?"), \($0.detail ?? "")" } ?? "not arrived")"
             )
