@@ -56,3 +56,25 @@ import Testing
         #expect(state.failedAddresses == [3])
     }
 }
+
+@Suite struct WorkStateTests {
+    /// Idle is reported once after work, not at every pass with nothing to do, and again only after new work.
+    @Test func idleIsReportedOnceAfterEachStretchOfWork() {
+        var state = WorkState()
+        let start = Date(timeIntervalSince1970: 1_000)
+        // A server that starts with nothing to do is idle at once.
+        var changed = state.pass(didWork: false, at: start)
+        #expect(changed && state.idleSince == start)
+        var repeated = 0
+        for pass in 1...20 where state.pass(didWork: false, at: start.addingTimeInterval(Double(pass))) {
+            repeated += 1
+        }
+        #expect(repeated == 0 && state.idleSince == start)
+        changed = state.pass(didWork: true, at: start.addingTimeInterval(30))
+        #expect(changed && state.idleSince == nil)
+        changed = state.pass(didWork: true, at: start.addingTimeInterval(31))
+        #expect(!changed)
+        changed = state.pass(didWork: false, at: start.addingTimeInterval(32))
+        #expect(changed && state.idleSince == start.addingTimeInterval(32))
+    }
+}

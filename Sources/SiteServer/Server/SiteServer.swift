@@ -105,26 +105,20 @@ public final class SiteServer: Service {
         // A discarding group: a finished delivery's task is gone at once instead of being kept until shutdown.
         await withDiscardingTaskGroup { group in
             var lastHeartbeat = ContinuousClock.now - .seconds(1)
-            var idleSince: Date?
-            var wasBusy = true
+            var work = WorkState()
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 // A pass waiting on a directory ends when shutdown begins; what it had not finished stays in the
                 // inbox for the next start.
                 let processed = await cancelWhenGracefulShutdown { await self.processInbox() }
                 let delivering = startDeliveries(in: &group)
                 let busy = processed > 0 || delivering > 0 || running.withLock { !$0.isEmpty }
-                let changed = wasBusy != busy
-                wasBusy = busy
-                if changed {
-                    idleSince = busy ? nil : Date()
-                    if !busy {
-                        activity.publish(
-                            SiteEvent(["at": RecordCoding.string(Date()), "event": SiteServerEvents.idle])
-                        )
-                    }
+                let now = Date()
+                let changed = work.pass(didWork: busy, at: now)
+                if changed, let idleSince = work.idleSince {
+                    activity.publish(SiteEvent(["at": RecordCoding.string(idleSince), "event": SiteServerEvents.idle]))
                 }
                 if changed || ContinuousClock.now - lastHeartbeat >= .seconds(1) {
-                    SiteServerState(pid: getpid(), started: started, heartbeat: Date(), idleSince: idleSince)
+                    SiteServerState(pid: getpid(), started: started, heartbeat: now, idleSince: work.idleSince)
                         .write(folders)
                     lastHeartbeat = .now
                 }

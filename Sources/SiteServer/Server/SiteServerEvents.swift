@@ -38,6 +38,22 @@ public final class SiteServerEvents: Sendable {
     }
 }
 
+/// Whether a site server has work, pass by pass of its loop: idle is reported once, when a pass with nothing to do
+/// follows one that did something (the first pass counts as following work), never again until work comes back.
+struct WorkState {
+    /// When the server last became idle; nil while it works.
+    private(set) var idleSince: Date?
+    private var busy = true
+
+    /// Records a pass; returns whether the server went from busy to idle or back.
+    mutating func pass(didWork: Bool, at now: Date) -> Bool {
+        guard didWork != busy else { return false }
+        busy = didWork
+        idleSince = didWork ? nil : now
+        return true
+    }
+}
+
 extension AsyncSequence where Element == SiteEvent, Self: Sendable {
     /// Waits for the first event that `matches`, at most `limit`; nil when the limit passed or the stream ended
     /// first.
