@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "LDAPKit",
             dependencies: [
-                "CLDAP",
+                "CLDAP", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

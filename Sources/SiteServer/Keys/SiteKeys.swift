@@ -48,15 +48,12 @@ public struct SiteSigningKey: Sendable, CustomStringConvertible {
 
     /// Reads the key file, refusing one that others can read.
     public init(contentsOf file: URL) throws(SiteServerError) {
-        var status = stat()
-        guard stat(file.path, &status) == 0 else {
+        switch OwnerOnlyFile.refusal(file.path) {
+        case nil: break
+        case .missing:
             throw SiteServerError("no signing key at \(file.path); create one with: siteloc site init --site CODE")
-        }
-        guard status.st_mode & 0o077 == 0 else {
-            throw SiteServerError(
-                "the signing key \(file.path) is readable by others (mode \(String(status.st_mode & 0o777, radix: 8)));"
-                    + " expected mode 600: chmod 600 \(file.path)"
-            )
+        case let refusal?:
+            throw SiteServerError(OwnerOnlyFile.describe(refusal, "the signing key \(file.path)", path: file.path))
         }
         let data = try RegularFile.read(file, limit: 4096)
         guard
