@@ -191,9 +191,14 @@ package struct KerberosRealm: Sendable {
         )
     }
 
-    /// Whether `pid` is this realm's KDC.
-    package func isKDC(_ pid: pid_t) -> Bool {
-        ProcessControl.runs(pid, program: "krb5kdc", with: name)
+    /// The pid of this realm's KDC when it runs (from the pid file krb5kdc writes, checked against the process).
+    package var runningPID: pid_t? {
+        guard
+            let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8))
+                .flatMap({ pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+            ProcessControl.runs(pid, program: "krb5kdc", with: name)
+        else { return nil }
+        return pid
     }
 
     /// Waits until the KDC accepts connections on its port, within `limit`.

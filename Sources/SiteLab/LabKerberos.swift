@@ -49,12 +49,13 @@ extension Lab {
         )
         chmod(kerberosConfigurationFile, 0o644)
         let directories = forests()
+        let tools = try SlapdTools.locate()
         for realm in realms {
             guard let directory = directories.first(where: { $0.name == realm.forest }) else { continue }
             try await startKDC(realm)
             var principals: [(principal: String, keytab: String)] = []
             for server in directory.servers {
-                let instance = instance(for: realm.forest, serverID: server.serverID, tools: try SlapdTools.locate())
+                let instance = instance(for: realm.forest, serverID: server.serverID, tools: tools)
                 try PrivateFiles.createFolder(server.folder + "/kerberos")
                 try PrivateFiles.write(
                     instance.kerberosConfigurationFile,
@@ -119,14 +120,9 @@ extension Lab {
     }
 
     private func startKDC(_ realm: KerberosRealm) async throws(LabError) {
-        if let pid = kdcPID(realm), realm.isKDC(pid) { return }
+        guard realm.runningPID == nil else { return }
         let pid = try realm.start()
         try await realm.waitUntilListening(pid: pid)
-    }
-
-    func kdcPID(_ realm: KerberosRealm) -> pid_t? {
-        (try? String(contentsOfFile: realm.folder + "/kdc.pid", encoding: .utf8))
-            .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// slapd's side of GSSAPI (docs/kerberos.md, "Who is who"): its own name and realm, and principals mapped to
@@ -165,8 +161,7 @@ extension Lab {
     /// Stops every forest's KDC.
     public func downKerberos() async {
         for forest in forests() {
-            let realm = realm(of: forest.name)
-            if let pid = kdcPID(realm), realm.isKDC(pid) { await ProcessControl.stop(pid) }
+            if let pid = realm(of: forest.name).runningPID { await ProcessControl.stop(pid) }
         }
     }
 
@@ -174,8 +169,7 @@ extension Lab {
     public func kerberosStatus(of forest: ForestName) -> (realm: String, port: Int, running: Bool)? {
         let realm = realm(of: forest)
         guard let port = realm.port else { return nil }
-        let running = kdcPID(realm).map { realm.isKDC($0) } ?? false
-        return (realm.name, port, running)
+        return (realm.name, port, realm.runningPID != nil)
     }
 
     /// How a site server reaches its forest's directory with Kerberos: every server by its name (`dc<k>.<forest>`,

@@ -33,9 +33,7 @@ public enum ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
-        }
+        if !environment.isEmpty { process.environment = inherited(adding: environment) }
         let output = Pipe()
         let errors = mergeErrors ? output : Pipe()
         process.standardOutput = output
@@ -97,9 +95,8 @@ public enum ChildProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        var inherited = ProcessInfo.processInfo.environment
-        inherited.merge(environment) { _, given in given }
-        let environ: [UnsafeMutablePointer<CChar>?] = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let environ: [UnsafeMutablePointer<CChar>?] =
+            inherited(adding: environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for variable in environ { free(variable) } }
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw SystemCallError("start", executable, errno: Errno(rawValue: rc)) }
@@ -113,6 +110,11 @@ public enum ChildProcess {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// This process's environment with `environment` added over it.
+    private static func inherited(adding environment: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
     }
 
     /// This process's open file descriptors (from /proc/self/fd).
